@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every build, run and test dependency of chunkd on a Debian 12 host.
+# Non-interactive and idempotent: packages already present are left alone, and
+# apt is only consulted when something is missing.
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential cmake pkg-config clang clang-format
+	# libraries (DESIGN.md, "Dependencies")
+	libibverbs-dev librdmacm-dev libpmem-dev libevent-dev libcriterion-dev
+	libisal-dev libinih-dev libjansson-dev libsodium-dev
+	# RDMA user space and tools
+	rdma-core ibverbs-providers ibverbs-utils rdmacm-utils perftest iproute2
+	# pmem namespaces in the guest
+	ndctl
+	# the soft-RoCE test guest (deploy/vm/run)
+	qemu-system-x86 busybox-static cpio kmod xz-utils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	sudo=sudo
+else
+	sudo=
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# --no-install-recommends keeps qemu from pulling in a desktop's worth of packages.
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

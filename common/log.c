@@ -35,7 +35,8 @@ void log_emit(enum log_level level, const char *func, const char *fmt, ...)
 	if (!log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	/* A longer message is cut, never dropped: the start says what failed. */
+	/* A longer message is cut, never dropped: the start says what failed.
+	 */
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	sink(level, func, msg, sink_arg);

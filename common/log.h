@@ -42,8 +42,8 @@ bool log_level_parse(const char *name, enum log_level *level);
 const char *log_level_name(enum log_level level);
 
 #define log_error(...) log_emit(LOG_LEVEL_ERROR, __func__, __VA_ARGS__)
-#define log_warn(...) log_emit(LOG_LEVEL_WARN, __func__, __VA_ARGS__)
-#define log_info(...) log_emit(LOG_LEVEL_INFO, __func__, __VA_ARGS__)
+#define log_warn(...)  log_emit(LOG_LEVEL_WARN, __func__, __VA_ARGS__)
+#define log_info(...)  log_emit(LOG_LEVEL_INFO, __func__, __VA_ARGS__)
 #define log_debug(...) log_emit(LOG_LEVEL_DEBUG, __func__, __VA_ARGS__)
 
 #endif

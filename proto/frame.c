@@ -26,7 +26,8 @@ int proto_header_decode(const uint8_t *buf, size_t frame_len,
 	if (wire_get_u8(buf + 2) != PROTO_VERSION)
 		return -EPROTONOSUPPORT;
 	body_len = wire_get_u32(buf + 4);
-	if (body_len > PROTO_MAX_BODY || body_len != frame_len - PROTO_HEADER_LEN)
+	if (body_len > PROTO_MAX_BODY ||
+	    body_len != frame_len - PROTO_HEADER_LEN)
 		return -EMSGSIZE;
 	hdr->version = wire_get_u8(buf + 2);
 	hdr->type = wire_get_u8(buf + 3);

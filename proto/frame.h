@@ -18,11 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_MAGIC 0x4b43u
-#define PROTO_VERSION 1u
+#define PROTO_MAGIC	 0x4b43u
+#define PROTO_VERSION	 1u
 #define PROTO_HEADER_LEN 16u
-#define PROTO_MAX_FRAME 4096u
-#define PROTO_MAX_BODY (PROTO_MAX_FRAME - PROTO_HEADER_LEN)
+#define PROTO_MAX_FRAME	 4096u
+#define PROTO_MAX_BODY	 (PROTO_MAX_FRAME - PROTO_HEADER_LEN)
 
 struct proto_header {
 	uint8_t version;

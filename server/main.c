@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'l':
 			if (!log_level_parse(optarg, &level)) {
-				fprintf(stderr, "chunkd: unknown log level '%s' (error, warn, info, debug)\n",
+				fprintf(stderr,
+					"chunkd: unknown log level '%s' (error, warn, info, debug)\n",
 					optarg);
 				return 2;
 			}
@@ -57,7 +58,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "chunkd: unexpected argument '%s'; see --help\n",
+		fprintf(stderr,
+			"chunkd: unexpected argument '%s'; see --help\n",
 			argv[optind]);
 		return 2;
 	}

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRANSFER_LEN (256u * 1024)
+#define TRANSFER_LEN	  (256u * 1024)
 #define DAX_TARGET_OFFSET (2u << 20)
 
 /* What the passive side tells the active side about its target buffer. */
@@ -110,9 +110,10 @@ static void *serve_one_peer(void *arg)
 		snprintf(failure, flen, "rdma_get_request: %m");
 		return NULL;
 	}
-	target_mr = ibv_reg_mr(id->pd, side->target, side->len,
-			       IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-				       IBV_ACCESS_REMOTE_READ);
+	target_mr =
+		ibv_reg_mr(id->pd, side->target, side->len,
+			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+				   IBV_ACCESS_REMOTE_READ);
 	msg_mr = rdma_reg_msgs(id, &msgs, sizeof(msgs));
 	if (!target_mr || !msg_mr) {
 		snprintf(failure, flen, "ibv_reg_mr of the target: %m");
@@ -261,8 +262,9 @@ static void write_then_read(uint8_t *target, size_t len)
 				    IBV_SEND_SIGNALED),
 		     0);
 	expect_send_ok(id, "SEND done");
-	/* Both sides disconnect now: a synchronous rdma_disconnect waits for the
-	 * peer's, so joining first would stall until the CM times out (~70 s). */
+	/* Both sides disconnect now: a synchronous rdma_disconnect waits for
+	 * the peer's, so joining first would stall until the CM times out (~70
+	 * s). */
 	rdma_disconnect(id);
 
 	pthread_join(server, NULL);
@@ -365,7 +367,8 @@ Test(devdax, write_then_read_and_persist, .timeout = 120)
 
 	cr_assert_geq(len, DAX_TARGET_OFFSET + TRANSFER_LEN);
 	write_then_read(addr + DAX_TARGET_OFFSET, TRANSFER_LEN);
-	/* The bytes arrived through the NIC; make them durable as chunkd will. */
+	/* The bytes arrived through the NIC; make them durable as chunkd will.
+	 */
 	pmem_persist(addr + DAX_TARGET_OFFSET, TRANSFER_LEN);
 	pmem_unmap(addr, len);
 }

@@ -16,8 +16,8 @@ Test(frame, encodes_little_endian_layout)
 {
 	uint8_t buf[PROTO_HEADER_LEN];
 	const uint8_t expected[PROTO_HEADER_LEN] = {
-		0x43, 0x4b, PROTO_VERSION, 7, 24, 0, 0, 0,
-		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+		0x43, 0x4b, PROTO_VERSION, 7,	 24,   0,    0,	   0,
+		0x88, 0x77, 0x66,	   0x55, 0x44, 0x33, 0x22, 0x11,
 	};
 
 	cr_assert_eq(proto_header_encode(&sample, buf), 0);
@@ -59,7 +59,8 @@ static int decode_with(size_t offset, uint8_t value, size_t frame_len)
 	frame[offset] = value;
 	rc = proto_header_decode(frame, frame_len, &out);
 	if (rc)
-		cr_assert_eq(out.type, 99, "a failed decode must not fill *hdr");
+		cr_assert_eq(out.type, 99,
+			     "a failed decode must not fill *hdr");
 	return rc;
 }
 
@@ -86,7 +87,8 @@ Test(frame, rejects_body_beyond_limit_even_if_consistent)
 
 	proto_header_encode(&sample, frame);
 	wire_put_u32(frame + 4, 0xffffffffu);
-	cr_assert_eq(proto_header_decode(frame, sizeof(frame), &out), -EMSGSIZE);
+	cr_assert_eq(proto_header_decode(frame, sizeof(frame), &out),
+		     -EMSGSIZE);
 }
 
 Test(wire, loads_what_it_stores_at_odd_offsets)

@@ -85,7 +85,7 @@ Test(log, level_names_parse_back)
 
 	for (int i = LOG_LEVEL_ERROR; i <= LOG_LEVEL_DEBUG; i++) {
 		cr_assert(log_level_parse(log_level_name(i), &level));
-		cr_assert_eq(level, i);
+		cr_assert_eq((int)level, i);
 	}
 	cr_assert_not(log_level_parse("verbose", &level));
 	cr_assert_str_eq(log_level_name(42), "unknown");

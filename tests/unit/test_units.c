@@ -63,7 +63,8 @@ Test(units, rejects_overflow)
 Test(units, format_round_trips)
 {
 	char buf[32];
-	const uint64_t sizes[] = {0, 1, 1000, 1024, 1536 * 1024, 2u << 20,
+	const uint64_t sizes[] = {0,	      1,	   1000,
+				  1024,	      1536 * 1024, 2u << 20,
 				  1ull << 40, (1ull << 50)};
 
 	cr_assert_str_eq(units_format_size(2u << 20, buf, sizeof(buf)), "2M");

@@ -1,0 +1,62 @@
+/* The table interface's dispatch to its backend. */
+#include "table.h"
+
+#include <stddef.h>
+
+int table_alloc(struct table *t, uint64_t size, uint64_t session,
+		uint32_t epoch, struct chunk_record *rec)
+{
+	return t->ops->alloc(t, size, session, epoch, rec);
+}
+
+int table_seal(struct table *t, uint64_t id, uint64_t sealed_len, uint32_t crc,
+	       struct chunk_record *rec)
+{
+	return t->ops->seal(t, id, sealed_len, crc, rec);
+}
+
+int table_free(struct table *t, uint64_t id)
+{
+	return t->ops->free(t, id);
+}
+
+int table_reclaim(struct table *t, uint64_t session, uint64_t *count)
+{
+	return t->ops->reclaim(t, session, count);
+}
+
+int table_lookup(struct table *t, uint64_t id, struct chunk_record *rec)
+{
+	return t->ops->lookup(t, id, rec);
+}
+
+void table_iterate(struct table *t, table_visit_fn *visit, void *arg)
+{
+	t->ops->iterate(t, visit, arg);
+}
+
+void table_stats(struct table *t, struct table_stats *stats)
+{
+	t->ops->stats(t, stats);
+}
+
+void table_close(struct table **t)
+{
+	if (*t) {
+		(*t)->ops->close(*t);
+		*t = NULL;
+	}
+}
+
+const char *chunk_state_name(enum chunk_state state)
+{
+	switch (state) {
+	case CHUNK_STATE_FREE:
+		return "free";
+	case CHUNK_STATE_OPEN:
+		return "open";
+	case CHUNK_STATE_SEALED:
+		return "sealed";
+	}
+	return "unknown";
+}

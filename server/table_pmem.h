@@ -1,0 +1,40 @@
+/*
+ * The table backend that keeps its records in the pool itself, next to the
+ * data (see table_slot.h for a slot's layout and update protocol). Every
+ * operation changes exactly one slot, so one commit word makes each
+ * operation atomic across a power cut, and no log is needed.
+ */
+#ifndef CHUNKD_SERVER_TABLE_PMEM_H
+#define CHUNKD_SERVER_TABLE_PMEM_H
+
+#include <stdint.h>
+
+#include "persist.h"
+#include "superblock.h"
+#include "table.h"
+
+/* What recovery found and did. */
+struct table_pmem_report {
+	uint64_t sealed;	/* SEALED chunks kept */
+	uint64_t reclaimed;	/* OPEN chunks freed: their sessions are gone */
+	uint64_t freed;		/* slots holding a freed record */
+	uint64_t unused;	/* slots never written */
+	int64_t bad_slot;	/* the slot that failed recovery, else -1 */
+	const char *bad_reason; /* why, else NULL */
+};
+
+/*
+ * Opens the table of the pool mapped at base with geometry geo, running
+ * recovery: checks every slot, rebuilds the allocator and the id index, and
+ * frees the OPEN chunks left by the previous run (their sessions cannot come
+ * back). The persister p must outlive the table.
+ *
+ * Returns 0 and sets *out, or -ENOMEM, or -EBADMSG when a slot is damaged or
+ * two sealed chunks overlap or share an id: report says which and why, and
+ * the pool was not written.
+ */
+int table_pmem_open(uint8_t *base, const struct pool_geometry *geo,
+		    const struct persister *p, struct table **out,
+		    struct table_pmem_report *report);
+
+#endif

@@ -1,0 +1,201 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "../common/mem_pool.h"
+#include "table_pmem.h"
+#include "table_slot.h"
+
+#define POOL_SIZE (1u << 20)
+#define GRAN	  4096u
+#define SLOTS	  64u
+
+static struct mem_pool mp;
+static struct table *t;
+static struct table_pmem_report rep;
+
+static void open_table(void)
+{
+	cr_assert_eq(table_pmem_open(mp.image, &mp.geo, &mp.persist, &t, &rep),
+		     0, "recovery failed at slot %lld: %s",
+		     (long long)rep.bad_slot, rep.bad_reason);
+}
+
+static void setup(void)
+{
+	cr_assert_eq(mem_pool_create(&mp, POOL_SIZE, GRAN, SLOTS), 0);
+	open_table();
+}
+
+static void teardown(void)
+{
+	table_close(&t);
+	mem_pool_destroy(&mp);
+}
+
+static void reopen(void)
+{
+	table_close(&t);
+	open_table();
+}
+
+TestSuite(table, .init = setup, .fini = teardown);
+
+Test(table, alloc_grants_aligned_disjoint_chunks_with_new_ids)
+{
+	struct chunk_record a, b;
+
+	cr_assert_eq(table_alloc(t, 5000, 7, 1, &a), 0);
+	cr_assert_eq(table_alloc(t, 1, 7, 1, &b), 0);
+	cr_assert_eq(a.length, 2 * GRAN, "rounded up to whole granules");
+	cr_assert_eq(b.length, GRAN);
+	cr_assert_eq(a.offset % GRAN, 0);
+	cr_assert(b.offset >= a.offset + a.length ||
+		  a.offset >= b.offset + b.length);
+	cr_assert_gt(b.id, a.id);
+	cr_assert_eq(a.state, CHUNK_STATE_OPEN);
+	cr_assert_eq(a.session, 7);
+}
+
+Test(table, seal_records_length_and_crc)
+{
+	struct chunk_record a, got;
+
+	cr_assert_eq(table_alloc(t, GRAN, 1, 3, &a), 0);
+	cr_assert_eq(table_seal(t, a.id, 100, 0xabcdef01, NULL), 0);
+	cr_assert_eq(table_lookup(t, a.id, &got), 0);
+	cr_assert_eq(got.state, CHUNK_STATE_SEALED);
+	cr_assert_eq(got.sealed_len, 100);
+	cr_assert_eq(got.crc, 0xabcdef01);
+	cr_assert_eq(got.epoch, 3);
+}
+
+Test(table, seal_refuses_unknown_sealed_and_overlong)
+{
+	struct chunk_record a;
+
+	cr_assert_eq(table_seal(t, 999, 1, 0, NULL), -ENOENT);
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_seal(t, a.id, GRAN + 1, 0, NULL), -EINVAL);
+	cr_assert_eq(table_seal(t, a.id, GRAN, 0, NULL), 0);
+	cr_assert_eq(table_seal(t, a.id, GRAN, 0, NULL), -EALREADY);
+}
+
+Test(table, free_makes_space_and_id_unknown)
+{
+	struct chunk_record a;
+	struct table_stats st;
+
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_free(t, a.id), 0);
+	cr_assert_eq(table_lookup(t, a.id, &a), -ENOENT);
+	cr_assert_eq(table_free(t, a.id), -ENOENT);
+	table_stats(t, &st);
+	cr_assert_eq(st.used_bytes, 0);
+	cr_assert_eq(st.free_bytes, st.area_bytes);
+}
+
+Test(table, runs_out_of_space_and_of_records)
+{
+	struct chunk_record a;
+	struct table_stats st;
+	int n = 0;
+
+	table_stats(t, &st);
+	cr_assert_eq(table_alloc(t, st.area_bytes + 1, 1, 1, &a), -EINVAL);
+	while (table_alloc(t, GRAN, 1, 1, &a) == 0)
+		n++;
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), -ENOSPC);
+	cr_assert_eq((uint64_t)n, st.area_bytes / GRAN < SLOTS
+					  ? st.area_bytes / GRAN
+					  : SLOTS);
+}
+
+Test(table, reclaim_frees_only_that_sessions_open_chunks)
+{
+	struct chunk_record a, b, c, got;
+	uint64_t count = 0;
+
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &b), 0);
+	cr_assert_eq(table_alloc(t, GRAN, 2, 1, &c), 0);
+	cr_assert_eq(table_seal(t, b.id, 10, 1, NULL), 0);
+	cr_assert_eq(table_reclaim(t, 1, &count), 0);
+	cr_assert_eq(count, 1);
+	cr_assert_eq(table_lookup(t, a.id, &got), -ENOENT);
+	cr_assert_eq(table_lookup(t, b.id, &got), 0,
+		     "sealed chunks outlive their session");
+	cr_assert_eq(table_lookup(t, c.id, &got), 0);
+}
+
+Test(table, recovery_keeps_sealed_reclaims_open_and_never_reuses_ids)
+{
+	struct chunk_record a, b, c, got;
+
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_alloc(t, 3 * GRAN, 1, 1, &b), 0);
+	cr_assert_eq(table_seal(t, b.id, 3 * GRAN, 0x1234, NULL), 0);
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &c), 0);
+	cr_assert_eq(table_free(t, c.id), 0); /* the highest id is freed */
+	reopen();
+	cr_assert_eq(rep.sealed, 1);
+	cr_assert_eq(rep.reclaimed, 1);
+	cr_assert_eq(table_lookup(t, a.id, &got), -ENOENT);
+	cr_assert_eq(table_lookup(t, b.id, &got), 0);
+	cr_assert_eq(got.crc, 0x1234);
+	cr_assert_eq(got.offset, b.offset);
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &got), 0);
+	cr_assert_gt(got.id, c.id, "id %llu was handed out again",
+		     (unsigned long long)got.id);
+	reopen();
+	cr_assert_eq(rep.reclaimed, 1);
+	cr_assert_eq(rep.sealed, 1);
+}
+
+Test(table, damaged_record_is_refused_and_named)
+{
+	struct chunk_record a;
+	uint8_t *slot;
+	uint8_t before[POOL_SIZE / 16];
+
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_seal(t, a.id, 1, 0, NULL), 0);
+	table_close(&t);
+	/* Slot 0 holds chunk a; the seal made version 1 current. */
+	slot = mp.image + mp.geo.table_offset;
+	slot[slot_version_offset(1) + 12] ^= 0x04;
+	memcpy(before, mp.image, sizeof(before));
+	cr_assert_eq(table_pmem_open(mp.image, &mp.geo, &mp.persist, &t, &rep),
+		     -EBADMSG);
+	cr_assert_eq(rep.bad_slot, 0);
+	cr_assert_not_null(rep.bad_reason);
+	cr_assert_arr_eq(mp.image, before, sizeof(before),
+			 "a refused pool must not be written");
+}
+
+Test(table, damage_to_the_old_version_is_harmless)
+{
+	struct chunk_record a, got;
+	uint8_t *slot = mp.image + mp.geo.table_offset;
+
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_seal(t, a.id, 1, 5, NULL), 0);
+	table_close(&t);
+	memset(slot + slot_version_offset(0), 0xff, SLOT_VERSION_LEN);
+	open_table();
+	cr_assert_eq(table_lookup(t, a.id, &got), 0);
+	cr_assert_eq(got.crc, 5);
+}
+
+Test(table, damaged_commit_word_is_refused)
+{
+	struct chunk_record a;
+	uint8_t *slot = mp.image + mp.geo.table_offset;
+
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_seal(t, a.id, 1, 5, NULL), 0);
+	table_close(&t);
+	slot[4] ^= 0x01; /* bit 32: the other version */
+	cr_assert_eq(table_pmem_open(mp.image, &mp.geo, &mp.persist, &t, &rep),
+		     -EBADMSG);
+}

@@ -20,7 +20,7 @@ foreach(line IN LISTS lines)
     set(name "${suite}/${CMAKE_MATCH_1}")
     string(APPEND script
       "add_test([=[${TEST_PREFIX}.${name}]=] [=[${TEST_EXE}]=] "
-      "--filter=${name})\n"
+      "--filter=${name} ${TEST_ARGS})\n"
       "set_tests_properties([=[${TEST_PREFIX}.${name}]=] PROPERTIES "
       "LABELS [=[${TEST_LABELS}]=] TIMEOUT ${TEST_TIMEOUT})\n")
     math(EXPR count "${count} + 1")

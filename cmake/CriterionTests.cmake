@@ -1,12 +1,12 @@
 # chunkd_add_criterion_test(TARGET SOURCES src... [LIBS lib...]
-#                           [LABELS label...] [TIMEOUT secs])
+#                           [LABELS label...] [TIMEOUT secs] [ARGS arg...])
 #
 # Builds one Criterion test executable and registers every Criterion test in
 # it as its own ctest test, named TARGET.suite/test, so that ctest names and
 # counts each case. The list is read from `TARGET --list` after each build
 # (the way gtest_discover_tests works) and included by ctest at run time.
 function(chunkd_add_criterion_test target)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS;ARGS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 60)
   endif()
@@ -19,6 +19,7 @@ function(chunkd_add_criterion_test target)
             -D "TEST_PREFIX=${target}"
             -D "TEST_LABELS=${ARG_LABELS}"
             -D "TEST_TIMEOUT=${ARG_TIMEOUT}"
+            -D "TEST_ARGS=${ARG_ARGS}"
             -D "OUT_FILE=${list_file}"
             -P "${PROJECT_SOURCE_DIR}/cmake/CriterionList.cmake"
     BYPRODUCTS "${list_file}"

@@ -105,7 +105,20 @@ ctest_args=(--test-dir "$build_dir" --output-on-failure --no-tests=error)
 status=0
 
 echo "== host tests"
-run_ctest ctest "${ctest_args[@]}" -LE rdma || status=1
+run_ctest ctest "${ctest_args[@]}" -LE 'rdma|crash' || status=1
+
+echo "== crash harness"
+crash_log=$(mktemp)
+# Verbose, for the harness's counts; the whole log only when it fails.
+if run_ctest ctest "${ctest_args[@]}" -L crash -V >"$crash_log"; then
+	grep -E 'Test #|crash images checked|damaged records|tests passed' "$crash_log" || true
+else
+	status=1
+	cat "$crash_log"
+fi
+crash_images=$(grep -oE 'crash images checked: [0-9]+' "$crash_log" | awk '{ n += $4 } END { print n + 0 }')
+rm -f "$crash_log"
+echo "crash harness: $crash_images crash images checked"
 
 if [ "$host_only" = 0 ]; then
 	where=${CHUNKD_TEST_ON:-}

@@ -4,6 +4,8 @@
 
 #include "../common/mem_pool.h"
 #include "table_pmem.h"
+#include "common/crc32c.h"
+#include "scrub.h"
 #include "table_slot.h"
 
 #define POOL_SIZE (1u << 20)
@@ -198,4 +200,30 @@ Test(table, damaged_commit_word_is_refused)
 	slot[4] ^= 0x01; /* bit 32: the other version */
 	cr_assert_eq(table_pmem_open(mp.image, &mp.geo, &mp.persist, &t, &rep),
 		     -EBADMSG);
+}
+
+Test(table, scrub_finds_exactly_the_damaged_sealed_chunk)
+{
+	uint8_t *area = mp.image + mp.geo.chunk_area_offset;
+	struct chunk_record a, b, open_one;
+	struct scrub_result r;
+
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &b), 0);
+	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &open_one), 0);
+	memset(area + a.offset, 'a', 100);
+	memset(area + b.offset, 'b', 200);
+	cr_assert_eq(
+		table_seal(t, a.id, 100, crc32c(0, area + a.offset, 100), NULL),
+		0);
+	cr_assert_eq(
+		table_seal(t, b.id, 200, crc32c(0, area + b.offset, 200), NULL),
+		0);
+	scrub_sealed(t, area, &r);
+	cr_assert_eq(r.checked, 2);
+	cr_assert_eq(r.bytes, 300);
+	cr_assert_eq(r.mismatches, 0);
+	area[b.offset + 150] ^= 1;
+	scrub_sealed(t, area, &r);
+	cr_assert_eq(r.mismatches, 1);
 }

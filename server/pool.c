@@ -135,9 +135,9 @@ static int open_locked(const struct pool_opts *o, enum pool_backing *backing,
 	return fd;
 }
 
-/* Sizes a new file; an existing one keeps its size. */
-static int size_file(int fd, const struct pool_opts *o, bool made, char *err,
-		     size_t err_len)
+/* Sizes a new or empty file (setting *sized); others keep their size. */
+static int size_file(int fd, const struct pool_opts *o, bool made,
+		     bool *sized, char *err, size_t err_len)
 {
 	struct stat st;
 	char want[32], have[32];
@@ -150,6 +150,7 @@ static int size_file(int fd, const struct pool_opts *o, bool made, char *err,
 				err, err_len, -EINVAL,
 				"pool %s is empty; give --pool-size to create it",
 				o->path);
+		*sized = true;
 		if (ftruncate(fd, (off_t)o->create_size) != 0)
 			return fail(err, err_len, -errno,
 				    "cannot size %s to %s bytes: %s", o->path,
@@ -230,7 +231,7 @@ int pool_open(const struct pool_opts *o, struct pool **out, char *err,
 	      size_t err_len)
 {
 	struct pool *pool = calloc(1, sizeof(*pool));
-	bool made;
+	bool made, sized = false;
 	int is_pmem = 0, rc;
 
 	if (!pool)
@@ -241,7 +242,7 @@ int pool_open(const struct pool_opts *o, struct pool **out, char *err,
 		free(pool);
 		return rc;
 	}
-	rc = size_file(pool->lock_fd, o, made, err, err_len);
+	rc = size_file(pool->lock_fd, o, made, &sized, err, err_len);
 	if (rc == 0) {
 		pool->base = pmem_map_file(o->path, 0, 0, 0, &pool->mapped_len,
 					   &is_pmem);
@@ -256,6 +257,8 @@ int pool_open(const struct pool_opts *o, struct pool **out, char *err,
 	if (rc) {
 		if (made)
 			unlink(o->path);
+		else if (sized && ftruncate(pool->lock_fd, 0) != 0)
+			rc = -errno; /* the reason in err still stands */
 		pool_close(&pool);
 		return rc;
 	}

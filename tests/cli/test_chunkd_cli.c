@@ -1,0 +1,127 @@
+/*
+ * chunkd as an operator runs it: usage errors exit 2, bad pools exit 1 with
+ * one clear line, a held pool refuses a second chunkd, and SIGTERM stops it
+ * cleanly.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run_cmd.h"
+
+static char pool[64];
+
+static void setup(void)
+{
+	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-cli-%d.pool",
+		 (int)getpid());
+	unlink(pool);
+}
+
+static void teardown(void)
+{
+	unlink(pool);
+}
+
+TestSuite(chunkd_cli, .init = setup, .fini = teardown);
+
+#define RUN(res, ...)                                                          \
+	do {                                                                   \
+		char *argv_[] = {CHUNKD_BINARY, __VA_ARGS__, NULL};            \
+		cr_assert_eq(run_cmd(argv_, (res)), 0);                        \
+	} while (0)
+
+/* Exactly one line on stderr that contains want. */
+static void one_line_error(const struct cmd_result *r, const char *want)
+{
+	cr_assert_eq(count_lines(r->err), 1, "stderr: %s", r->err);
+	cr_assert(strstr(r->err, want), "stderr: %s", r->err);
+}
+
+Test(chunkd_cli, help_and_version_exit_zero)
+{
+	struct cmd_result r;
+
+	RUN(&r, "--help");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "--pool PATH"));
+	RUN(&r, "--version");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strncmp(r.out, "chunkd ", 7) == 0);
+}
+
+Test(chunkd_cli, usage_errors_exit_two)
+{
+	struct cmd_result r;
+
+	RUN(&r, "--bogus");
+	cr_assert_eq(r.status, 2);
+	RUN(&r, "--log-level", "loud", "--pool", pool);
+	cr_assert_eq(r.status, 2);
+	one_line_error(&r, "unknown log level");
+	RUN(&r, "--pool-size", "12Q", "--pool", pool);
+	cr_assert_eq(r.status, 2);
+	one_line_error(&r, "--pool-size");
+	RUN(&r, "--pool-size", "1G");
+	cr_assert_eq(r.status, 2);
+	one_line_error(&r, "--pool PATH is required");
+}
+
+Test(chunkd_cli, bad_pools_exit_one_with_one_line)
+{
+	struct cmd_result r;
+	struct stat st;
+
+	RUN(&r, "--pool", pool);
+	cr_assert_eq(r.status, 1);
+	one_line_error(&r, "does not exist");
+	RUN(&r, "--pool", pool, "--pool-size", "16K");
+	cr_assert_eq(r.status, 1);
+	one_line_error(&r, "too small");
+	cr_assert_neq(stat(pool, &st), 0, "a failed create left a file");
+	RUN(&r, "--pool", "/proc/self/status");
+	cr_assert_eq(r.status, 1);
+	one_line_error(&r, "RDMA cannot register");
+}
+
+Test(chunkd_cli, verify_of_a_new_pool_reports_nothing_to_check)
+{
+	struct cmd_result r;
+
+	RUN(&r, "--pool", pool, "--pool-size", "8M", "--verify", "--log-level",
+	    "error");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "verify: 0 sealed chunks"), "%s", r.out);
+}
+
+Test(chunkd_cli, a_held_pool_refuses_a_second_chunkd_until_sigterm)
+{
+	char err_path[80], log[4096];
+	char *holder[] = {CHUNKD_BINARY, "--pool", pool,
+			  "--pool-size", "8M",	   NULL};
+	struct cmd_result r;
+	pid_t pid;
+
+	snprintf(err_path, sizeof(err_path), "%s.log", pool);
+	pid = start_cmd(holder, err_path);
+	cr_assert_gt(pid, 0);
+	/* Wait until it says it holds the pool. */
+	for (int i = 0; i < 500; i++) {
+		slurp(err_path, log, sizeof(log));
+		if (strstr(log, "ready"))
+			break;
+		usleep(10000);
+	}
+	cr_assert(strstr(log, "ready"), "chunkd did not start: %s", log);
+	RUN(&r, "--pool", pool);
+	cr_assert_eq(r.status, 1);
+	one_line_error(&r, "already open by another chunkd");
+	kill(pid, SIGTERM);
+	cr_assert_eq(wait_cmd(pid), 0, "chunkd did not stop cleanly");
+	unlink(err_path);
+	RUN(&r, "--pool", pool, "--verify");
+	cr_assert_eq(r.status, 0, "the pool is free again: %s", r.err);
+}

@@ -12,7 +12,8 @@ an RDMA device and device-DAX, otherwise inside the soft-RoCE guest
 (deploy/vm/run). Ends with one line "test.sh: N passed, M failed".
 
 Options:
-      --sanitize     build with clang, ASan and UBSan (in build-asan/)
+      --sanitize     build with clang, ASan and UBSan (in build-asan/), and
+                     run the libFuzzer targets for 30 s each
       --host-only    skip the rdma suite
   -B, --build-dir D  build folder (default: build, or build-asan)
   -h, --help         show this help
@@ -48,7 +49,8 @@ cd "$repo"
 cmake_args=(-DCHUNKD_WERROR=ON)
 if [ "$sanitize" = 1 ]; then
 	build_dir=${build_dir:-build-asan}
-	cmake_args+=(-DCMAKE_C_COMPILER=clang "-DCHUNKD_SANITIZE=address;undefined")
+	cmake_args+=(-DCMAKE_C_COMPILER=clang "-DCHUNKD_SANITIZE=address;undefined"
+		-DCHUNKD_FUZZ=ON)
 	# Leaks, overflows and undefined behaviour all fail the test.
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

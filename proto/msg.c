@@ -1,0 +1,240 @@
+#include "msg.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "wire.h"
+
+#define ERROR_FIXED_LEN 10u
+
+/* Body length of each fixed-size type; -1 for unknown types. */
+static int fixed_body_len(unsigned type)
+{
+	switch (type) {
+	case PROTO_PERSISTED:
+	case PROTO_SEALED:
+	case PROTO_FREED:
+		return 0;
+	case PROTO_HELLO:
+		return 4;
+	case PROTO_ALLOC:
+	case PROTO_OPEN:
+	case PROTO_FREE:
+		return 8;
+	case PROTO_WELCOME:
+	case PROTO_PERSIST:
+	case PROTO_SEAL:
+		return 24;
+	case PROTO_GRANT:
+	case PROTO_OPENED:
+		return 32;
+	case PROTO_ERROR:
+		return ERROR_FIXED_LEN; /* plus the text */
+	default:
+		return -1;
+	}
+}
+
+static void encode_body(const struct proto_msg *m, uint8_t *b)
+{
+	switch (m->hdr.type) {
+	case PROTO_HELLO:
+		wire_put_u32(b, m->u.hello.flags);
+		break;
+	case PROTO_WELCOME:
+		wire_put_u64(b, m->u.welcome.session);
+		wire_put_u32(b + 8, m->u.welcome.epoch);
+		wire_put_u32(b + 12, m->u.welcome.persist_methods);
+		wire_put_u32(b + 16, m->u.welcome.max_frame);
+		wire_put_u32(b + 20, m->u.welcome.granularity);
+		break;
+	case PROTO_ALLOC:
+		wire_put_u64(b, m->u.alloc.size);
+		break;
+	case PROTO_GRANT:
+		wire_put_u64(b, m->u.grant.chunk);
+		wire_put_u64(b + 8, m->u.grant.addr);
+		wire_put_u64(b + 16, m->u.grant.length);
+		wire_put_u32(b + 24, m->u.grant.rkey);
+		wire_put_u32(b + 28, m->u.grant.epoch);
+		break;
+	case PROTO_PERSIST:
+		wire_put_u64(b, m->u.persist.chunk);
+		wire_put_u64(b + 8, m->u.persist.offset);
+		wire_put_u64(b + 16, m->u.persist.length);
+		break;
+	case PROTO_SEAL:
+		wire_put_u64(b, m->u.seal.chunk);
+		wire_put_u64(b + 8, m->u.seal.length);
+		wire_put_u32(b + 16, m->u.seal.crc);
+		wire_put_u32(b + 20, 0);
+		break;
+	case PROTO_OPEN:
+		wire_put_u64(b, m->u.open.chunk);
+		break;
+	case PROTO_FREE:
+		wire_put_u64(b, m->u.free.chunk);
+		break;
+	case PROTO_OPENED:
+		wire_put_u64(b, m->u.opened.chunk);
+		wire_put_u64(b + 8, m->u.opened.addr);
+		wire_put_u64(b + 16, m->u.opened.length);
+		wire_put_u32(b + 24, m->u.opened.rkey);
+		wire_put_u32(b + 28, m->u.opened.crc);
+		break;
+	case PROTO_ERROR:
+		wire_put_u32(b, m->u.error.status);
+		wire_put_u32(b + 4, m->u.error.regrant_rkey);
+		wire_put_u16(b + 8, m->u.error.text_len);
+		memcpy(b + ERROR_FIXED_LEN, m->u.error.text,
+		       m->u.error.text_len);
+		break;
+	}
+}
+
+int proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap)
+{
+	struct proto_header hdr = msg->hdr;
+	int body = fixed_body_len(hdr.type);
+
+	if (body < 0)
+		return -EINVAL;
+	if (hdr.type == PROTO_ERROR) {
+		if (msg->u.error.text_len > PROTO_ERROR_TEXT_MAX)
+			return -EINVAL;
+		body += msg->u.error.text_len;
+	}
+	if (cap < PROTO_HEADER_LEN + (size_t)body)
+		return -EMSGSIZE;
+	hdr.version = PROTO_VERSION;
+	hdr.body_len = (uint32_t)body;
+	proto_header_encode(&hdr, buf);
+	encode_body(msg, buf + PROTO_HEADER_LEN);
+	return (int)PROTO_HEADER_LEN + body;
+}
+
+static int decode_error(const uint8_t *b, uint32_t len, struct proto_msg *m)
+{
+	uint16_t text_len = wire_get_u16(b + 8);
+
+	if (text_len > PROTO_ERROR_TEXT_MAX ||
+	    len != ERROR_FIXED_LEN + text_len ||
+	    memchr(b + ERROR_FIXED_LEN, '\0', text_len))
+		return -EBADMSG;
+	m->u.error.status = wire_get_u32(b);
+	m->u.error.regrant_rkey = wire_get_u32(b + 4);
+	m->u.error.text_len = text_len;
+	memcpy(m->u.error.text, b + ERROR_FIXED_LEN, text_len);
+	m->u.error.text[text_len] = '\0';
+	return 0;
+}
+
+static void decode_fixed(const uint8_t *b, struct proto_msg *m)
+{
+	switch (m->hdr.type) {
+	case PROTO_HELLO:
+		m->u.hello.flags = wire_get_u32(b);
+		break;
+	case PROTO_WELCOME:
+		m->u.welcome.session = wire_get_u64(b);
+		m->u.welcome.epoch = wire_get_u32(b + 8);
+		m->u.welcome.persist_methods = wire_get_u32(b + 12);
+		m->u.welcome.max_frame = wire_get_u32(b + 16);
+		m->u.welcome.granularity = wire_get_u32(b + 20);
+		break;
+	case PROTO_ALLOC:
+		m->u.alloc.size = wire_get_u64(b);
+		break;
+	case PROTO_GRANT:
+		m->u.grant.chunk = wire_get_u64(b);
+		m->u.grant.addr = wire_get_u64(b + 8);
+		m->u.grant.length = wire_get_u64(b + 16);
+		m->u.grant.rkey = wire_get_u32(b + 24);
+		m->u.grant.epoch = wire_get_u32(b + 28);
+		break;
+	case PROTO_PERSIST:
+		m->u.persist.chunk = wire_get_u64(b);
+		m->u.persist.offset = wire_get_u64(b + 8);
+		m->u.persist.length = wire_get_u64(b + 16);
+		break;
+	case PROTO_SEAL:
+		m->u.seal.chunk = wire_get_u64(b);
+		m->u.seal.length = wire_get_u64(b + 8);
+		m->u.seal.crc = wire_get_u32(b + 16);
+		break;
+	case PROTO_OPEN:
+		m->u.open.chunk = wire_get_u64(b);
+		break;
+	case PROTO_FREE:
+		m->u.free.chunk = wire_get_u64(b);
+		break;
+	case PROTO_OPENED:
+		m->u.opened.chunk = wire_get_u64(b);
+		m->u.opened.addr = wire_get_u64(b + 8);
+		m->u.opened.length = wire_get_u64(b + 16);
+		m->u.opened.rkey = wire_get_u32(b + 24);
+		m->u.opened.crc = wire_get_u32(b + 28);
+		break;
+	}
+}
+
+int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *msg)
+{
+	struct proto_header hdr;
+	const uint8_t *body = buf + PROTO_HEADER_LEN;
+	int rc = proto_header_decode(buf, len, &hdr);
+	int want;
+
+	if (rc)
+		return rc;
+	want = fixed_body_len(hdr.type);
+	if (want < 0)
+		return -EBADMSG;
+	msg->hdr = hdr;
+	if (hdr.type == PROTO_ERROR)
+		return hdr.body_len < ERROR_FIXED_LEN
+			       ? -EBADMSG
+			       : decode_error(body, hdr.body_len, msg);
+	if (hdr.body_len != (uint32_t)want)
+		return -EBADMSG;
+	/* Reserved fields must be zero, so they can mean something later. */
+	if (hdr.type == PROTO_SEAL && wire_get_u32(body + 20) != 0)
+		return -EBADMSG;
+	decode_fixed(body, msg);
+	return 0;
+}
+
+const char *proto_type_name(unsigned type)
+{
+	static const char *const names[] = {
+		[PROTO_HELLO] = "HELLO",     [PROTO_WELCOME] = "WELCOME",
+		[PROTO_ALLOC] = "ALLOC",     [PROTO_GRANT] = "GRANT",
+		[PROTO_PERSIST] = "PERSIST", [PROTO_PERSISTED] = "PERSISTED",
+		[PROTO_SEAL] = "SEAL",	     [PROTO_SEALED] = "SEALED",
+		[PROTO_OPEN] = "OPEN",	     [PROTO_OPENED] = "OPENED",
+		[PROTO_FREE] = "FREE",	     [PROTO_FREED] = "FREED",
+		[PROTO_ERROR] = "ERROR",
+	};
+
+	if (type >= sizeof(names) / sizeof(names[0]) || !names[type])
+		return "unknown";
+	return names[type];
+}
+
+const char *proto_status_name(unsigned status)
+{
+	static const char *const names[] = {
+		[PROTO_ST_INVALID] = "invalid argument",
+		[PROTO_ST_MALFORMED] = "malformed message",
+		[PROTO_ST_NOENT] = "no such chunk",
+		[PROTO_ST_NOSPC] = "pool full",
+		[PROTO_ST_STATE] = "wrong chunk state",
+		[PROTO_ST_PERM] = "not this session's chunk",
+		[PROTO_ST_CRC] = "CRC32C mismatch",
+		[PROTO_ST_INTERNAL] = "server error",
+	};
+
+	if (status >= sizeof(names) / sizeof(names[0]) || !names[status])
+		return "unknown";
+	return names[status];
+}

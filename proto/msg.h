@@ -1,0 +1,129 @@
+/*
+ * chunkd's messages: what travels inside a frame (frame.h), one message per
+ * RDMA SEND. A client sends a request with a request id; the server answers
+ * it with exactly one reply carrying the same id: the reply type for that
+ * request, or ERROR.
+ *
+ *   request  body (little-endian)                  reply
+ *   HELLO    u32 flags (0)                          WELCOME
+ *   ALLOC    u64 size                               GRANT
+ *   PERSIST  u64 chunk, u64 offset, u64 length      PERSISTED
+ *   SEAL     u64 chunk, u64 length, u32 crc32c,     SEALED
+ *            u32 0
+ *   OPEN     u64 chunk                              OPENED
+ *   FREE     u64 chunk                              FREED
+ *
+ *   WELCOME  u64 session, u32 epoch, u32 persist methods (PROTO_PERSIST_*),
+ *            u32 max frame, u32 granularity
+ *   GRANT    u64 chunk, u64 addr, u64 length, u32 write rkey, u32 epoch
+ *   OPENED   u64 chunk, u64 addr, u64 length (sealed), u32 read rkey,
+ *            u32 crc32c
+ *   PERSISTED, SEALED, FREED: empty
+ *   ERROR    u32 status (enum proto_status), u32 regrant rkey (after a
+ *            refused seal, the chunk's new write rkey; else 0), u16 text
+ *            length, text (UTF-8, no NUL, at most PROTO_ERROR_TEXT_MAX)
+ *
+ * Every decoder checks the exact body length for the type; nothing is read
+ * past the frame.
+ */
+#ifndef CHUNKD_PROTO_MSG_H
+#define CHUNKD_PROTO_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+enum proto_type {
+	PROTO_HELLO = 1,
+	PROTO_WELCOME = 2,
+	PROTO_ALLOC = 3,
+	PROTO_GRANT = 4,
+	PROTO_PERSIST = 5,
+	PROTO_PERSISTED = 6,
+	PROTO_SEAL = 7,
+	PROTO_SEALED = 8,
+	PROTO_OPEN = 9,
+	PROTO_OPENED = 10,
+	PROTO_FREE = 11,
+	PROTO_FREED = 12,
+	PROTO_ERROR = 13,
+};
+
+/* Statuses an ERROR carries. */
+enum proto_status {
+	PROTO_ST_INVALID = 1,	/* a field is out of range */
+	PROTO_ST_MALFORMED = 2, /* the frame or message could not be decoded */
+	PROTO_ST_NOENT = 3,	/* no such chunk */
+	PROTO_ST_NOSPC = 4,	/* the pool or its table is full */
+	PROTO_ST_STATE = 5,	/* the chunk's state does not allow it */
+	PROTO_ST_PERM = 6,	/* the chunk is another session's */
+	PROTO_ST_CRC = 7,	/* the content does not match the CRC32C */
+	PROTO_ST_INTERNAL = 8,	/* the server failed */
+};
+
+/* Persistence methods a server may offer (DESIGN.md). */
+#define PROTO_PERSIST_RPC	       0x1u /* PERSIST message */
+#define PROTO_PERSIST_READ_AFTER_WRITE 0x2u /* a small READ after WRITEs */
+
+#define PROTO_ERROR_TEXT_MAX	       200u
+
+struct proto_msg {
+	struct proto_header hdr; /* type and request_id matter to callers */
+	union {
+		struct {
+			uint32_t flags;
+		} hello;
+		struct {
+			uint64_t session;
+			uint32_t epoch, persist_methods, max_frame, granularity;
+		} welcome;
+		struct {
+			uint64_t size;
+		} alloc;
+		struct {
+			uint64_t chunk, addr, length;
+			uint32_t rkey, epoch;
+		} grant;
+		struct {
+			uint64_t chunk, offset, length;
+		} persist;
+		struct {
+			uint64_t chunk, length;
+			uint32_t crc;
+		} seal;
+		struct {
+			uint64_t chunk;
+		} open, free;
+		struct {
+			uint64_t chunk, addr, length;
+			uint32_t rkey, crc;
+		} opened;
+		struct {
+			uint32_t status, regrant_rkey;
+			uint16_t text_len;
+			char text[PROTO_ERROR_TEXT_MAX +
+				  1]; /* NUL-terminated */
+		} error;
+	} u;
+};
+
+/*
+ * Encodes msg (type and request_id from msg->hdr; the version is set here)
+ * into buf of cap bytes. Returns the frame's length, or -EINVAL for an
+ * unknown type or an error text too long, or -EMSGSIZE when cap is too small.
+ */
+int proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap);
+
+/*
+ * Decodes a received frame of len bytes. Returns 0 and fills *msg, or
+ * -EBADMSG / -EPROTONOSUPPORT / -EMSGSIZE from the header, or -EBADMSG for
+ * an unknown type, a body of the wrong length, or an error text with a NUL.
+ */
+int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *msg);
+
+/* "ALLOC", "GRANT", ...; "unknown" otherwise. */
+const char *proto_type_name(unsigned type);
+const char *proto_status_name(unsigned status);
+
+#endif

@@ -1,0 +1,141 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "proto/msg.h"
+#include "proto/wire.h"
+
+static struct proto_msg sample(unsigned type)
+{
+	struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = (uint8_t)type;
+	m.hdr.request_id = 0x0102030405060708ull + type;
+	switch (type) {
+	case PROTO_HELLO:
+		m.u.hello.flags = 0;
+		break;
+	case PROTO_WELCOME:
+		m.u.welcome.session = 77;
+		m.u.welcome.epoch = 3;
+		m.u.welcome.persist_methods = PROTO_PERSIST_RPC;
+		m.u.welcome.max_frame = PROTO_MAX_FRAME;
+		m.u.welcome.granularity = 4096;
+		break;
+	case PROTO_ALLOC:
+		m.u.alloc.size = 1ull << 33;
+		break;
+	case PROTO_GRANT:
+		m.u.grant.chunk = 9;
+		m.u.grant.addr = 0x7f0000001000ull;
+		m.u.grant.length = 8192;
+		m.u.grant.rkey = 0xabcd;
+		m.u.grant.epoch = 2;
+		break;
+	case PROTO_PERSIST:
+		m.u.persist.chunk = 9;
+		m.u.persist.offset = 64;
+		m.u.persist.length = 4032;
+		break;
+	case PROTO_SEAL:
+		m.u.seal.chunk = 9;
+		m.u.seal.length = 4096;
+		m.u.seal.crc = 0xe3069283;
+		break;
+	case PROTO_OPEN:
+		m.u.open.chunk = 10;
+		break;
+	case PROTO_FREE:
+		m.u.free.chunk = 11;
+		break;
+	case PROTO_OPENED:
+		m.u.opened.chunk = 10;
+		m.u.opened.addr = 0x1000;
+		m.u.opened.length = 100;
+		m.u.opened.rkey = 5;
+		m.u.opened.crc = 6;
+		break;
+	case PROTO_ERROR:
+		m.u.error.status = PROTO_ST_CRC;
+		m.u.error.regrant_rkey = 44;
+		strcpy(m.u.error.text, "chunk 9: CRC32C mismatch");
+		m.u.error.text_len = (uint16_t)strlen(m.u.error.text);
+		break;
+	}
+	return m;
+}
+
+Test(msg, every_type_round_trips)
+{
+	for (unsigned type = PROTO_HELLO; type <= PROTO_ERROR; type++) {
+		struct proto_msg in = sample(type), out;
+		uint8_t buf[PROTO_MAX_FRAME];
+		int len = proto_encode(&in, buf, sizeof(buf));
+
+		cr_assert_gt(len, 0, "%s", proto_type_name(type));
+		memset(&out, 0, sizeof(out));
+		cr_assert_eq(proto_decode(buf, (size_t)len, &out), 0, "%s",
+			     proto_type_name(type));
+		cr_assert_eq(out.hdr.type, type);
+		cr_assert_eq(out.hdr.request_id, in.hdr.request_id);
+		in.hdr = out.hdr; /* version and body_len are filled in */
+		if (type == PROTO_ERROR)
+			cr_assert_str_eq(out.u.error.text, in.u.error.text);
+		else
+			cr_assert_eq(memcmp(&in.u, &out.u, 32), 0, "%s",
+				     proto_type_name(type));
+	}
+}
+
+Test(msg, wrong_body_lengths_are_refused)
+{
+	for (unsigned type = PROTO_HELLO; type < PROTO_ERROR; type++) {
+		struct proto_msg in = sample(type), out;
+		uint8_t buf[PROTO_MAX_FRAME] = {0};
+		int len = proto_encode(&in, buf, sizeof(buf));
+
+		/* one byte more and one byte less, header kept consistent */
+		wire_put_u32(buf + 4, (uint32_t)(len - PROTO_HEADER_LEN + 1));
+		cr_assert_eq(proto_decode(buf, (size_t)len + 1, &out), -EBADMSG,
+			     "%s + 1", proto_type_name(type));
+		if (len > (int)PROTO_HEADER_LEN) {
+			wire_put_u32(buf + 4,
+				     (uint32_t)(len - PROTO_HEADER_LEN - 1));
+			cr_assert_eq(proto_decode(buf, (size_t)len - 1, &out),
+				     -EBADMSG, "%s - 1", proto_type_name(type));
+		}
+	}
+}
+
+Test(msg, unknown_types_and_bad_error_texts_are_refused)
+{
+	struct proto_msg m = sample(PROTO_ERROR), out;
+	uint8_t buf[PROTO_MAX_FRAME];
+	int len;
+
+	m.hdr.type = 99;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample(PROTO_ERROR);
+	m.u.error.text_len = PROTO_ERROR_TEXT_MAX + 1;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample(PROTO_ERROR);
+	len = proto_encode(&m, buf, sizeof(buf));
+	buf[PROTO_HEADER_LEN + 10 + 3] = '\0';
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG);
+	m = sample(PROTO_FREE);
+	len = proto_encode(&m, buf, sizeof(buf));
+	buf[3] = 0;
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG);
+	cr_assert_eq(proto_encode(&m, buf, 20), -EMSGSIZE);
+}
+
+Test(msg, reserved_seal_field_must_be_zero)
+{
+	struct proto_msg m = sample(PROTO_SEAL), out;
+	uint8_t buf[PROTO_MAX_FRAME];
+	int len = proto_encode(&m, buf, sizeof(buf));
+
+	buf[PROTO_HEADER_LEN + 20] = 1;
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG);
+}

@@ -136,8 +136,8 @@ static int open_locked(const struct pool_opts *o, enum pool_backing *backing,
 }
 
 /* Sizes a new or empty file (setting *sized); others keep their size. */
-static int size_file(int fd, const struct pool_opts *o, bool made,
-		     bool *sized, char *err, size_t err_len)
+static int size_file(int fd, const struct pool_opts *o, bool made, bool *sized,
+		     char *err, size_t err_len)
 {
 	struct stat st;
 	char want[32], have[32];

@@ -1,0 +1,169 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/units.h"
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = CONFIG_DEFAULT_PORT;
+	cfg->poll_us = CONFIG_DEFAULT_POLL_US;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+static int bad(char *err, size_t err_len, const char *section, const char *key,
+	       const char *value, const char *want)
+{
+	snprintf(err, err_len, "[%s] %s = %s: %s", section, key, value, want);
+	return -EINVAL;
+}
+
+static int copy_text(char *dst, size_t cap, const char *value)
+{
+	if (strlen(value) >= cap)
+		return -EINVAL;
+	memcpy(dst, value, strlen(value) + 1);
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+		 !strcmp(v, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_uint(const char *v, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || *end || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int set_pool(struct config *c, const char *key, const char *v, char *err,
+		    size_t len)
+{
+	if (!strcmp(key, "path"))
+		return copy_text(c->pool_path, sizeof(c->pool_path), v)
+			       ? bad(err, len, "pool", key, v, "path too long")
+			       : 0;
+	if (!strcmp(key, "size"))
+		return units_parse_size(v, &c->pool_size)
+			       ? bad(err, len, "pool", key, v,
+				     "a size such as 1G")
+			       : 0;
+	if (!strcmp(key, "granularity"))
+		return units_parse_size(v, &c->granularity)
+			       ? bad(err, len, "pool", key, v,
+				     "a size such as 4K")
+			       : 0;
+	if (!strcmp(key, "max_chunks"))
+		return parse_uint(v, UINT32_MAX, &c->max_chunks)
+			       ? bad(err, len, "pool", key, v, "a count")
+			       : 0;
+	return bad(err, len, "pool", key, v, "unknown key");
+}
+
+static int set_server(struct config *c, const char *key, const char *v,
+		      char *err, size_t len)
+{
+	uint64_t n;
+
+	if (!strcmp(key, "listen"))
+		return copy_text(c->listen, sizeof(c->listen), v)
+			       ? bad(err, len, "server", key, v, "too long")
+			       : 0;
+	if (!strcmp(key, "port")) {
+		if (parse_uint(v, 65535, &n) || n == 0)
+			return bad(err, len, "server", key, v,
+				   "a port, 1 to 65535");
+		c->port = (uint16_t)n;
+		return 0;
+	}
+	if (!strcmp(key, "poll_us")) {
+		if (parse_uint(v, 1000000, &n))
+			return bad(err, len, "server", key, v,
+				   "microseconds, 0 to 1000000");
+		c->poll_us = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(key, "direct_write_to_pmem"))
+		return parse_bool(v, &c->direct_write_to_pmem)
+			       ? bad(err, len, "server", key, v,
+				     "true or false")
+			       : 0;
+	if (!strcmp(key, "log_level"))
+		return log_level_parse(v, &c->log_level)
+			       ? 0
+			       : bad(err, len, "server", key, v,
+				     "error, warn, info or debug");
+	return bad(err, len, "server", key, v, "unknown key");
+}
+
+int config_set(struct config *cfg, const char *section, const char *key,
+	       const char *value, char *err, size_t err_len)
+{
+	if (!strcmp(section, "pool"))
+		return set_pool(cfg, key, value, err, err_len);
+	if (!strcmp(section, "server"))
+		return set_server(cfg, key, value, err, err_len);
+	snprintf(err, err_len, "unknown section [%s]", section);
+	return -EINVAL;
+}
+
+struct load_state {
+	struct config *cfg;
+	char reason[256];
+};
+
+static int on_ini_entry(void *user, const char *section, const char *key,
+			const char *value)
+{
+	struct load_state *st = user;
+	char reason[sizeof(st->reason)];
+
+	/* inih reports the first failing line; keep that line's reason. */
+	if (config_set(st->cfg, section, key, value, reason, sizeof(reason))) {
+		if (!st->reason[0])
+			memcpy(st->reason, reason, sizeof(reason));
+		return 0;
+	}
+	return 1;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
+{
+	struct load_state st = {.cfg = cfg};
+	int rc = ini_parse(path, on_ini_entry, &st);
+
+	if (rc == -1) {
+		snprintf(err, err_len, "cannot read config file %s: %s", path,
+			 strerror(errno));
+		return -ENOENT;
+	}
+	if (rc != 0) {
+		snprintf(err, err_len, "%s:%d: %s", path, rc,
+			 st.reason[0] ? st.reason : "syntax error");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * chunkd's settings: defaults, then the config file (INI, parsed by inih),
+ * then command-line flags, each overriding the one before.
+ *
+ *   [pool]
+ *   path = /dev/dax0.0         ; device-DAX, or a file on tmpfs/hugetlbfs
+ *   size = 1G                  ; create a pool file of this size
+ *   granularity = 4K           ; allocation unit of a new pool
+ *   max_chunks = 65536         ; table records of a new pool
+ *
+ *   [server]
+ *   listen = 10.0.2.15         ; address to listen on with rdma_cm
+ *   port = 7470
+ *   poll_us = 50               ; busy-poll spell after activity, 0 = none
+ *   direct_write_to_pmem = false ; true only where RDMA writes reach the
+ *                              ; persistence domain (DDIO off or eADR)
+ *   log_level = info
+ */
+#ifndef CHUNKD_SERVER_CONFIG_H
+#define CHUNKD_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+
+#define CONFIG_DEFAULT_PORT    7470u
+#define CONFIG_DEFAULT_POLL_US 50u
+
+struct config {
+	char pool_path[4096];
+	uint64_t pool_size;
+	uint64_t granularity;
+	uint64_t max_chunks;
+	char listen[256]; /* empty: chunkd holds the pool but serves nothing */
+	uint16_t port;
+	uint32_t poll_us;
+	bool direct_write_to_pmem;
+	enum log_level log_level;
+};
+
+void config_defaults(struct config *cfg);
+
+/*
+ * Reads path into cfg over what is there. Returns 0, or -ENOENT / -EINVAL
+ * with a one-line reason in err naming the file, line and key.
+ */
+int config_load(struct config *cfg, const char *path, char *err,
+		size_t err_len);
+
+/* Sets one key of a section from text (the file and flags share this).
+ * Returns 0 or -EINVAL with the reason in err. */
+int config_set(struct config *cfg, const char *section, const char *key,
+	       const char *value, char *err, size_t err_len);
+
+#endif

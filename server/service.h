@@ -1,0 +1,94 @@
+/*
+ * The chunk service: what chunkd does with each request, independent of the
+ * transport. A transport (rdma_server.c) owns the connections; for each one
+ * it starts a session here, passes every received frame to service_handle()
+ * and sends back the reply it gets. Capabilities (rkeys) are the
+ * transport's: the service asks for them through the session's caps ops.
+ *
+ * Rules it enforces: a session says HELLO first; only the owning session
+ * persists, seals or frees an OPEN chunk; only SEALED chunks are opened for
+ * reading; a seal revokes write access before it reads the content, and a
+ * refused seal (CRC mismatch) grants it again; when a session ends, its
+ * OPEN chunks lose write access and are reclaimed. Any session may free a
+ * SEALED chunk; every read grant of it is revoked first.
+ *
+ * Threading: one thread (the event loop) owns the service and its sessions.
+ */
+#ifndef CHUNKD_SERVER_SERVICE_H
+#define CHUNKD_SERVER_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "persist.h"
+#include "proto/msg.h"
+#include "table.h"
+
+/* A transport's capability operations for one session. */
+struct session_caps {
+	/* Lets the session write and read back exactly len bytes at addr;
+	 * sets *rkey. Returns 0 or a negative errno. */
+	int (*grant_write)(void *ctx, uint64_t chunk, uint8_t *addr,
+			   uint64_t len, uint32_t *rkey);
+	/* Takes write access away; no write through the old rkey lands after
+	 * this returns. A no-op when there is none. */
+	void (*revoke_write)(void *ctx, uint64_t chunk);
+	/* Lets the session read exactly len bytes at addr; sets *rkey. A
+	 * second grant of the same chunk returns the same rkey. */
+	int (*grant_read)(void *ctx, uint64_t chunk, uint8_t *addr,
+			  uint64_t len, uint32_t *rkey);
+	void (*revoke_read)(void *ctx, uint64_t chunk);
+};
+
+struct session {
+	uint64_t id;
+	uint32_t epoch;
+	bool greeted; /* HELLO seen */
+	const struct session_caps *caps;
+	void *caps_ctx;
+	struct session *next, *prev; /* the service's list */
+};
+
+struct service_counters {
+	uint64_t requests;
+	uint64_t errors;    /* ERROR replies */
+	uint64_t malformed; /* frames that did not decode */
+};
+
+struct service {
+	struct table *table;
+	uint8_t *area; /* the chunk area, where chunk offsets point */
+	const struct persister *data; /* persists chunk content */
+	uint32_t persist_methods;     /* PROTO_PERSIST_* offered */
+	uint32_t granularity;
+	uint64_t next_session;
+	struct session sessions; /* list head */
+	struct service_counters counters;
+};
+
+/*
+ * Sets up a service over table and the chunk area at area, persisting
+ * content with data. direct_write_to_pmem adds the read-after-write
+ * persistence method (only where the platform makes it true).
+ */
+void service_init(struct service *s, struct table *table, uint8_t *area,
+		  const struct persister *data, uint32_t granularity,
+		  bool direct_write_to_pmem);
+
+/* Starts a session (sets its id) whose capabilities caps grants. */
+void service_session_start(struct service *s, struct session *sess,
+			   const struct session_caps *caps, void *caps_ctx);
+
+/* Ends a session: revokes write access to its OPEN chunks, then reclaims
+ * them. Its read grants are the transport's to drop. */
+void service_session_end(struct service *s, struct session *sess);
+
+/*
+ * Handles one received frame of len bytes and fills *reply, always: the
+ * reply to the request, or an ERROR (a frame that does not decode gets
+ * PROTO_ST_MALFORMED, with request id 0 when even the header is bad).
+ */
+void service_handle(struct service *s, struct session *sess,
+		    const uint8_t *frame, size_t len, struct proto_msg *reply);
+
+#endif

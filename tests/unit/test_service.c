@@ -1,0 +1,325 @@
+/*
+ * The chunk service's rules, with a fake transport that records which
+ * capabilities it was asked to grant and revoke.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../common/mem_pool.h"
+#include "common/crc32c.h"
+#include "service.h"
+#include "table_pmem.h"
+
+#define MAX_GRANTS 32
+
+struct fake_caps {
+	struct {
+		uint64_t chunk;
+		uint8_t *addr;
+		uint64_t len;
+		bool write, live;
+	} grant[MAX_GRANTS];
+	int count;
+	int revoked_writes, revoked_reads;
+	uint32_t next_rkey;
+};
+
+static int grant(struct fake_caps *f, uint64_t chunk, uint8_t *addr,
+		 uint64_t len, bool write, uint32_t *rkey)
+{
+	cr_assert_lt(f->count, MAX_GRANTS);
+	f->grant[f->count].chunk = chunk;
+	f->grant[f->count].addr = addr;
+	f->grant[f->count].len = len;
+	f->grant[f->count].write = write;
+	f->grant[f->count].live = true;
+	f->count++;
+	*rkey = ++f->next_rkey;
+	return 0;
+}
+
+static void revoke(struct fake_caps *f, uint64_t chunk, bool write)
+{
+	for (int i = 0; i < f->count; i++)
+		if (f->grant[i].chunk == chunk && f->grant[i].write == write)
+			f->grant[i].live = false;
+}
+
+static int fake_grant_write(void *ctx, uint64_t chunk, uint8_t *addr,
+			    uint64_t len, uint32_t *rkey)
+{
+	return grant(ctx, chunk, addr, len, true, rkey);
+}
+
+static void fake_revoke_write(void *ctx, uint64_t chunk)
+{
+	((struct fake_caps *)ctx)->revoked_writes++;
+	revoke(ctx, chunk, true);
+}
+
+static int fake_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
+			   uint64_t len, uint32_t *rkey)
+{
+	return grant(ctx, chunk, addr, len, false, rkey);
+}
+
+static void fake_revoke_read(void *ctx, uint64_t chunk)
+{
+	((struct fake_caps *)ctx)->revoked_reads++;
+	revoke(ctx, chunk, false);
+}
+
+static const struct session_caps fake_ops = {
+	.grant_write = fake_grant_write,
+	.revoke_write = fake_revoke_write,
+	.grant_read = fake_grant_read,
+	.revoke_read = fake_revoke_read,
+};
+
+/* Whether chunk has a live grant of this kind. */
+static bool has_grant(const struct fake_caps *f, uint64_t chunk, bool write)
+{
+	for (int i = 0; i < f->count; i++)
+		if (f->grant[i].chunk == chunk && f->grant[i].write == write &&
+		    f->grant[i].live)
+			return true;
+	return false;
+}
+
+static struct mem_pool mp;
+static struct table *table;
+static struct service svc;
+static struct session a, b;
+static struct fake_caps caps_a, caps_b;
+static uint64_t next_request = 100;
+
+static void setup(void)
+{
+	struct table_pmem_report rep;
+
+	cr_assert_eq(mem_pool_create(&mp, 1u << 20, 4096, 64), 0);
+	cr_assert_eq(
+		table_pmem_open(mp.image, &mp.geo, &mp.persist, &table, &rep),
+		0);
+	service_init(&svc, table, mp.image + mp.geo.chunk_area_offset,
+		     &mp.persist, 4096, false);
+	memset(&caps_a, 0, sizeof(caps_a));
+	memset(&caps_b, 0, sizeof(caps_b));
+	service_session_start(&svc, &a, &fake_ops, &caps_a);
+	service_session_start(&svc, &b, &fake_ops, &caps_b);
+}
+
+static void teardown(void)
+{
+	table_close(&table);
+	mem_pool_destroy(&mp);
+}
+
+TestSuite(service, .init = setup, .fini = teardown);
+
+/* Sends req as session sess; returns the reply. */
+static struct proto_msg call(struct session *sess, struct proto_msg req)
+{
+	uint8_t frame[PROTO_MAX_FRAME];
+	struct proto_msg reply;
+	int len;
+
+	req.hdr.request_id = ++next_request;
+	len = proto_encode(&req, frame, sizeof(frame));
+	cr_assert_gt(len, 0);
+	service_handle(&svc, sess, frame, (size_t)len, &reply);
+	cr_assert_eq(reply.hdr.request_id, req.hdr.request_id);
+	return reply;
+}
+
+static struct proto_msg msg(unsigned type)
+{
+	struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = (uint8_t)type;
+	return m;
+}
+
+static void hello(struct session *sess)
+{
+	cr_assert_eq(call(sess, msg(PROTO_HELLO)).hdr.type, PROTO_WELCOME);
+}
+
+static struct proto_msg alloc_chunk(struct session *sess, uint64_t size)
+{
+	struct proto_msg m = msg(PROTO_ALLOC), r;
+
+	m.u.alloc.size = size;
+	r = call(sess, m);
+	cr_assert_eq(r.hdr.type, PROTO_GRANT, "%s", r.u.error.text);
+	return r;
+}
+
+static struct proto_msg seal(struct session *sess, uint64_t chunk, uint64_t len,
+			     uint32_t crc)
+{
+	struct proto_msg m = msg(PROTO_SEAL);
+
+	m.u.seal.chunk = chunk;
+	m.u.seal.length = len;
+	m.u.seal.crc = crc;
+	return call(sess, m);
+}
+
+static struct proto_msg on_chunk(struct session *sess, unsigned type,
+				 uint64_t chunk)
+{
+	struct proto_msg m = msg(type);
+
+	m.u.open.chunk = chunk; /* open and free share the layout */
+	if (type == PROTO_FREE)
+		m.u.free.chunk = chunk;
+	return call(sess, m);
+}
+
+Test(service, nothing_before_hello_and_hello_once)
+{
+	struct proto_msg r = call(&a, msg(PROTO_ALLOC));
+
+	cr_assert_eq(r.hdr.type, PROTO_ERROR);
+	cr_assert_eq(r.u.error.status, PROTO_ST_STATE);
+	r = call(&a, msg(PROTO_HELLO));
+	cr_assert_eq(r.hdr.type, PROTO_WELCOME);
+	cr_assert_eq(r.u.welcome.session, a.id);
+	cr_assert_eq(r.u.welcome.persist_methods, PROTO_PERSIST_RPC,
+		     "read-after-write only where declared true");
+	cr_assert_eq(call(&a, msg(PROTO_HELLO)).u.error.status, PROTO_ST_STATE);
+}
+
+Test(service, alloc_grants_write_to_exactly_the_chunk)
+{
+	struct proto_msg g;
+
+	hello(&a);
+	g = alloc_chunk(&a, 5000);
+	cr_assert_eq(g.u.grant.length, 8192);
+	cr_assert_eq(caps_a.count, 1);
+	cr_assert(caps_a.grant[0].write);
+	cr_assert_eq((uintptr_t)caps_a.grant[0].addr, g.u.grant.addr);
+	cr_assert_eq(caps_a.grant[0].len, 8192);
+	cr_assert_eq(g.u.grant.rkey, caps_a.next_rkey);
+}
+
+Test(service, persist_checks_the_range)
+{
+	struct proto_msg g, m = msg(PROTO_PERSIST), r;
+
+	hello(&a);
+	g = alloc_chunk(&a, 4096);
+	m.u.persist.chunk = g.u.grant.chunk;
+	m.u.persist.offset = 4000;
+	m.u.persist.length = 96;
+	cr_assert_eq(call(&a, m).hdr.type, PROTO_PERSISTED);
+	m.u.persist.length = 97;
+	r = call(&a, m);
+	cr_assert_eq(r.u.error.status, PROTO_ST_INVALID);
+	m.u.persist.offset = UINT64_MAX;
+	cr_assert_eq(call(&a, m).u.error.status, PROTO_ST_INVALID);
+}
+
+Test(service, seal_revokes_then_checks_the_crc)
+{
+	uint8_t *area = mp.image + mp.geo.chunk_area_offset;
+	struct proto_msg g, r;
+	uint64_t chunk;
+
+	hello(&a);
+	g = alloc_chunk(&a, 4096);
+	chunk = g.u.grant.chunk;
+	memset(area + (g.u.grant.addr - (uintptr_t)area), 'x', 300);
+	r = seal(&a, chunk, 300, 0x12345678);
+	cr_assert_eq(r.u.error.status, PROTO_ST_CRC, "%s", r.u.error.text);
+	cr_assert_neq(r.u.error.regrant_rkey, 0, "write access given back");
+	cr_assert(has_grant(&caps_a, chunk, true), "the chunk stays writable");
+	cr_assert_eq(caps_a.revoked_writes, 1, "revoked before the check");
+	r = seal(&a, chunk, 300,
+		 crc32c(0, area + (g.u.grant.addr - (uintptr_t)area), 300));
+	cr_assert_eq(r.hdr.type, PROTO_SEALED, "%s", r.u.error.text);
+	cr_assert_not(has_grant(&caps_a, chunk, true));
+	cr_assert_eq(seal(&a, chunk, 300, 0).u.error.status, PROTO_ST_STATE);
+}
+
+Test(service, open_chunks_are_the_owners_alone)
+{
+	struct proto_msg g, m = msg(PROTO_PERSIST);
+	uint64_t chunk;
+
+	hello(&a);
+	hello(&b);
+	g = alloc_chunk(&a, 4096);
+	chunk = g.u.grant.chunk;
+	m.u.persist.chunk = chunk;
+	cr_assert_eq(call(&b, m).u.error.status, PROTO_ST_PERM);
+	cr_assert_eq(seal(&b, chunk, 0, 0).u.error.status, PROTO_ST_PERM);
+	cr_assert_eq(on_chunk(&b, PROTO_FREE, chunk).u.error.status,
+		     PROTO_ST_PERM);
+	cr_assert_eq(on_chunk(&b, PROTO_OPEN, chunk).u.error.status,
+		     PROTO_ST_STATE,
+		     "an OPEN chunk cannot be opened for reading");
+	cr_assert_eq(caps_b.count, 0, "b was granted nothing");
+}
+
+Test(service, sealed_chunks_open_for_anyone_and_free_revokes_every_read)
+{
+	struct proto_msg g, r;
+	uint64_t chunk;
+
+	hello(&a);
+	hello(&b);
+	g = alloc_chunk(&a, 4096);
+	chunk = g.u.grant.chunk;
+	cr_assert_eq(seal(&a, chunk, 0, 0).hdr.type, PROTO_SEALED);
+	r = on_chunk(&b, PROTO_OPEN, chunk);
+	cr_assert_eq(r.hdr.type, PROTO_OPENED);
+	cr_assert_eq(r.u.opened.length, 0);
+	cr_assert(has_grant(&caps_b, chunk, false));
+	cr_assert_eq(on_chunk(&a, PROTO_OPEN, chunk).hdr.type, PROTO_OPENED);
+	cr_assert_eq(on_chunk(&b, PROTO_FREE, chunk).hdr.type, PROTO_FREED);
+	cr_assert_not(has_grant(&caps_a, chunk, false));
+	cr_assert_not(has_grant(&caps_b, chunk, false));
+	cr_assert_eq(on_chunk(&a, PROTO_OPEN, chunk).u.error.status,
+		     PROTO_ST_NOENT);
+}
+
+Test(service, session_end_revokes_and_reclaims_open_chunks_only)
+{
+	struct proto_msg g1, g2;
+	struct table_stats st;
+
+	hello(&a);
+	g1 = alloc_chunk(&a, 4096);
+	g2 = alloc_chunk(&a, 4096);
+	cr_assert_eq(seal(&a, g2.u.grant.chunk, 0, 0).hdr.type, PROTO_SEALED);
+	service_session_end(&svc, &a);
+	cr_assert_not(has_grant(&caps_a, g1.u.grant.chunk, true));
+	table_stats(table, &st);
+	cr_assert_eq(st.open_chunks, 0);
+	cr_assert_eq(st.sealed_chunks, 1,
+		     "sealed chunks outlive their session");
+}
+
+Test(service, malformed_frames_get_an_error_not_a_crash)
+{
+	uint8_t junk[64];
+	struct proto_msg reply;
+
+	memset(junk, 0xa5, sizeof(junk));
+	service_handle(&svc, &a, junk, sizeof(junk), &reply);
+	cr_assert_eq(reply.hdr.type, PROTO_ERROR);
+	cr_assert_eq(reply.u.error.status, PROTO_ST_MALFORMED);
+	service_handle(&svc, &a, junk, 3, &reply);
+	cr_assert_eq(reply.u.error.status, PROTO_ST_MALFORMED);
+	cr_assert_eq(reply.hdr.request_id, 0);
+	cr_assert_eq(svc.counters.malformed, 2);
+	cr_assert_eq(call(&a, msg(PROTO_GRANT)).u.error.status, PROTO_ST_STATE,
+		     "still says hello first");
+	hello(&a);
+	cr_assert_eq(call(&a, msg(PROTO_GRANT)).u.error.status,
+		     PROTO_ST_MALFORMED, "a reply type is not a request");
+}

@@ -1,9 +1,9 @@
 /*
  * chunkd: the chunk server daemon.
  *
- * Opens (or creates) the pool, recovers its allocation table, and holds it
- * open until SIGINT or SIGTERM. The RDMA transport that will serve clients
- * is not built yet. --verify scrubs the sealed chunks and exits.
+ * Opens (or creates) the pool, recovers its allocation table, and serves
+ * clients over RDMA until SIGINT or SIGTERM. --verify scrubs the sealed
+ * chunks and exits.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -15,37 +15,54 @@
 
 #include "common/log.h"
 #include "common/units.h"
+#include "config.h"
 #include "pool.h"
+#include "rdma_server.h"
 #include "scrub.h"
 #include "table_pmem.h"
 
+/* A command-line setting, applied over the config file's. */
+struct flag_setting {
+	const char *section, *key, *value;
+};
+
 struct options {
-	struct pool_opts pool;
-	enum log_level level;
+	const char *config_path;
+	struct flag_setting flags[16];
+	int flag_count;
 	bool verify;
 };
 
 static void print_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: chunkd --pool PATH [OPTIONS]\n"
+		"Usage: chunkd [--config FILE] --pool PATH [OPTIONS]\n"
 		"\n"
 		"Serves immutable chunks of persistent memory to RDMA clients.\n"
 		"Opens the pool at PATH, or creates it when it does not exist (a file,\n"
 		"with --pool-size) or is blank (a device-DAX node), recovers its\n"
-		"allocation table, and holds it until SIGINT or SIGTERM. The RDMA\n"
-		"transport that serves clients is not built yet.\n"
+		"allocation table, and serves clients over RDMA (librdmacm) until\n"
+		"SIGINT or SIGTERM.\n"
 		"\n"
 		"PATH is device-DAX (/dev/daxX.Y, persistent) or a file on tmpfs or\n"
 		"hugetlbfs (DRAM: survives a chunkd restart, not a reboot). Files on\n"
 		"other file systems are refused: RDMA cannot register them.\n"
 		"\n"
-		"Options:\n"
-		"  -p, --pool PATH          the pool (required)\n"
+		"Options (each overrides the config file's setting):\n"
+		"  -c, --config FILE        read settings from FILE (INI; see README)\n"
+		"  -p, --pool PATH          the pool (required here or in FILE)\n"
 		"  -s, --pool-size SIZE     create a pool file of SIZE (e.g. 1G)\n"
 		"  -g, --granularity SIZE   allocation unit of a new pool (default 4K)\n"
 		"  -m, --max-chunks N       table records of a new pool (default: one\n"
 		"                           per 16 KiB of pool)\n"
+		"  -L, --listen ADDR        address to serve on (default 0.0.0.0: every\n"
+		"                           RDMA device)\n"
+		"  -P, --port PORT          port (default %u)\n"
+		"      --poll-us N          busy-poll N us after a completion before\n"
+		"                           sleeping (default %u; 0: never)\n"
+		"      --direct-write-to-pmem  offer read-after-write persistence: only\n"
+		"                           where RDMA writes reach the persistence\n"
+		"                           domain (DDIO off or eADR)\n"
 		"      --verify             scrub sealed chunks against their CRC32C,\n"
 		"                           report, and exit (1 if any mismatch)\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -53,66 +70,80 @@ static void print_usage(FILE *out)
 		"  -V, --version            show the version and exit\n"
 		"\n"
 		"Exit status: 0 on success, 1 on a failure or a scrub mismatch, 2 on\n"
-		"a usage error.\n");
+		"a usage error.\n",
+		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_POLL_US);
 }
 
-static int parse_size_arg(const char *name, const char *text, uint64_t *out)
+static void add_flag(struct options *o, const char *section, const char *key,
+		     const char *value)
 {
-	if (units_parse_size(text, out) == 0 && *out > 0)
-		return 0;
-	fprintf(stderr,
-		"chunkd: %s takes a size such as 4096, 64K or 1G, not '%s'\n",
-		name, text);
-	return -1;
+	if (o->flag_count < (int)(sizeof(o->flags) / sizeof(o->flags[0])))
+		o->flags[o->flag_count++] =
+			(struct flag_setting){section, key, value};
+}
+
+/* Maps a long option's letter to the config key it sets. */
+static bool flag_for(int opt, const char **section, const char **key)
+{
+	static const struct {
+		int opt;
+		const char *section, *key;
+	} map[] = {
+		{'p', "pool", "path"},
+		{'s', "pool", "size"},
+		{'g', "pool", "granularity"},
+		{'m', "pool", "max_chunks"},
+		{'L', "server", "listen"},
+		{'P', "server", "port"},
+		{'u', "server", "poll_us"},
+		{'l', "server", "log_level"},
+		{'d', "server", "direct_write_to_pmem"},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (map[i].opt == opt) {
+			*section = map[i].section;
+			*key = map[i].key;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Returns -1 to exit with status 2, 1 to exit 0 (help, version), else 0. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
 		{"pool", required_argument, NULL, 'p'},
 		{"pool-size", required_argument, NULL, 's'},
 		{"granularity", required_argument, NULL, 'g'},
 		{"max-chunks", required_argument, NULL, 'm'},
+		{"listen", required_argument, NULL, 'L'},
+		{"port", required_argument, NULL, 'P'},
+		{"poll-us", required_argument, NULL, 'u'},
+		{"direct-write-to-pmem", no_argument, NULL, 'd'},
 		{"verify", no_argument, NULL, 'v'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	const char *section, *key;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "p:s:g:m:l:hV", longopts,
+	while ((opt = getopt_long(argc, argv, "c:p:s:g:m:L:P:l:hV", longopts,
 				  NULL)) != -1) {
+		if (flag_for(opt, &section, &key)) {
+			add_flag(o, section, key, opt == 'd' ? "true" : optarg);
+			continue;
+		}
 		switch (opt) {
-		case 'p':
-			o->pool.path = optarg;
-			break;
-		case 's':
-			if (parse_size_arg("--pool-size", optarg,
-					   &o->pool.create_size))
-				return -1;
-			break;
-		case 'g':
-			if (parse_size_arg("--granularity", optarg,
-					   &o->pool.granularity))
-				return -1;
-			break;
-		case 'm':
-			if (parse_size_arg("--max-chunks", optarg,
-					   &o->pool.table_slots))
-				return -1;
+		case 'c':
+			o->config_path = optarg;
 			break;
 		case 'v':
 			o->verify = true;
-			break;
-		case 'l':
-			if (!log_level_parse(optarg, &o->level)) {
-				fprintf(stderr,
-					"chunkd: unknown log level '%s' (error, warn, info, debug)\n",
-					optarg);
-				return -1;
-			}
 			break;
 		case 'h':
 			print_usage(stdout);
@@ -131,15 +162,39 @@ static int parse_options(int argc, char **argv, struct options *o)
 			argv[optind]);
 		return -1;
 	}
-	if (!o->pool.path) {
+	return 0;
+}
+
+/* Defaults, then the config file, then the flags. Returns 0, or the exit
+ * status after printing one line. */
+static int build_config(const struct options *o, struct config *cfg)
+{
+	char err[512];
+
+	config_defaults(cfg);
+	if (o->config_path &&
+	    config_load(cfg, o->config_path, err, sizeof(err))) {
+		fprintf(stderr, "chunkd: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < o->flag_count; i++) {
+		const struct flag_setting *f = &o->flags[i];
+
+		if (config_set(cfg, f->section, f->key, f->value, err,
+			       sizeof(err))) {
+			fprintf(stderr, "chunkd: option for %s\n", err);
+			return 2;
+		}
+	}
+	if (!cfg->pool_path[0]) {
 		fprintf(stderr,
 			"chunkd: --pool PATH is required; see --help\n");
-		return -1;
+		return 2;
 	}
-	if (o->pool.granularity && o->pool.granularity < 4096) {
+	if (cfg->granularity && cfg->granularity < 4096) {
 		fprintf(stderr,
 			"chunkd: --granularity must be at least 4K (a page), for RDMA registration\n");
-		return -1;
+		return 2;
 	}
 	return 0;
 }
@@ -206,31 +261,57 @@ static void on_signal(evutil_socket_t sig, short events, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* Holds the pool until SIGINT or SIGTERM. */
-static int run_loop(void)
+/* Serves clients until SIGINT or SIGTERM. */
+static int serve(const struct config *cfg, struct pool *pool,
+		 struct table *table)
 {
+	struct rdma_server_opts ro = {
+		.listen = cfg->listen[0] ? cfg->listen : "0.0.0.0",
+		.port = cfg->port,
+		.poll_us = cfg->poll_us,
+	};
 	struct event_base *base = event_base_new();
-	struct event *sigint, *sigterm;
+	struct event *sigint = NULL, *sigterm = NULL;
+	struct rdma_server *srv = NULL;
+	struct service svc;
+	char err[512];
+	int rc = EXIT_FAILURE;
 
 	if (!base) {
 		log_error("cannot create the event loop");
 		return EXIT_FAILURE;
 	}
+	service_init(&svc, table, pool_chunk_area(pool), &pool->persist,
+		     (uint32_t)pool->geo.granularity,
+		     cfg->direct_write_to_pmem);
+	if (rdma_server_start(base, &svc, &ro, &srv, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
 	sigint = evsignal_new(base, SIGINT, on_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
-	log_info("ready (no RDMA transport yet: holding the pool)");
+	log_info("ready: serving on %s port %u; persistence: persist-rpc%s",
+		 ro.listen, rdma_server_port(srv),
+		 cfg->direct_write_to_pmem ? ", read-after-write" : "");
 	event_base_dispatch(base);
-	event_free(sigint);
-	event_free(sigterm);
+	rc = EXIT_SUCCESS;
+out:
+	rdma_server_stop(&srv);
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
 	event_base_free(base);
-	return EXIT_SUCCESS;
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	struct options o = {.level = LOG_LEVEL_INFO};
+	struct options o = {0};
+	struct config cfg;
+	struct pool_opts po;
 	struct pool *pool = NULL;
 	struct table *table = NULL;
 	char err[512];
@@ -238,17 +319,24 @@ int main(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 2 : EXIT_SUCCESS;
-	log_set_sink(log_sink_stderr, "chunkd", o.level);
-	if (pool_open(&o.pool, &pool, err, sizeof(err)) != 0) {
+	rc = build_config(&o, &cfg);
+	if (rc)
+		return rc;
+	log_set_sink(log_sink_stderr, "chunkd", cfg.log_level);
+	po = (struct pool_opts){.path = cfg.pool_path,
+				.create_size = cfg.pool_size,
+				.granularity = cfg.granularity,
+				.table_slots = cfg.max_chunks};
+	if (pool_open(&po, &pool, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		return EXIT_FAILURE;
 	}
-	log_pool(pool, o.pool.path);
-	if (open_table(pool, o.pool.path, &table) != 0) {
+	log_pool(pool, cfg.pool_path);
+	if (open_table(pool, cfg.pool_path, &table) != 0) {
 		pool_close(&pool);
 		return EXIT_FAILURE;
 	}
-	rc = o.verify ? run_verify(pool, table) : run_loop();
+	rc = o.verify ? run_verify(pool, table) : serve(&cfg, pool, table);
 	table_close(&table);
 	pool_close(&pool);
 	return rc;

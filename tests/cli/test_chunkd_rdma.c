@@ -1,0 +1,118 @@
+/*
+ * chunkd where RDMA is (label rdma: the guest, or a host with soft-RoCE):
+ * serving holds the pool against a second chunkd until SIGTERM; on
+ * device-DAX (/dev/dax0.0, or CHUNKD_TEST_DAX) a blank device is formatted,
+ * a pool there is kept, and it is reported as pmem.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run_cmd.h"
+
+static char pool[64];
+
+static void setup(void)
+{
+	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-serve-%d.pool",
+		 (int)getpid());
+	unlink(pool);
+}
+
+static void teardown(void)
+{
+	unlink(pool);
+}
+
+TestSuite(chunkd_serving, .init = setup, .fini = teardown);
+
+static char *test_addr(void)
+{
+	char *a = getenv("CHUNKD_TEST_ADDR");
+
+	return a && *a ? a : "10.0.2.15";
+}
+
+#define RUN(res, ...)                                                          \
+	do {                                                                   \
+		char *argv_[] = {CHUNKD_BINARY, __VA_ARGS__, NULL};            \
+		cr_assert_eq(run_cmd(argv_, (res)), 0);                        \
+	} while (0)
+
+static void one_line_error(const struct cmd_result *r, const char *want)
+{
+	cr_assert_eq(count_lines(r->err), 1, "stderr: %s", r->err);
+	cr_assert(strstr(r->err, want), "stderr: %s", r->err);
+}
+
+static char *dax_path(void)
+{
+	char *p = getenv("CHUNKD_TEST_DAX");
+	struct stat st;
+
+	p = p && *p ? p : "/dev/dax0.0";
+	cr_assert_eq(stat(p, &st), 0,
+		     "no device-DAX at %s: run in deploy/vm/run", p);
+	cr_assert(S_ISCHR(st.st_mode), "%s is not a character device", p);
+	return p;
+}
+
+Test(chunkd_devdax, opens_or_formats_the_device_as_pmem)
+{
+	char *argv[] = {CHUNKD_BINARY, "--pool", dax_path(), "--verify", NULL};
+	struct cmd_result r;
+
+	cr_assert_eq(run_cmd(argv, &r), 0);
+	cr_assert_eq(r.status, 0, "chunkd: %s", r.err);
+	cr_assert(strstr(r.err, "device-DAX (pmem)"), "%s", r.err);
+	cr_assert(strstr(r.out, "verify:"), "%s", r.out);
+	/* And again: now it must find the pool it made, not format anew. */
+	cr_assert_eq(run_cmd(argv, &r), 0);
+	cr_assert_eq(r.status, 0, "chunkd: %s", r.err);
+	cr_assert_null(strstr(r.err, "created now"), "%s", r.err);
+}
+
+Test(chunkd_devdax, a_size_for_a_device_is_refused)
+{
+	char *argv[] = {CHUNKD_BINARY, "--pool", dax_path(),
+			"--pool-size", "64M",	 NULL};
+	struct cmd_result r;
+
+	cr_assert_eq(run_cmd(argv, &r), 0);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "takes the device's size"), "%s", r.err);
+}
+
+Test(chunkd_serving, a_held_pool_refuses_a_second_chunkd_until_sigterm)
+{
+	char err_path[80], log[4096];
+	char *holder[] = {CHUNKD_BINARY, "--pool",   pool,	  "--pool-size",
+			  "8M",		 "--listen", test_addr(), "--port",
+			  "7471",	 NULL};
+	struct cmd_result r;
+	pid_t pid;
+
+	snprintf(err_path, sizeof(err_path), "%s.log", pool);
+	pid = start_cmd(holder, err_path);
+	cr_assert_gt(pid, 0);
+	/* Wait until it says it holds the pool. */
+	for (int i = 0; i < 500; i++) {
+		slurp(err_path, log, sizeof(log));
+		if (strstr(log, "ready"))
+			break;
+		usleep(10000);
+	}
+	cr_assert(strstr(log, "ready"), "chunkd did not start: %s", log);
+	RUN(&r, "--pool", pool);
+	cr_assert_eq(r.status, 1);
+	one_line_error(&r, "already open by another chunkd");
+	kill(pid, SIGTERM);
+	cr_assert_eq(wait_cmd(pid), 0, "chunkd did not stop cleanly");
+	unlink(err_path);
+	RUN(&r, "--pool", pool, "--verify");
+	cr_assert_eq(r.status, 0, "the pool is free again: %s", r.err);
+}

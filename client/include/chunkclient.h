@@ -5,12 +5,15 @@
  * Conventions:
  * - A function that acts returns CHUNK_OK (0) or a negative enum chunk_status.
  * - The library never prints; install a log callback to see its messages.
- * - Threading: functions in this header are safe to call from any thread,
- *   except chunk_log_set_function(), which should be called once, before
- *   the application starts other threads that use the library.
+ * - Threading: see chunk_client below; chunk_strerror, chunk_version and
+ *   chunk_crc32c may be called from any thread; chunk_log_set_function()
+ *   should be called once, before the application starts other threads.
  */
 #ifndef CHUNKCLIENT_H
 #define CHUNKCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +63,131 @@ typedef void chunk_log_fn(enum chunk_log_level level, const char *msg,
  */
 void chunk_log_set_function(chunk_log_fn *fn, void *arg,
 			    enum chunk_log_level threshold);
+
+/* ---- connections ---- */
+
+/* A connection to one chunkd: a session holding granted chunks. Opaque. */
+struct chunk_client;
+
+/* Persistence methods (chunk_client_persist_methods). */
+#define CHUNK_PERSIST_RPC	       0x1u /* a PERSIST round trip */
+#define CHUNK_PERSIST_READ_AFTER_WRITE 0x2u /* a small READ after WRITEs */
+
+/* Connection options. Fill with chunk_client_opts_init(), then change
+ * fields; new fields are only ever added at the end. */
+struct chunk_client_opts {
+	size_t size;		  /* sizeof(struct chunk_client_opts) */
+	unsigned timeout_ms;	  /* per operation; default 10000 */
+	size_t bounce_size;	  /* copy buffer for unregistered memory;
+				   * default 1 MiB */
+	unsigned poll_us;	  /* busy-poll this long before sleeping;
+				   * default 50 */
+	unsigned persist_methods; /* allowed CHUNK_PERSIST_* (default all);
+				   * the cheapest offered and allowed wins */
+};
+
+void chunk_client_opts_init(struct chunk_client_opts *opts);
+
+/*
+ * Connects to chunkd at host (an address of an RDMA device) and port, and
+ * starts a session. opts may be NULL for defaults. Returns CHUNK_OK and sets
+ * *client, or CHUNK_E_NODEV (no RDMA, no route), CHUNK_E_CONNECT (refused,
+ * timed out), CHUNK_E_PROTO, CHUNK_E_NOMEM; *client is then not set.
+ */
+int chunk_client_connect(const char *host, uint16_t port,
+			 const struct chunk_client_opts *opts,
+			 struct chunk_client **client);
+
+/* Ends the session (the server reclaims its unsealed chunks), frees the
+ * client and sets *client to NULL. NULL is fine. */
+void chunk_client_disconnect(struct chunk_client **client);
+
+/* The session id the server gave this connection (it changes when the
+ * library reconnects after a remote access error). */
+unsigned long long chunk_client_session(const struct chunk_client *client);
+
+/* The persistence method the library uses (one CHUNK_PERSIST_* bit). */
+unsigned chunk_client_persist_method(const struct chunk_client *client);
+
+/*
+ * Threading: a chunk_client is used by one thread at a time; different
+ * clients may be used by different threads at once.
+ *
+ * Connection loss: a remote access error (a write outside a granted chunk,
+ * or after a seal) puts the queue pair into the error state. The call that
+ * hit it returns CHUNK_E_ACCESS, and the library reconnects with a new
+ * session before it returns; chunks the old session had not sealed are
+ * lost (the server reclaims them). Sealed chunks stay readable.
+ */
+
+/* ---- chunks ---- */
+
+/* Allocates an OPEN chunk of at least size bytes, writable by this session
+ * only. Sets *chunk_id on CHUNK_OK; else CHUNK_E_NOSPC, CHUNK_E_INVAL. */
+int chunk_alloc(struct chunk_client *client, unsigned long long size,
+		unsigned long long *chunk_id);
+
+/*
+ * Writes len bytes from buf at offset of an OPEN chunk of this session,
+ * with one-sided RDMA WRITEs; returns when buf may be reused. The bytes are
+ * not durable until persisted. buf may be any memory (copied through the
+ * bounce buffer) or lie in a region given to chunk_mem_reg() (no copy).
+ * CHUNK_E_INVAL if the range leaves the chunk (checked here; the server's
+ * rkey bounds it too), CHUNK_E_NOENT if the chunk is not this session's.
+ */
+int chunk_write(struct chunk_client *client, unsigned long long chunk_id,
+		unsigned long long offset, const void *buf, size_t len);
+
+/* Makes bytes [offset, offset + len) of a chunk durable. */
+int chunk_persist(struct chunk_client *client, unsigned long long chunk_id,
+		  unsigned long long offset, unsigned long long len);
+
+/* chunk_write() then chunk_persist() of the same range, in one round trip:
+ * the WRITEs go unsignaled with the persist request right behind them. */
+int chunk_write_persist(struct chunk_client *client,
+			unsigned long long chunk_id, unsigned long long offset,
+			const void *buf, size_t len);
+
+/*
+ * Seals a chunk: its first len bytes become its immutable content. The
+ * server revokes write access, then checks crc32c (chunk_crc32c() of those
+ * bytes). CHUNK_E_CRC if they differ: the chunk stays OPEN and writable.
+ */
+int chunk_seal(struct chunk_client *client, unsigned long long chunk_id,
+	       unsigned long long len, unsigned crc32c);
+
+/* CRC32C (Castagnoli), continued from crc (0 to start). */
+unsigned chunk_crc32c(unsigned crc, const void *buf, size_t len);
+
+struct chunk_info {
+	unsigned long long length; /* sealed bytes */
+	unsigned crc32c;	   /* of those bytes */
+};
+
+/* Opens a SEALED chunk for reading (any session may). CHUNK_E_STATE if it
+ * is not sealed yet, CHUNK_E_NOENT if there is none. info may be NULL. */
+int chunk_open(struct chunk_client *client, unsigned long long chunk_id,
+	       struct chunk_info *info);
+
+/* Reads len bytes at offset of an opened chunk into buf with one-sided
+ * RDMA READs (opening it first if needed). CHUNK_E_INVAL past its end. */
+int chunk_read(struct chunk_client *client, unsigned long long chunk_id,
+	       unsigned long long offset, void *buf, size_t len);
+
+/* Frees an OPEN chunk of this session, or any SEALED chunk. */
+int chunk_free(struct chunk_client *client, unsigned long long chunk_id);
+
+/* ---- registered memory, for writes and reads without a copy ---- */
+
+struct chunk_mem;
+
+/* Registers [addr, addr + len) with the client's device. Returns CHUNK_OK
+ * and sets *mem, or CHUNK_E_NOMEM / CHUNK_E_INVAL. */
+int chunk_mem_reg(struct chunk_client *client, void *addr, size_t len,
+		  struct chunk_mem **mem);
+
+/* Deregisters and sets *mem to NULL; the memory stays the caller's. */
+void chunk_mem_dereg(struct chunk_mem **mem);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "run_cmd.h"
+#include "../common/run_cmd.h"
 
 static char pool[64];
 

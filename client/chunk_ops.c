@@ -1,0 +1,255 @@
+/* libchunkclient's chunk operations. */
+#include <string.h>
+
+#include "client.h"
+#include "common/crc32c.h"
+#include "export.h"
+
+#define MAX_RDMA_PIECE (1u << 30)
+
+CHUNK_EXPORT unsigned chunk_crc32c(unsigned crc, const void *buf, size_t len)
+{
+	return crc32c(crc, buf, len);
+}
+
+CHUNK_EXPORT int chunk_alloc(struct chunk_client *c, unsigned long long size,
+			     unsigned long long *chunk_id)
+{
+	struct proto_msg req = {.hdr.type = PROTO_ALLOC};
+	struct remote_chunk *rc;
+	int st;
+
+	if (!c || !chunk_id || size == 0)
+		return CHUNK_E_INVAL;
+	req.u.alloc.size = size;
+	st = client_call(c, &req);
+	if (st)
+		return client_finish(c, st);
+	rc = client_chunk_add(c, c->reply.u.grant.chunk);
+	if (!rc)
+		return CHUNK_E_NOMEM;
+	rc->addr = c->reply.u.grant.addr;
+	rc->length = c->reply.u.grant.length;
+	rc->rkey = c->reply.u.grant.rkey;
+	rc->writable = true;
+	*chunk_id = rc->id;
+	return CHUNK_OK;
+}
+
+static int writable_range(struct chunk_client *c, uint64_t id, uint64_t off,
+			  uint64_t len, struct remote_chunk **out)
+{
+	struct remote_chunk *rc = client_chunk(c, id);
+
+	if (!rc || !rc->writable)
+		return CHUNK_E_NOENT;
+	if (off > rc->length || len > rc->length - off)
+		return CHUNK_E_INVAL;
+	*out = rc;
+	return CHUNK_OK;
+}
+
+/*
+ * Posts WRITEs of buf to the chunk. All but the last piece through the
+ * bounce buffer are waited for (the buffer is reused); the last is
+ * signaled unless a persist request follows it on the same QP.
+ */
+static int post_writes(struct chunk_client *c, struct remote_chunk *rc,
+		       uint64_t off, const uint8_t *buf, size_t len,
+		       bool persist_follows)
+{
+	struct ibv_mr *mr = client_mem_find(c, buf, len);
+	size_t piece_max = mr ? MAX_RDMA_PIECE : c->opts.bounce_size;
+	int st = CHUNK_OK;
+
+	while (len > 0 && st == CHUNK_OK) {
+		size_t piece = len < piece_max ? len : piece_max;
+		bool last = piece == len;
+		void *src = (void *)buf;
+		uint32_t lkey = mr ? mr->lkey : c->bounce_mr->lkey;
+
+		if (!mr) {
+			memcpy(c->bounce, buf, piece);
+			src = c->bounce;
+		}
+		st = client_post_rdma(c, IBV_WR_RDMA_WRITE, src, lkey, piece,
+				      rc->addr + off, rc->rkey,
+				      !(last && persist_follows));
+		if (st == CHUNK_OK && !(last && persist_follows))
+			st = client_wait_sends(c);
+		buf += piece;
+		off += piece;
+		len -= piece;
+	}
+	return st;
+}
+
+/* Makes [off, off + len) durable with the session's method. */
+static int persist_range(struct chunk_client *c, struct remote_chunk *rc,
+			 uint64_t off, uint64_t len)
+{
+	struct proto_msg req = {.hdr.type = PROTO_PERSIST};
+	uint8_t *scratch =
+		c->msgs + 2 * (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME;
+	uint64_t tail;
+
+	if (len == 0)
+		return CHUNK_OK;
+	if (c->persist_method == CHUNK_PERSIST_READ_AFTER_WRITE) {
+		/* A READ behind the WRITEs returns only once they are placed,
+		 * and the platform places them in the persistence domain. */
+		tail = len < 8 ? len : 8;
+		if (client_post_rdma(
+			    c, IBV_WR_RDMA_READ, scratch, c->msgs_mr->lkey,
+			    tail, rc->addr + off + len - tail, rc->rkey, true))
+			return CHUNK_E_CONNECT;
+		return client_wait_sends(c);
+	}
+	req.u.persist.chunk = rc->id;
+	req.u.persist.offset = off;
+	req.u.persist.length = len;
+	return client_call(c, &req);
+}
+
+CHUNK_EXPORT int chunk_write(struct chunk_client *c, unsigned long long id,
+			     unsigned long long off, const void *buf,
+			     size_t len)
+{
+	struct remote_chunk *rc;
+	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
+
+	if (st || len == 0)
+		return st;
+	return client_finish(c, post_writes(c, rc, off, buf, len, false));
+}
+
+CHUNK_EXPORT int chunk_persist(struct chunk_client *c, unsigned long long id,
+			       unsigned long long off, unsigned long long len)
+{
+	struct remote_chunk *rc;
+	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
+
+	return st ? st : client_finish(c, persist_range(c, rc, off, len));
+}
+
+CHUNK_EXPORT int chunk_write_persist(struct chunk_client *c,
+				     unsigned long long id,
+				     unsigned long long off, const void *buf,
+				     size_t len)
+{
+	struct remote_chunk *rc;
+	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
+
+	if (st || len == 0)
+		return st;
+	st = post_writes(c, rc, off, buf, len, true);
+	if (st == CHUNK_OK)
+		st = persist_range(c, rc, off, len);
+	return client_finish(c, st);
+}
+
+CHUNK_EXPORT int chunk_seal(struct chunk_client *c, unsigned long long id,
+			    unsigned long long len, unsigned crc)
+{
+	struct proto_msg req = {.hdr.type = PROTO_SEAL};
+	struct remote_chunk *rc;
+	int st = c ? writable_range(c, id, 0, len, &rc) : CHUNK_E_INVAL;
+
+	if (st)
+		return st;
+	req.u.seal.chunk = id;
+	req.u.seal.length = len;
+	req.u.seal.crc = crc;
+	st = client_call(c, &req);
+	if (st == CHUNK_E_CRC && c->reply.u.error.regrant_rkey)
+		rc->rkey = c->reply.u.error.regrant_rkey; /* still writable */
+	else if (st == CHUNK_OK)
+		rc->writable = false;
+	return client_finish(c, st);
+}
+
+CHUNK_EXPORT int chunk_open(struct chunk_client *c, unsigned long long id,
+			    struct chunk_info *info)
+{
+	struct proto_msg req = {.hdr.type = PROTO_OPEN};
+	struct remote_chunk *rc;
+	int st;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	req.u.open.chunk = id;
+	st = client_call(c, &req);
+	if (st)
+		return client_finish(c, st);
+	rc = client_chunk_add(c, id);
+	if (!rc)
+		return CHUNK_E_NOMEM;
+	rc->addr = c->reply.u.opened.addr;
+	rc->length = c->reply.u.opened.length;
+	rc->rkey = c->reply.u.opened.rkey;
+	rc->crc = c->reply.u.opened.crc;
+	rc->writable = false;
+	rc->readable = true;
+	if (info) {
+		info->length = rc->length;
+		info->crc32c = rc->crc;
+	}
+	return CHUNK_OK;
+}
+
+static int post_reads(struct chunk_client *c, struct remote_chunk *rc,
+		      uint64_t off, uint8_t *buf, size_t len)
+{
+	struct ibv_mr *mr = client_mem_find(c, buf, len);
+	size_t piece_max = mr ? MAX_RDMA_PIECE : c->opts.bounce_size;
+	int st = CHUNK_OK;
+
+	while (len > 0 && st == CHUNK_OK) {
+		size_t piece = len < piece_max ? len : piece_max;
+		void *dst = mr ? (void *)buf : c->bounce;
+
+		st = client_post_rdma(c, IBV_WR_RDMA_READ, dst,
+				      mr ? mr->lkey : c->bounce_mr->lkey, piece,
+				      rc->addr + off, rc->rkey, true);
+		st = st ? st : client_wait_sends(c);
+		if (st == CHUNK_OK && !mr)
+			memcpy(buf, c->bounce, piece);
+		buf += piece;
+		off += piece;
+		len -= piece;
+	}
+	return st;
+}
+
+CHUNK_EXPORT int chunk_read(struct chunk_client *c, unsigned long long id,
+			    unsigned long long off, void *buf, size_t len)
+{
+	struct remote_chunk *rc = c ? client_chunk(c, id) : NULL;
+	int st;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	if (!rc || !rc->readable) {
+		st = chunk_open(c, id, NULL);
+		if (st)
+			return st;
+		rc = client_chunk(c, id);
+	}
+	if (off > rc->length || len > rc->length - off)
+		return CHUNK_E_INVAL;
+	return client_finish(c, post_reads(c, rc, off, buf, len));
+}
+
+CHUNK_EXPORT int chunk_free(struct chunk_client *c, unsigned long long id)
+{
+	struct proto_msg req = {.hdr.type = PROTO_FREE};
+	int st;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	req.u.free.chunk = id;
+	st = client_call(c, &req);
+	if (st == CHUNK_OK || st == CHUNK_E_NOENT)
+		client_chunk_forget(c, id);
+	return client_finish(c, st);
+}

@@ -1,0 +1,581 @@
+/* libchunkclient's connection: set-up, requests, completions, teardown. */
+#include "client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "export.h"
+
+#define WR_RECV		   1ull
+#define WR_SEND		   2ull
+#define WR_RDMA		   3ull
+#define CQ_DEPTH	   (4 * CLIENT_CREDITS + 64)
+#define SQ_DEPTH	   (2 * CLIENT_CREDITS + 32)
+#define RESOLVE_TIMEOUT_MS 5000
+
+CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->size = sizeof(*opts);
+	opts->timeout_ms = 10000;
+	opts->bounce_size = 1u << 20;
+	opts->poll_us = 50;
+	opts->persist_methods =
+		CHUNK_PERSIST_RPC | CHUNK_PERSIST_READ_AFTER_WRITE;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint8_t *recv_slot(struct chunk_client *c, unsigned i)
+{
+	return c->msgs + (size_t)i * PROTO_MAX_FRAME;
+}
+
+static uint8_t *send_slot(struct chunk_client *c)
+{
+	return c->msgs + (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME;
+}
+
+int client_status_from_proto(unsigned status)
+{
+	switch (status) {
+	case PROTO_ST_INVALID:
+		return CHUNK_E_INVAL;
+	case PROTO_ST_NOENT:
+		return CHUNK_E_NOENT;
+	case PROTO_ST_NOSPC:
+		return CHUNK_E_NOSPC;
+	case PROTO_ST_STATE:
+		return CHUNK_E_STATE;
+	case PROTO_ST_PERM:
+		return CHUNK_E_ACCESS;
+	case PROTO_ST_CRC:
+		return CHUNK_E_CRC;
+	case PROTO_ST_MALFORMED:
+		return CHUNK_E_PROTO;
+	default:
+		return CHUNK_E_INTERNAL;
+	}
+}
+
+/* ---- completions ---- */
+
+static int post_recv(struct chunk_client *c, unsigned i)
+{
+	struct ibv_sge sge = {.addr = (uintptr_t)recv_slot(c, i),
+			      .length = PROTO_MAX_FRAME,
+			      .lkey = c->msgs_mr->lkey};
+	struct ibv_recv_wr wr = {.wr_id = WR_RECV << 32 | i,
+				 .sg_list = &sge,
+				 .num_sge = 1},
+			   *bad;
+
+	return ibv_post_recv(c->id->qp, &wr, &bad) ? CHUNK_E_CONNECT : 0;
+}
+
+static void on_wc(struct chunk_client *c, const struct ibv_wc *wc)
+{
+	unsigned kind = (unsigned)(wc->wr_id >> 32), slot = (uint32_t)wc->wr_id;
+
+	if (kind != WR_RECV && c->sends_in_flight)
+		c->sends_in_flight--;
+	if (wc->status != IBV_WC_SUCCESS) {
+		if (!c->wc_error) {
+			log_error("session %llu: %s",
+				  (unsigned long long)c->session,
+				  ibv_wc_status_str(wc->status));
+			c->wc_error = wc->status == IBV_WC_REM_ACCESS_ERR
+					      ? CHUNK_E_ACCESS
+					      : CHUNK_E_CONNECT;
+		}
+		return;
+	}
+	if (kind != WR_RECV)
+		return;
+	if (proto_decode(recv_slot(c, slot), wc->byte_len, &c->reply)) {
+		log_error("session %llu: malformed reply of %u bytes",
+			  (unsigned long long)c->session, wc->byte_len);
+		c->wc_error = CHUNK_E_PROTO;
+	} else {
+		c->reply_ready = true;
+	}
+	if (post_recv(c, slot) && !c->wc_error)
+		c->wc_error = CHUNK_E_CONNECT;
+}
+
+static int poll_cq(struct chunk_client *c)
+{
+	struct ibv_wc wc[16];
+	int n = ibv_poll_cq(c->cq, 16, wc);
+
+	for (int i = 0; i < n; i++)
+		on_wc(c, &wc[i]);
+	return n;
+}
+
+/* Sleeps on the completion channel for at most ms. */
+static int sleep_on_cq(struct chunk_client *c, int ms)
+{
+	struct pollfd pfd = {.fd = c->channel->fd, .events = POLLIN};
+	struct ibv_cq *cq;
+	void *ctx;
+
+	if (ibv_req_notify_cq(c->cq, 0))
+		return CHUNK_E_CONNECT;
+	if (poll_cq(c) > 0) /* arrived before the re-arm */
+		return 0;
+	if (poll(&pfd, 1, ms) == 0)
+		return CHUNK_E_TIMEOUT;
+	if (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
+		ibv_ack_cq_events(cq, 1);
+	return 0;
+}
+
+/* Waits until done(c) holds, an error completion, or the timeout. */
+static int wait_for(struct chunk_client *c, bool (*done)(struct chunk_client *))
+{
+	uint64_t start = now_us(), spin_until = start + c->opts.poll_us;
+	uint64_t deadline = start + (uint64_t)c->opts.timeout_ms * 1000u;
+
+	while (!done(c)) {
+		uint64_t now;
+		int rc;
+
+		if (c->wc_error)
+			return c->wc_error;
+		if (poll_cq(c) > 0)
+			continue;
+		now = now_us();
+		if (now >= deadline)
+			return CHUNK_E_TIMEOUT;
+		if (now < spin_until)
+			continue;
+		rc = sleep_on_cq(c, (int)((deadline - now) / 1000u) + 1);
+		if (rc == CHUNK_E_TIMEOUT && now_us() < deadline)
+			rc = 0;
+		if (rc)
+			return rc;
+	}
+	return c->wc_error;
+}
+
+static bool sends_done(struct chunk_client *c)
+{
+	return c->sends_in_flight == 0;
+}
+
+static bool reply_done(struct chunk_client *c)
+{
+	return c->sends_in_flight == 0 && c->reply_ready &&
+	       c->reply.hdr.request_id == c->next_request;
+}
+
+int client_wait_sends(struct chunk_client *c)
+{
+	return wait_for(c, sends_done);
+}
+
+int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
+		     uint32_t lkey, size_t len, uint64_t remote, uint32_t rkey,
+		     bool signaled)
+{
+	struct ibv_sge sge = {.addr = (uintptr_t)local,
+			      .length = (uint32_t)len,
+			      .lkey = lkey};
+	struct ibv_send_wr wr = {0}, *bad;
+
+	wr.wr_id = WR_RDMA << 32;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = op;
+	wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
+	wr.wr.rdma.remote_addr = remote;
+	wr.wr.rdma.rkey = rkey;
+	if (ibv_post_send(c->id->qp, &wr, &bad)) {
+		log_error("ibv_post_send: %s", strerror(errno));
+		return CHUNK_E_CONNECT;
+	}
+	if (signaled)
+		c->sends_in_flight++;
+	return CHUNK_OK;
+}
+
+int client_call(struct chunk_client *c, struct proto_msg *req)
+{
+	struct ibv_sge sge;
+	struct ibv_send_wr wr = {0}, *bad;
+	int len, rc;
+
+	req->hdr.request_id = ++c->next_request;
+	len = proto_encode(req, send_slot(c), PROTO_MAX_FRAME);
+	if (len < 0)
+		return CHUNK_E_INVAL;
+	sge = (struct ibv_sge){.addr = (uintptr_t)send_slot(c),
+			       .length = (uint32_t)len,
+			       .lkey = c->msgs_mr->lkey};
+	wr.wr_id = WR_SEND << 32;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	c->reply_ready = false;
+	if (ibv_post_send(c->id->qp, &wr, &bad))
+		return CHUNK_E_CONNECT;
+	c->sends_in_flight++;
+	rc = wait_for(c, reply_done);
+	if (rc)
+		return rc;
+	if (c->reply.hdr.type == PROTO_ERROR) {
+		log_debug("%s: %s", proto_type_name(req->hdr.type),
+			  c->reply.u.error.text);
+		return client_status_from_proto(c->reply.u.error.status);
+	}
+	return CHUNK_OK;
+}
+
+/* ---- connection set-up ---- */
+
+/* Waits for the next CM event on the client's channel; it must be want. */
+static int expect_cm_event(struct chunk_client *c, enum rdma_cm_event_type want)
+{
+	struct pollfd pfd = {.fd = c->cm->fd, .events = POLLIN};
+	struct rdma_cm_event *ev;
+	enum rdma_cm_event_type got;
+	int status;
+
+	if (poll(&pfd, 1, (int)c->opts.timeout_ms) <= 0)
+		return CHUNK_E_TIMEOUT;
+	if (rdma_get_cm_event(c->cm, &ev))
+		return CHUNK_E_CONNECT;
+	got = ev->event;
+	status = ev->status;
+	rdma_ack_cm_event(ev);
+	if (got == want)
+		return CHUNK_OK;
+	log_error("connecting to %s port %u: %s (status %d)", c->host, c->port,
+		  rdma_event_str(got), status);
+	return got == RDMA_CM_EVENT_ADDR_ERROR ||
+			       got == RDMA_CM_EVENT_ROUTE_ERROR
+		       ? CHUNK_E_NODEV
+		       : CHUNK_E_CONNECT;
+}
+
+static int resolve(struct chunk_client *c)
+{
+	struct rdma_addrinfo hints = {.ai_port_space = RDMA_PS_TCP}, *res;
+	char port[8];
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", c->port);
+	if (rdma_create_id(c->cm, &c->id, c, RDMA_PS_TCP))
+		return CHUNK_E_NODEV;
+	if (rdma_getaddrinfo(c->host, port, &hints, &res)) {
+		log_error("cannot resolve %s: %s", c->host, strerror(errno));
+		return CHUNK_E_NODEV;
+	}
+	rc = rdma_resolve_addr(c->id, NULL, res->ai_dst_addr,
+			       RESOLVE_TIMEOUT_MS);
+	rdma_freeaddrinfo(res);
+	if (rc)
+		return CHUNK_E_NODEV;
+	rc = expect_cm_event(c, RDMA_CM_EVENT_ADDR_RESOLVED);
+	if (rc == CHUNK_OK && rdma_resolve_route(c->id, RESOLVE_TIMEOUT_MS))
+		rc = CHUNK_E_NODEV;
+	return rc ? rc : expect_cm_event(c, RDMA_CM_EVENT_ROUTE_RESOLVED);
+}
+
+/* The PD and the buffers outlive reconnects; they are made once. */
+static int make_memory(struct chunk_client *c)
+{
+	size_t msgs_len = 2 * (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME +
+			  CLIENT_SCRATCH_LEN;
+	int access = IBV_ACCESS_LOCAL_WRITE;
+
+	c->pd = ibv_alloc_pd(c->id->verbs);
+	c->msgs = calloc(1, msgs_len);
+	c->bounce = calloc(1, c->opts.bounce_size);
+	if (!c->pd || !c->msgs || !c->bounce)
+		return CHUNK_E_NOMEM;
+	c->msgs_mr = ibv_reg_mr(c->pd, c->msgs, msgs_len, access);
+	c->bounce_mr =
+		ibv_reg_mr(c->pd, c->bounce, c->opts.bounce_size, access);
+	return c->msgs_mr && c->bounce_mr ? CHUNK_OK : CHUNK_E_NOMEM;
+}
+
+static int make_queues(struct chunk_client *c)
+{
+	struct ibv_qp_init_attr attr = {0};
+
+	if (c->pd->context != c->id->verbs) {
+		log_error("%s now routes through another RDMA device", c->host);
+		return CHUNK_E_NODEV;
+	}
+	c->channel = ibv_create_comp_channel(c->id->verbs);
+	c->cq = c->channel ? ibv_create_cq(c->id->verbs, CQ_DEPTH, c,
+					   c->channel, 0)
+			   : NULL;
+	if (!c->cq)
+		return CHUNK_E_NOMEM;
+	attr.send_cq = attr.recv_cq = c->cq;
+	attr.qp_type = IBV_QPT_RC;
+	attr.cap.max_send_wr = SQ_DEPTH;
+	attr.cap.max_recv_wr = CLIENT_CREDITS;
+	attr.cap.max_send_sge = attr.cap.max_recv_sge = 1;
+	if (rdma_create_qp(c->id, c->pd, &attr))
+		return CHUNK_E_NOMEM;
+	for (unsigned i = 0; i < CLIENT_CREDITS; i++)
+		if (post_recv(c, i))
+			return CHUNK_E_CONNECT;
+	return CHUNK_OK;
+}
+
+static int establish(struct chunk_client *c)
+{
+	struct ibv_device_attr dev;
+	struct rdma_conn_param param = {0};
+	int depth = 16;
+
+	if (ibv_query_device(c->id->verbs, &dev) == 0 &&
+	    dev.max_qp_init_rd_atom < depth)
+		depth = dev.max_qp_init_rd_atom;
+	param.initiator_depth = (uint8_t)depth;
+	param.responder_resources = (uint8_t)depth;
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	if (rdma_connect(c->id, &param))
+		return CHUNK_E_CONNECT;
+	return expect_cm_event(c, RDMA_CM_EVENT_ESTABLISHED);
+}
+
+static int greet(struct chunk_client *c)
+{
+	struct proto_msg hello = {.hdr.type = PROTO_HELLO};
+	unsigned offered;
+	int rc = client_call(c, &hello);
+
+	if (rc)
+		return rc;
+	if (c->reply.hdr.type != PROTO_WELCOME)
+		return CHUNK_E_PROTO;
+	c->session = c->reply.u.welcome.session;
+	c->epoch = c->reply.u.welcome.epoch;
+	offered = c->reply.u.welcome.persist_methods & c->opts.persist_methods;
+	/* read-after-write needs no server CPU: cheapest where offered. */
+	c->persist_method = offered & CHUNK_PERSIST_READ_AFTER_WRITE
+				    ? CHUNK_PERSIST_READ_AFTER_WRITE
+				    : CHUNK_PERSIST_RPC;
+	log_info("connected to %s port %u: session %llu", c->host, c->port,
+		 (unsigned long long)c->session);
+	return CHUNK_OK;
+}
+
+/* Undoes what connect_once() built, except the PD and its memory. */
+static void drop_connection(struct chunk_client *c)
+{
+	if (c->id && c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->cq)
+		ibv_destroy_cq(c->cq);
+	if (c->channel)
+		ibv_destroy_comp_channel(c->channel);
+	if (c->id)
+		rdma_destroy_id(c->id);
+	c->id = NULL;
+	c->cq = NULL;
+	c->channel = NULL;
+	c->sends_in_flight = 0;
+	c->wc_error = 0;
+	c->reply_ready = false;
+}
+
+static int connect_once(struct chunk_client *c)
+{
+	int rc = resolve(c);
+
+	if (rc == CHUNK_OK && !c->pd)
+		rc = make_memory(c);
+	rc = rc ? rc : make_queues(c);
+	rc = rc ? rc : establish(c);
+	return rc ? rc : greet(c);
+}
+
+int client_reconnect(struct chunk_client *c)
+{
+	/* The old session's rkeys died with it: forget every chunk. */
+	c->chunk_count = 0;
+	idmap_fini(&c->chunk_index);
+	if (idmap_init(&c->chunk_index, 64))
+		return CHUNK_E_NOMEM;
+	drop_connection(c);
+	return connect_once(c);
+}
+
+static void free_client(struct chunk_client *c)
+{
+	while (c->mems) {
+		struct chunk_mem *m = c->mems;
+
+		chunk_mem_dereg(&m);
+	}
+	drop_connection(c);
+	if (c->msgs_mr)
+		ibv_dereg_mr(c->msgs_mr);
+	if (c->bounce_mr)
+		ibv_dereg_mr(c->bounce_mr);
+	if (c->pd)
+		ibv_dealloc_pd(c->pd);
+	if (c->cm)
+		rdma_destroy_event_channel(c->cm);
+	idmap_fini(&c->chunk_index);
+	free(c->chunks);
+	free(c->msgs);
+	free(c->bounce);
+	free(c);
+}
+
+static void take_opts(struct chunk_client *c, const struct chunk_client_opts *o)
+{
+	chunk_client_opts_init(&c->opts);
+	if (!o)
+		return;
+	/* Only the fields the caller's version of the struct has. */
+	memcpy(&c->opts, o, o->size < sizeof(*o) ? o->size : sizeof(*o));
+	c->opts.size = sizeof(c->opts);
+	if (c->opts.bounce_size < 4096)
+		c->opts.bounce_size = 4096;
+	if (c->opts.timeout_ms == 0)
+		c->opts.timeout_ms = 10000;
+}
+
+CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
+				      const struct chunk_client_opts *opts,
+				      struct chunk_client **client)
+{
+	struct chunk_client *c;
+	int rc;
+
+	if (!host || !client || strlen(host) >= sizeof(c->host) ||
+	    (opts && opts->size < offsetof(struct chunk_client_opts, poll_us)))
+		return CHUNK_E_INVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c || idmap_init(&c->chunk_index, 64)) {
+		free(c);
+		return CHUNK_E_NOMEM;
+	}
+	take_opts(c, opts);
+	memcpy(c->host, host, strlen(host) + 1);
+	c->port = port;
+	c->cm = rdma_create_event_channel();
+	if (!c->cm) {
+		log_error(
+			"no RDMA connection manager (/dev/infiniband/rdma_cm): %s",
+			strerror(errno));
+		free_client(c);
+		return CHUNK_E_NODEV;
+	}
+	rc = connect_once(c);
+	if (rc) {
+		free_client(c);
+		return rc;
+	}
+	*client = c;
+	return CHUNK_OK;
+}
+
+CHUNK_EXPORT void chunk_client_disconnect(struct chunk_client **client)
+{
+	struct chunk_client *c = client ? *client : NULL;
+
+	if (!c)
+		return;
+	if (c->id && rdma_disconnect(c->id) == 0)
+		expect_cm_event(c, RDMA_CM_EVENT_DISCONNECTED);
+	free_client(c);
+	*client = NULL;
+}
+
+CHUNK_EXPORT unsigned long long
+chunk_client_session(const struct chunk_client *client)
+{
+	return client->session;
+}
+
+CHUNK_EXPORT unsigned
+chunk_client_persist_method(const struct chunk_client *client)
+{
+	return client->persist_method;
+}
+
+/* ---- the chunks this client knows ---- */
+
+struct remote_chunk *client_chunk(struct chunk_client *c, uint64_t id)
+{
+	uint32_t i;
+
+	return idmap_get(&c->chunk_index, id, &i) ? &c->chunks[i] : NULL;
+}
+
+struct remote_chunk *client_chunk_add(struct chunk_client *c, uint64_t id)
+{
+	struct remote_chunk *rc = client_chunk(c, id);
+
+	if (rc)
+		return rc;
+	if (c->chunk_count == c->chunk_cap) {
+		size_t cap = c->chunk_cap ? c->chunk_cap * 2 : 64;
+		void *grown = realloc(c->chunks, cap * sizeof(*c->chunks));
+
+		if (!grown)
+			return NULL;
+		c->chunks = grown;
+		c->chunk_cap = cap;
+	}
+	if (idmap_put(&c->chunk_index, id, (uint32_t)c->chunk_count))
+		return NULL;
+	rc = &c->chunks[c->chunk_count++];
+	memset(rc, 0, sizeof(*rc));
+	rc->id = id;
+	return rc;
+}
+
+void client_chunk_forget(struct chunk_client *c, uint64_t id)
+{
+	uint32_t i;
+	struct remote_chunk *last;
+
+	if (!idmap_get(&c->chunk_index, id, &i))
+		return;
+	idmap_remove(&c->chunk_index, id);
+	last = &c->chunks[--c->chunk_count];
+	if (&c->chunks[i] != last) {
+		c->chunks[i] = *last;
+		idmap_put(&c->chunk_index, last->id, i);
+	}
+}
+
+int client_finish(struct chunk_client *c, int rc)
+{
+	int failed = c->wc_error;
+
+	if (!failed)
+		return rc;
+	if (client_reconnect(c))
+		log_error("reconnecting to %s port %u failed", c->host,
+			  c->port);
+	else
+		log_warn("reconnected to %s port %u as session %llu after: %s",
+			 c->host, c->port, (unsigned long long)c->session,
+			 chunk_strerror(failed));
+	return failed;
+}

@@ -1,0 +1,59 @@
+/* libchunkclient's registered memory: writes and reads without a copy. */
+#include <stdlib.h>
+
+#include "client.h"
+#include "common/log.h"
+#include "export.h"
+
+CHUNK_EXPORT int chunk_mem_reg(struct chunk_client *c, void *addr, size_t len,
+			       struct chunk_mem **mem)
+{
+	struct chunk_mem *m;
+
+	if (!c || !addr || len == 0 || !mem)
+		return CHUNK_E_INVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return CHUNK_E_NOMEM;
+	m->mr = ibv_reg_mr(c->pd, addr, len, IBV_ACCESS_LOCAL_WRITE);
+	if (!m->mr) {
+		log_error("ibv_reg_mr of %zu bytes failed", len);
+		free(m);
+		return CHUNK_E_NOMEM;
+	}
+	m->client = c;
+	m->next = c->mems;
+	c->mems = m;
+	*mem = m;
+	return CHUNK_OK;
+}
+
+CHUNK_EXPORT void chunk_mem_dereg(struct chunk_mem **mem)
+{
+	struct chunk_mem *m = mem ? *mem : NULL, **p;
+
+	if (!m)
+		return;
+	for (p = &m->client->mems; *p && *p != m; p = &(*p)->next)
+		;
+	if (*p)
+		*p = m->next;
+	ibv_dereg_mr(m->mr);
+	free(m);
+	*mem = NULL;
+}
+
+struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,
+			       size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	for (struct chunk_mem *m = c->mems; m; m = m->next) {
+		uintptr_t start = (uintptr_t)m->mr->addr;
+
+		if (a >= start && a - start <= m->mr->length &&
+		    len <= m->mr->length - (a - start))
+			return m->mr;
+	}
+	return NULL;
+}

@@ -1,0 +1,36 @@
+/* Runs chunkd as a child process for tests that need a real server. */
+#ifndef CHUNKD_TESTS_CHUNKD_PROC_H
+#define CHUNKD_TESTS_CHUNKD_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct chunkd_proc {
+	pid_t pid;
+	char log_path[96];
+	char pool[96];
+	char addr[64];
+	uint16_t port;
+};
+
+/*
+ * Starts chunkd (binary) on pool (created with size bytes if missing) at
+ * the test address (CHUNKD_TEST_ADDR, default 10.0.2.15) and port, with
+ * extra arguments (NULL-terminated, may be NULL), and waits until it says
+ * it is ready. Fails the running test if it does not start.
+ */
+void chunkd_start(struct chunkd_proc *p, const char *binary, const char *pool,
+		  const char *size, uint16_t port, const char *const *extra);
+
+/* SIGTERM, then waits; returns its exit status. */
+int chunkd_stop(struct chunkd_proc *p);
+
+/* SIGKILL, then waits. */
+void chunkd_kill(struct chunkd_proc *p);
+
+/* Whether the process is still running. */
+int chunkd_alive(const struct chunkd_proc *p);
+
+const char *chunkd_test_addr(void);
+
+#endif

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "export.h"
+#include "proto/wire.h"
 
 #define WR_RECV		   1ull
 #define WR_SEND		   2ull
@@ -211,16 +212,13 @@ int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
 	return CHUNK_OK;
 }
 
-int client_call(struct chunk_client *c, struct proto_msg *req)
+/* SENDs the frame in the send slot and waits for the reply to it. */
+static int send_and_wait(struct chunk_client *c, int len)
 {
 	struct ibv_sge sge;
 	struct ibv_send_wr wr = {0}, *bad;
-	int len, rc;
+	int rc;
 
-	req->hdr.request_id = ++c->next_request;
-	len = proto_encode(req, send_slot(c), PROTO_MAX_FRAME);
-	if (len < 0)
-		return CHUNK_E_INVAL;
 	sge = (struct ibv_sge){.addr = (uintptr_t)send_slot(c),
 			       .length = (uint32_t)len,
 			       .lkey = c->msgs_mr->lkey};
@@ -237,11 +235,33 @@ int client_call(struct chunk_client *c, struct proto_msg *req)
 	if (rc)
 		return rc;
 	if (c->reply.hdr.type == PROTO_ERROR) {
-		log_debug("%s: %s", proto_type_name(req->hdr.type),
+		log_debug("request %llu: %s",
+			  (unsigned long long)c->next_request,
 			  c->reply.u.error.text);
 		return client_status_from_proto(c->reply.u.error.status);
 	}
 	return CHUNK_OK;
+}
+
+int client_call(struct chunk_client *c, struct proto_msg *req)
+{
+	int len;
+
+	req->hdr.request_id = ++c->next_request;
+	len = proto_encode(req, send_slot(c), PROTO_MAX_FRAME);
+	return len < 0 ? CHUNK_E_INVAL : send_and_wait(c, len);
+}
+
+int client_send_raw(struct chunk_client *c, const void *frame, size_t len)
+{
+	if (len > PROTO_MAX_FRAME)
+		return CHUNK_E_INVAL;
+	/* The server echoes the request id it can read; 0 when it cannot. */
+	c->next_request = len >= PROTO_HEADER_LEN
+				  ? wire_get_u64((const uint8_t *)frame + 8)
+				  : 0;
+	memcpy(send_slot(c), frame, len);
+	return send_and_wait(c, (int)len);
 }
 
 /* ---- connection set-up ---- */

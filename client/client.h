@@ -13,9 +13,10 @@
 #include "common/idmap.h"
 #include "proto/msg.h"
 
-#define CLIENT_CREDITS	   16u /* the server's RECV credits */
-#define CLIENT_SCRATCH_LEN 64u /* after the messages: read-after-write target  \
-				*/
+#define CLIENT_CREDITS 16u /* the server's RECV credits */
+#define CLIENT_SCRATCH_LEN                                                     \
+	64u /* after the messages: read-after-write target                     \
+	     */
 
 /* What the client knows of a chunk it may access. */
 struct remote_chunk {
@@ -65,6 +66,10 @@ struct chunk_client {
 /* Sends req and waits for its reply into c->reply. Returns CHUNK_OK, or
  * the ERROR's status as CHUNK_E_*, or a transport error. */
 int client_call(struct chunk_client *c, struct proto_msg *req);
+
+/* Sends len raw bytes as one message and waits for the reply (tests use
+ * it to send malformed frames). Returns as client_call(). */
+int client_send_raw(struct chunk_client *c, const void *frame, size_t len);
 
 /* Posts one RDMA WRITE or READ; signaled ones are waited for with
  * client_wait_sends(). */

@@ -44,6 +44,8 @@ void chunkd_start(struct chunkd_proc *p, const char *binary, const char *pool,
 	for (int i = 0; extra && extra[i] && n < 30; i++)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
+	/* A log left by an earlier chunkd must not pass for this one's. */
+	unlink(p->log_path);
 	p->pid = start_cmd(argv, p->log_path);
 	cr_assert_gt(p->pid, 0, "cannot start chunkd");
 	for (int i = 0; i < 1000; i++) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../common/chunkd_proc.h"
+#include "../common/run_cmd.h"
 #include "chunkclient.h"
 #include "client.h" /* internals, to post raw RDMA with a granted rkey */
 
@@ -43,8 +44,12 @@ static struct chunk_client *connect_client(void)
 {
 	struct chunk_client *c = NULL;
 	int rc = chunk_client_connect(server.addr, PORT, NULL, &c);
+	char log[4096];
 
-	cr_assert_eq(rc, CHUNK_OK, "connect: %s", chunk_strerror(rc));
+	if (rc != CHUNK_OK)
+		slurp(server.log_path, log, sizeof(log));
+	cr_assert_eq(rc, CHUNK_OK, "connect: %s; chunkd's log:\n%s",
+		     chunk_strerror(rc), log);
 	return c;
 }
 
@@ -148,4 +153,251 @@ Test(datapath, an_open_chunk_is_not_readable_by_another_session)
 	cr_assert_eq(chunk_open(b, id, NULL), CHUNK_E_NOENT);
 	chunk_client_disconnect(&a);
 	chunk_client_disconnect(&b);
+}
+
+/* The grant of an OPEN chunk, as its owner's library holds it. */
+static struct remote_chunk grant_of(struct chunk_client *c,
+				    unsigned long long id)
+{
+	struct remote_chunk *rc = client_chunk(c, id);
+
+	cr_assert_not_null(rc);
+	return *rc;
+}
+
+/* Posts a raw WRITE of len bytes of junk at remote through c's QP and
+ * returns how it completed. */
+static int raw_write(struct chunk_client *c, uint64_t remote, uint32_t rkey,
+		     size_t len)
+{
+	memset(c->bounce, 0xee, len);
+	cr_assert_eq(client_post_rdma(c, IBV_WR_RDMA_WRITE, c->bounce,
+				      c->bounce_mr->lkey, len, remote, rkey,
+				      true),
+		     CHUNK_OK);
+	return client_finish(c, client_wait_sends(c));
+}
+
+static void expect_content(struct chunk_client *c, unsigned long long id,
+			   const uint8_t *want, size_t len)
+{
+	uint8_t *back = malloc(len);
+
+	cr_assert_not_null(back);
+	cr_assert_eq(chunk_read(c, id, 0, back, len), CHUNK_OK);
+	cr_assert_arr_eq(back, want, len, "chunk %llu changed", id);
+	free(back);
+}
+
+Test(datapath, writes_outside_the_chunk_are_refused_and_change_nothing)
+{
+	struct chunk_client *c = connect_client(), *check = connect_client();
+	uint8_t before[4096], after[4096];
+	unsigned long long lo, mid, hi;
+	struct remote_chunk g;
+
+	/* Three neighbours: guards below and above the chunk written. */
+	lo = store(c, before, sizeof(before), 10);
+	cr_assert_eq(chunk_alloc(c, 4096, &mid), CHUNK_OK);
+	hi = store(c, after, sizeof(after), 11);
+	g = grant_of(c, mid);
+	cr_assert_eq(chunk_open(check, lo, NULL), CHUNK_OK);
+	cr_assert_eq(client_chunk(check, lo)->addr + 4096, g.addr,
+		     "the guard chunks must be the neighbours");
+	cr_assert_eq(chunk_open(check, hi, NULL), CHUNK_OK);
+	cr_assert_eq(g.addr + 4096, client_chunk(check, hi)->addr);
+
+	cr_assert_eq(raw_write(c, g.addr + 4096 - 64, g.rkey, 128),
+		     CHUNK_E_ACCESS, "a write across the end");
+	cr_assert_eq(chunk_alloc(c, 4096, &mid), CHUNK_OK); /* new session */
+	cr_assert_eq(raw_write(c, g.addr - 1, grant_of(c, mid).rkey, 2),
+		     CHUNK_E_ACCESS, "a write across the start");
+	fill_random(before, sizeof(before), 10);
+	fill_random(after, sizeof(after), 11);
+	expect_content(check, lo, before, sizeof(before));
+	expect_content(check, hi, after, sizeof(after));
+	chunk_client_disconnect(&c);
+	chunk_client_disconnect(&check);
+}
+
+Test(datapath, another_client_cannot_write_an_open_chunk)
+{
+	struct chunk_client *owner = connect_client(),
+			    *other = connect_client();
+	uint8_t data[4096];
+	unsigned long long id;
+	struct remote_chunk g;
+
+	fill_random(data, sizeof(data), 12);
+	cr_assert_eq(chunk_alloc(owner, sizeof(data), &id), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist(owner, id, 0, data, sizeof(data)),
+		     CHUNK_OK);
+	g = grant_of(owner, id);
+	/* The rkey is the owner's, in the owner's PD: useless elsewhere. */
+	cr_assert_eq(raw_write(other, g.addr, g.rkey, 64), CHUNK_E_ACCESS);
+	cr_assert_eq(chunk_seal(owner, id, sizeof(data),
+				chunk_crc32c(0, data, sizeof(data))),
+		     CHUNK_OK, "the content is what the owner wrote");
+	chunk_client_disconnect(&owner);
+	chunk_client_disconnect(&other);
+}
+
+static void *store_and_check(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	struct chunk_client *c = NULL;
+	uint8_t *data = malloc(100000), *back = malloc(100000);
+
+	if (!data || !back ||
+	    chunk_client_connect(server.addr, PORT, NULL, &c) != CHUNK_OK)
+		return (void *)"connect";
+	for (int i = 0; i < 8; i++) {
+		size_t len =
+			1000 + (seed * 7919u + (unsigned)i * 104729u) % 99000;
+		unsigned long long id;
+
+		fill_random(data, len, seed * 100 + (unsigned)i);
+		if (chunk_alloc(c, len, &id) ||
+		    chunk_write_persist(c, id, 0, data, len) ||
+		    chunk_seal(c, id, len, chunk_crc32c(0, data, len)) ||
+		    chunk_read(c, id, 0, back, len) || memcmp(back, data, len))
+			return (void *)"store or read back";
+	}
+	chunk_client_disconnect(&c);
+	free(data);
+	free(back);
+	return NULL;
+}
+
+Test(datapath, four_concurrent_clients_store_their_own_chunks)
+{
+	pthread_t t[4];
+	void *result;
+
+	for (uintptr_t i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, store_and_check,
+					    (void *)(i + 1)),
+			     0);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &result);
+		cr_assert_null(result, "client %d failed: %s", i,
+			       (const char *)result);
+	}
+}
+
+/* A child that connects, allocates, tells its chunk id and writes until
+ * it is killed. */
+static pid_t start_doomed_writer(unsigned long long *id)
+{
+	int fds[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct chunk_client *c = NULL;
+		static uint8_t data[1 << 20];
+		unsigned long long mine = 0;
+
+		if (chunk_client_connect(server.addr, PORT, NULL, &c) ||
+		    chunk_alloc(c, sizeof(data), &mine))
+			_exit(1);
+		if (write(fds[1], &mine, sizeof(mine)) != sizeof(mine))
+			_exit(1);
+		for (;;)
+			chunk_write(c, mine, 0, data, sizeof(data));
+	}
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], id, sizeof(*id)), (ssize_t)sizeof(*id));
+	close(fds[0]);
+	return pid;
+}
+
+Test(datapath, a_client_killed_mid_write_loses_its_open_chunks_only)
+{
+	unsigned long long doomed;
+	pid_t pid = start_doomed_writer(&doomed);
+	struct chunk_client *c;
+	uint8_t data[8192];
+	unsigned long long kept;
+	int rc = CHUNK_E_STATE;
+
+	usleep(300000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	c = connect_client();
+	/* chunkd sees the connection drop and reclaims the open chunk. */
+	for (int i = 0; i < 100 && rc == CHUNK_E_STATE; i++) {
+		rc = chunk_open(c, doomed, NULL);
+		if (rc == CHUNK_E_STATE)
+			usleep(100000);
+	}
+	cr_assert_eq(rc, CHUNK_E_NOENT, "the dead client's chunk: %s",
+		     chunk_strerror(rc));
+	kept = store(c, data, sizeof(data), 13);
+	expect_content(c, kept, data, sizeof(data));
+	cr_assert(chunkd_alive(&server));
+	chunk_client_disconnect(&c);
+}
+
+Test(datapath, chunkd_killed_and_restarted_keeps_every_acknowledged_seal)
+{
+	struct chunk_client *c = connect_client();
+	static uint8_t data[20][6000];
+	unsigned long long ids[20], open_id;
+
+	for (int i = 0; i < 20; i++)
+		ids[i] = store(c, data[i], sizeof(data[i]), 100 + (unsigned)i);
+	cr_assert_eq(chunk_alloc(c, 4096, &open_id), CHUNK_OK);
+	chunkd_kill(&server);
+	chunk_client_disconnect(&c);
+	chunkd_start(&server, CHUNKD_BINARY, pool, NULL, PORT, NULL);
+	c = connect_client();
+	for (int i = 0; i < 20; i++) {
+		struct chunk_info info;
+
+		cr_assert_eq(chunk_open(c, ids[i], &info), CHUNK_OK);
+		cr_assert_eq(info.crc32c,
+			     chunk_crc32c(0, data[i], sizeof(data[i])));
+		expect_content(c, ids[i], data[i], sizeof(data[i]));
+	}
+	cr_assert_eq(chunk_open(c, open_id, NULL), CHUNK_E_NOENT,
+		     "an unsealed chunk does not survive a restart");
+	chunk_client_disconnect(&c);
+}
+
+Test(datapath, malformed_messages_and_abrupt_disconnects_leave_it_serving)
+{
+	struct chunk_client *c;
+	uint8_t junk[PROTO_MAX_FRAME];
+	uint8_t data[4096];
+
+	/* Children first: a process with live RDMA resources should not fork.
+	 */
+	for (int i = 0; i < 3; i++) {
+		pid_t pid = fork();
+
+		cr_assert_geq(pid, 0);
+		if (pid == 0) { /* connect and vanish without a word */
+			struct chunk_client *gone = NULL;
+			unsigned long long id;
+
+			if (chunk_client_connect(server.addr, PORT, NULL,
+						 &gone) ||
+			    chunk_alloc(gone, 4096, &id))
+				_exit(1);
+			_exit(0);
+		}
+		cr_assert_eq(wait_cmd(pid), 0, "child %d could not connect", i);
+	}
+	c = connect_client();
+	fill_random(junk, sizeof(junk), 14);
+	for (size_t len = 0; len <= 64; len += 7)
+		cr_assert_eq(client_send_raw(c, junk, len), CHUNK_E_PROTO);
+	cr_assert_eq(client_send_raw(c, junk, sizeof(junk)), CHUNK_E_PROTO);
+	expect_content(c, store(c, data, sizeof(data), 15), data, sizeof(data));
+	chunk_client_disconnect(&c);
+	/* stop_server() checks that chunkd exits cleanly: under ASan, that
+	 * includes no leaks. */
 }

@@ -401,3 +401,50 @@ Test(datapath, malformed_messages_and_abrupt_disconnects_leave_it_serving)
 	/* stop_server() checks that chunkd exits cleanly: under ASan, that
 	 * includes no leaks. */
 }
+
+/* A server that declares direct writes to pmem offers both methods. */
+static void start_direct_server(void)
+{
+	static const char *const extra[] = {"--direct-write-to-pmem", NULL};
+
+	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-direct-%d.pool",
+		 (int)getpid());
+	unlink(pool);
+	chunkd_start(&server, CHUNKD_BINARY, pool, "16M", PORT + 1, extra);
+}
+
+TestSuite(direct_write, .init = start_direct_server, .fini = stop_server,
+	  .timeout = 300);
+
+Test(direct_write, clients_pick_read_after_write_when_offered)
+{
+	struct chunk_client *fast = NULL, *rpc = NULL;
+	struct chunk_client_opts only_rpc;
+	uint8_t data[10000];
+	unsigned long long id;
+
+	cr_assert_eq(chunk_client_connect(server.addr, PORT + 1, NULL, &fast),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_client_persist_method(fast),
+		     CHUNK_PERSIST_READ_AFTER_WRITE);
+	chunk_client_opts_init(&only_rpc);
+	only_rpc.persist_methods = CHUNK_PERSIST_RPC;
+	cr_assert_eq(
+		chunk_client_connect(server.addr, PORT + 1, &only_rpc, &rpc),
+		CHUNK_OK);
+	cr_assert_eq(chunk_client_persist_method(rpc), CHUNK_PERSIST_RPC);
+	id = store(fast, data, sizeof(data), 20);
+	expect_content(rpc, id, data, sizeof(data));
+	id = store(rpc, data, sizeof(data), 21);
+	expect_content(fast, id, data, sizeof(data));
+	chunk_client_disconnect(&fast);
+	chunk_client_disconnect(&rpc);
+}
+
+Test(datapath, a_server_without_direct_writes_offers_only_persist_rpc)
+{
+	struct chunk_client *c = connect_client();
+
+	cr_assert_eq(chunk_client_persist_method(c), CHUNK_PERSIST_RPC);
+	chunk_client_disconnect(&c);
+}

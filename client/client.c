@@ -2,6 +2,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +44,9 @@ static uint8_t *recv_slot(struct chunk_client *c, unsigned i)
 	return c->msgs + (size_t)i * PROTO_MAX_FRAME;
 }
 
-static uint8_t *send_slot(struct chunk_client *c)
+static uint8_t *send_slot(struct chunk_client *c, unsigned i)
 {
-	return c->msgs + (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME;
+	return c->msgs + (size_t)(CLIENT_CREDITS + i) * PROTO_MAX_FRAME;
 }
 
 int client_status_from_proto(unsigned status)
@@ -85,37 +86,57 @@ static int post_recv(struct chunk_client *c, unsigned i)
 	return ibv_post_recv(c->id->qp, &wr, &bad) ? CHUNK_E_CONNECT : 0;
 }
 
-static void on_wc(struct chunk_client *c, const struct ibv_wc *wc)
+static void record_failure(struct chunk_client *c, const struct ibv_wc *wc)
 {
-	unsigned kind = (unsigned)(wc->wr_id >> 32), slot = (uint32_t)wc->wr_id;
+	if (c->wc_error)
+		return;
+	log_error("session %llu: %s", (unsigned long long)c->session,
+		  ibv_wc_status_str(wc->status));
+	c->wc_error = wc->status == IBV_WC_REM_ACCESS_ERR ? CHUNK_E_ACCESS
+							  : CHUNK_E_CONNECT;
+}
 
-	if (kind != WR_RECV && c->sends_in_flight)
-		c->sends_in_flight--;
-	if (wc->status != IBV_WC_SUCCESS) {
-		if (!c->wc_error) {
-			log_error("session %llu: %s",
-				  (unsigned long long)c->session,
-				  ibv_wc_status_str(wc->status));
-			c->wc_error = wc->status == IBV_WC_REM_ACCESS_ERR
-					      ? CHUNK_E_ACCESS
-					      : CHUNK_E_CONNECT;
-		}
-		return;
-	}
-	if (kind != WR_RECV)
-		return;
-	if (proto_decode(recv_slot(c, slot), wc->byte_len, &c->reply)) {
+static void on_recv(struct chunk_client *c, unsigned slot, uint32_t len)
+{
+	struct proto_msg msg;
+
+	if (proto_decode(recv_slot(c, slot), len, &msg)) {
 		log_error("session %llu: malformed reply of %u bytes",
-			  (unsigned long long)c->session, wc->byte_len);
+			  (unsigned long long)c->session, len);
 		c->wc_error = CHUNK_E_PROTO;
-	} else {
+	} else if (!async_take_reply(c, &msg)) {
+		c->reply = msg;
 		c->reply_ready = true;
 	}
 	if (post_recv(c, slot) && !c->wc_error)
 		c->wc_error = CHUNK_E_CONNECT;
 }
 
-static int poll_cq(struct chunk_client *c)
+static void on_wc(struct chunk_client *c, const struct ibv_wc *wc)
+{
+	unsigned kind = (unsigned)(wc->wr_id >> 32), slot = (uint32_t)wc->wr_id;
+	bool ok = wc->status == IBV_WC_SUCCESS;
+
+	if (!ok)
+		record_failure(c, wc);
+	switch (kind) {
+	case WR_RECV:
+		if (ok)
+			on_recv(c, slot, wc->byte_len);
+		break;
+	case WR_ASYNC:
+		async_rdma_done(c, slot, ok ? CHUNK_OK : c->wc_error);
+		break;
+	case WR_SEND:
+		c->busy_send_slots &= ~(1u << slot);
+		/* fall through */
+	default:
+		if (c->sends_in_flight)
+			c->sends_in_flight--;
+	}
+}
+
+int client_poll_cq(struct chunk_client *c)
 {
 	struct ibv_wc wc[16];
 	int n = ibv_poll_cq(c->cq, 16, wc);
@@ -134,7 +155,7 @@ static int sleep_on_cq(struct chunk_client *c, int ms)
 
 	if (ibv_req_notify_cq(c->cq, 0))
 		return CHUNK_E_CONNECT;
-	if (poll_cq(c) > 0) /* arrived before the re-arm */
+	if (client_poll_cq(c) > 0) /* arrived before the re-arm */
 		return 0;
 	if (poll(&pfd, 1, ms) == 0)
 		return CHUNK_E_TIMEOUT;
@@ -143,11 +164,12 @@ static int sleep_on_cq(struct chunk_client *c, int ms)
 	return 0;
 }
 
-/* Waits until done(c) holds, an error completion, or the timeout. */
-static int wait_for(struct chunk_client *c, bool (*done)(struct chunk_client *))
+/* Waits until done(c) holds, an error completion, or timeout_ms. */
+static int wait_for_ms(struct chunk_client *c,
+		       bool (*done)(struct chunk_client *), unsigned timeout_ms)
 {
 	uint64_t start = now_us(), spin_until = start + c->opts.poll_us;
-	uint64_t deadline = start + (uint64_t)c->opts.timeout_ms * 1000u;
+	uint64_t deadline = start + (uint64_t)timeout_ms * 1000u;
 
 	while (!done(c)) {
 		uint64_t now;
@@ -155,7 +177,7 @@ static int wait_for(struct chunk_client *c, bool (*done)(struct chunk_client *))
 
 		if (c->wc_error)
 			return c->wc_error;
-		if (poll_cq(c) > 0)
+		if (client_poll_cq(c) > 0)
 			continue;
 		now = now_us();
 		if (now >= deadline)
@@ -171,6 +193,34 @@ static int wait_for(struct chunk_client *c, bool (*done)(struct chunk_client *))
 	return c->wc_error;
 }
 
+static int wait_for(struct chunk_client *c, bool (*done)(struct chunk_client *))
+{
+	return wait_for_ms(c, done, c->opts.timeout_ms);
+}
+
+static bool async_progress(struct chunk_client *c)
+{
+	return c->ops_completed != c->wait_mark || c->ops_in_flight == 0;
+}
+
+int client_wait_async(struct chunk_client *c, int timeout_ms)
+{
+	c->wait_mark = c->ops_completed;
+	return wait_for_ms(c, async_progress,
+			   timeout_ms < 0 ? c->opts.timeout_ms
+					  : (unsigned)timeout_ms);
+}
+
+void client_consume_cq_events(struct chunk_client *c)
+{
+	struct ibv_cq *cq;
+	void *ctx;
+
+	/* The channel's fd is non-blocking: this stops at EAGAIN. */
+	while (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
+		ibv_ack_cq_events(cq, 1);
+}
+
 static bool sends_done(struct chunk_client *c)
 {
 	return c->sends_in_flight == 0;
@@ -178,8 +228,8 @@ static bool sends_done(struct chunk_client *c)
 
 static bool reply_done(struct chunk_client *c)
 {
-	return c->sends_in_flight == 0 && c->reply_ready &&
-	       c->reply.hdr.request_id == c->next_request;
+	return !(c->busy_send_slots & 1u) && c->reply_ready &&
+	       c->reply.hdr.request_id == c->sync_request;
 }
 
 int client_wait_sends(struct chunk_client *c)
@@ -187,16 +237,16 @@ int client_wait_sends(struct chunk_client *c)
 	return wait_for(c, sends_done);
 }
 
-int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
-		     uint32_t lkey, size_t len, uint64_t remote, uint32_t rkey,
-		     bool signaled)
+int client_post_rdma_id(struct chunk_client *c, enum ibv_wr_opcode op,
+			void *local, uint32_t lkey, size_t len, uint64_t remote,
+			uint32_t rkey, bool signaled, uint64_t wr_id)
 {
 	struct ibv_sge sge = {.addr = (uintptr_t)local,
 			      .length = (uint32_t)len,
 			      .lkey = lkey};
 	struct ibv_send_wr wr = {0}, *bad;
 
-	wr.wr_id = WR_RDMA << 32;
+	wr.wr_id = wr_id;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
 	wr.opcode = op;
@@ -207,61 +257,118 @@ int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
 		log_error("ibv_post_send: %s", strerror(errno));
 		return CHUNK_E_CONNECT;
 	}
-	if (signaled)
+	if (signaled && wr_id >> 32 != WR_ASYNC)
 		c->sends_in_flight++;
 	return CHUNK_OK;
 }
 
-/* SENDs the frame in the send slot and waits for the reply to it. */
-static int send_and_wait(struct chunk_client *c, int len)
+int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
+		     uint32_t lkey, size_t len, uint64_t remote, uint32_t rkey,
+		     bool signaled)
 {
-	struct ibv_sge sge;
-	struct ibv_send_wr wr = {0}, *bad;
-	int rc;
+	return client_post_rdma_id(c, op, local, lkey, len, remote, rkey,
+				   signaled, WR_RDMA << 32);
+}
 
-	sge = (struct ibv_sge){.addr = (uintptr_t)send_slot(c),
-			       .length = (uint32_t)len,
-			       .lkey = c->msgs_mr->lkey};
-	wr.wr_id = WR_SEND << 32;
+/* SENDs len bytes of send slot i, signaled. */
+static int post_frame(struct chunk_client *c, unsigned i, int len)
+{
+	struct ibv_sge sge = {.addr = (uintptr_t)send_slot(c, i),
+			      .length = (uint32_t)len,
+			      .lkey = c->msgs_mr->lkey};
+	struct ibv_send_wr wr = {0}, *bad;
+
+	wr.wr_id = WR_SEND << 32 | i;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
 	wr.opcode = IBV_WR_SEND;
 	wr.send_flags = IBV_SEND_SIGNALED;
-	c->reply_ready = false;
 	if (ibv_post_send(c->id->qp, &wr, &bad))
 		return CHUNK_E_CONNECT;
+	c->busy_send_slots |= 1u << i;
 	c->sends_in_flight++;
-	rc = wait_for(c, reply_done);
+	return CHUNK_OK;
+}
+
+/* Waits for the reply to the last request (sent from slot 0). */
+static int wait_reply(struct chunk_client *c)
+{
+	int rc = wait_for(c, reply_done);
+
 	if (rc)
 		return rc;
 	if (c->reply.hdr.type == PROTO_ERROR) {
 		log_debug("request %llu: %s",
-			  (unsigned long long)c->next_request,
+			  (unsigned long long)c->sync_request,
 			  c->reply.u.error.text);
 		return client_status_from_proto(c->reply.u.error.status);
 	}
 	return CHUNK_OK;
 }
 
+static bool slot0_free(struct chunk_client *c)
+{
+	return !(c->busy_send_slots & 1u);
+}
+
 int client_call(struct chunk_client *c, struct proto_msg *req)
 {
+	int len, rc = wait_for(c, slot0_free);
+
+	if (rc)
+		return rc;
+	req->hdr.request_id = c->sync_request = ++c->next_request;
+	len = proto_encode(req, send_slot(c, 0), PROTO_MAX_FRAME);
+	if (len < 0)
+		return CHUNK_E_INVAL;
+	c->reply_ready = false;
+	rc = post_frame(c, 0, len);
+	return rc ? rc : wait_reply(c);
+}
+
+bool client_request_slot_free(const struct chunk_client *c)
+{
+	/* Slot 0 is the synchronous calls'; the rest are for async ones. */
+	for (unsigned i = 1; i < CLIENT_CREDITS; i++)
+		if (!(c->busy_send_slots >> i & 1))
+			return true;
+	return false;
+}
+
+int client_post_request(struct chunk_client *c, struct proto_msg *req,
+			uint64_t *request_id)
+{
+	unsigned i;
 	int len;
 
+	for (i = 1; i < CLIENT_CREDITS && (c->busy_send_slots >> i & 1); i++)
+		;
+	if (i == CLIENT_CREDITS)
+		return CHUNK_E_AGAIN;
 	req->hdr.request_id = ++c->next_request;
-	len = proto_encode(req, send_slot(c), PROTO_MAX_FRAME);
-	return len < 0 ? CHUNK_E_INVAL : send_and_wait(c, len);
+	len = proto_encode(req, send_slot(c, i), PROTO_MAX_FRAME);
+	if (len < 0)
+		return CHUNK_E_INVAL;
+	*request_id = req->hdr.request_id;
+	return post_frame(c, i, len);
 }
 
 int client_send_raw(struct chunk_client *c, const void *frame, size_t len)
 {
+	int rc = wait_for(c, slot0_free);
+
+	if (rc)
+		return rc;
 	if (len > PROTO_MAX_FRAME)
 		return CHUNK_E_INVAL;
 	/* The server echoes the request id it can read; 0 when it cannot. */
-	c->next_request = len >= PROTO_HEADER_LEN
+	c->sync_request = len >= PROTO_HEADER_LEN
 				  ? wire_get_u64((const uint8_t *)frame + 8)
 				  : 0;
-	memcpy(send_slot(c), frame, len);
-	return send_and_wait(c, (int)len);
+	memcpy(send_slot(c, 0), frame, len);
+	c->reply_ready = false;
+	rc = post_frame(c, 0, (int)len);
+	return rc ? rc : wait_reply(c);
 }
 
 /* ---- connection set-up ---- */
@@ -341,10 +448,19 @@ static int make_queues(struct chunk_client *c)
 		log_error("%s now routes through another RDMA device", c->host);
 		return CHUNK_E_NODEV;
 	}
-	c->channel = ibv_create_comp_channel(c->id->verbs);
-	c->cq = c->channel ? ibv_create_cq(c->id->verbs, CQ_DEPTH, c,
-					   c->channel, 0)
-			   : NULL;
+	/* The channel, and so chunk_client_fd(), outlives reconnects. */
+	if (!c->channel) {
+		int flags;
+
+		c->channel = ibv_create_comp_channel(c->id->verbs);
+		if (!c->channel)
+			return CHUNK_E_NOMEM;
+		flags = fcntl(c->channel->fd, F_GETFL);
+		if (flags < 0 ||
+		    fcntl(c->channel->fd, F_SETFL, flags | O_NONBLOCK))
+			return CHUNK_E_INTERNAL;
+	}
+	c->cq = ibv_create_cq(c->id->verbs, CQ_DEPTH, c, c->channel, 0);
 	if (!c->cq)
 		return CHUNK_E_NOMEM;
 	attr.send_cq = attr.recv_cq = c->cq;
@@ -407,14 +523,12 @@ static void drop_connection(struct chunk_client *c)
 		rdma_destroy_qp(c->id);
 	if (c->cq)
 		ibv_destroy_cq(c->cq);
-	if (c->channel)
-		ibv_destroy_comp_channel(c->channel);
 	if (c->id)
 		rdma_destroy_id(c->id);
 	c->id = NULL;
 	c->cq = NULL;
-	c->channel = NULL;
 	c->sends_in_flight = 0;
+	c->busy_send_slots = 0;
 	c->wc_error = 0;
 	c->reply_ready = false;
 }
@@ -432,6 +546,7 @@ static int connect_once(struct chunk_client *c)
 
 int client_reconnect(struct chunk_client *c)
 {
+	async_fail_all(c, c->wc_error ? c->wc_error : CHUNK_E_CONNECT);
 	/* The old session's rkeys died with it: forget every chunk. */
 	c->chunk_count = 0;
 	idmap_fini(&c->chunk_index);
@@ -449,6 +564,8 @@ static void free_client(struct chunk_client *c)
 		chunk_mem_dereg(&m);
 	}
 	drop_connection(c);
+	if (c->channel)
+		ibv_destroy_comp_channel(c->channel);
 	if (c->msgs_mr)
 		ibv_dereg_mr(c->msgs_mr);
 	if (c->bounce_mr)

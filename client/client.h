@@ -14,9 +14,17 @@
 #include "proto/msg.h"
 
 #define CLIENT_CREDITS 16u /* the server's RECV credits */
-#define CLIENT_SCRATCH_LEN                                                     \
-	64u /* after the messages: read-after-write target                     \
-	     */
+/* After the messages: the target of read-after-write's small READ. */
+#define CLIENT_SCRATCH_LEN 64u
+#define CLIENT_MAX_ASYNC   CHUNK_MAX_ASYNC /* async operations in flight */
+
+/* One asynchronous operation in flight. */
+struct async_op {
+	bool used;
+	uint64_t request_id; /* the reply it waits for, or 0 */
+	chunk_done_fn *done;
+	void *arg;
+};
 
 /* What the client knows of a chunk it may access. */
 struct remote_chunk {
@@ -53,6 +61,7 @@ struct chunk_client {
 	uint32_t epoch;
 	unsigned persist_method;
 	uint64_t next_request;
+	uint64_t sync_request;	/* the request a synchronous call waits on */
 	struct proto_msg reply; /* the last reply received */
 	bool reply_ready;
 	unsigned sends_in_flight; /* signaled WRs not yet completed */
@@ -61,7 +70,45 @@ struct chunk_client {
 	size_t chunk_count, chunk_cap;
 	struct idmap chunk_index; /* id -> index in chunks */
 	struct chunk_mem *mems;
+	struct async_op ops[CLIENT_MAX_ASYNC];
+	unsigned ops_in_flight;
+	uint64_t ops_completed;
+	uint64_t wait_mark;	  /* ops_completed when a wait began */
+	uint32_t busy_send_slots; /* bit i: send slot i awaits its completion */
 };
+
+/* WR ids: the kind in the high 32 bits, a slot or op index below. */
+#define WR_RECV	 1ull
+#define WR_SEND	 2ull
+#define WR_RDMA	 3ull /* a synchronous RDMA WRITE or READ */
+#define WR_ASYNC 4ull /* the RDMA WR that completes an async op */
+
+/* Whether client_post_request() has a send slot to use. */
+bool client_request_slot_free(const struct chunk_client *c);
+
+/* Encodes req (setting its request id) into a free send slot and posts it;
+ * sets *request_id. Returns CHUNK_E_AGAIN when every slot is busy. */
+int client_post_request(struct chunk_client *c, struct proto_msg *req,
+			uint64_t *request_id);
+
+/* Called by the completion handler: whether an async op took this reply
+ * (and completed), and the completion of an async op's RDMA WR. */
+bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply);
+void async_rdma_done(struct chunk_client *c, unsigned op, int status);
+
+/* Completes every op in flight with status (the connection is lost). */
+void async_fail_all(struct chunk_client *c, int status);
+
+/* Acknowledges the completion channel's pending events, so its fd stops
+ * being readable until the next armed completion. */
+void client_consume_cq_events(struct chunk_client *c);
+
+/* Processes the completions that are there; returns how many. */
+int client_poll_cq(struct chunk_client *c);
+
+/* Waits up to timeout_ms (-1: the client's timeout) for an async op to
+ * complete. */
+int client_wait_async(struct chunk_client *c, int timeout_ms);
 
 /* Sends req and waits for its reply into c->reply. Returns CHUNK_OK, or
  * the ERROR's status as CHUNK_E_*, or a transport error. */
@@ -71,8 +118,13 @@ int client_call(struct chunk_client *c, struct proto_msg *req);
  * it to send malformed frames). Returns as client_call(). */
 int client_send_raw(struct chunk_client *c, const void *frame, size_t len);
 
-/* Posts one RDMA WRITE or READ; signaled ones are waited for with
- * client_wait_sends(). */
+/* Posts one RDMA WRITE or READ with wr_id; signaled ones are waited for
+ * with client_wait_sends() (or complete an async op). */
+int client_post_rdma_id(struct chunk_client *c, enum ibv_wr_opcode op,
+			void *local, uint32_t lkey, size_t len, uint64_t remote,
+			uint32_t rkey, bool signaled, uint64_t wr_id);
+
+/* The same with a synchronous WR id. */
 int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
 		     uint32_t lkey, size_t len, uint64_t remote, uint32_t rkey,
 		     bool signaled);

@@ -36,6 +36,7 @@ enum chunk_status {
 	CHUNK_E_STALE = -12,	/* the lease or its epoch is no longer valid */
 	CHUNK_E_TIMEOUT = -13,	/* the server did not answer in time */
 	CHUNK_E_INTERNAL = -14, /* a bug or an unexpected system error */
+	CHUNK_E_AGAIN = -15,	/* too many operations in flight: poll first */
 };
 
 /* A one-line English description of a status; never NULL, also for codes
@@ -176,6 +177,61 @@ int chunk_read(struct chunk_client *client, unsigned long long chunk_id,
 
 /* Frees an OPEN chunk of this session, or any SEALED chunk. */
 int chunk_free(struct chunk_client *client, unsigned long long chunk_id);
+
+/* ---- asynchronous operations ----
+ *
+ * Several operations in flight on one client. Each takes a callback, called
+ * once with the operation's status from chunk_client_poll() (or from inside
+ * any other call on the same client, which also processes completions).
+ * Buffers must lie in memory given to chunk_mem_reg(): there is no copy,
+ * and buf must stay untouched until the callback. A callback may start new
+ * asynchronous operations but must not call the synchronous ones. At most
+ * CHUNK_MAX_ASYNC operations are in flight; more get CHUNK_E_AGAIN. If the
+ * connection is lost, every operation in flight completes with the error.
+ */
+
+#define CHUNK_MAX_ASYNC 32
+
+typedef void chunk_done_fn(void *arg, int status);
+
+int chunk_write_async(struct chunk_client *client, unsigned long long chunk_id,
+		      unsigned long long offset, const void *buf, size_t len,
+		      chunk_done_fn *done, void *arg);
+
+/* Makes a range durable: a PERSIST request or a small READ, by method. */
+int chunk_persist_async(struct chunk_client *client,
+			unsigned long long chunk_id, unsigned long long offset,
+			unsigned long long len, chunk_done_fn *done, void *arg);
+
+/* WRITEs unsignaled with the persist right behind: one round trip. */
+int chunk_write_persist_async(struct chunk_client *client,
+			      unsigned long long chunk_id,
+			      unsigned long long offset, const void *buf,
+			      size_t len, chunk_done_fn *done, void *arg);
+
+/* Reads from a chunk already opened with chunk_open(). */
+int chunk_read_async(struct chunk_client *client, unsigned long long chunk_id,
+		     unsigned long long offset, void *buf, size_t len,
+		     chunk_done_fn *done, void *arg);
+
+/*
+ * Processes completions and calls their callbacks. Waits up to timeout_ms
+ * (0: not at all, -1: the client's timeout) for at least one when none is
+ * ready and operations are in flight. Returns how many operations
+ * completed, or a negative CHUNK_E_* (CHUNK_E_TIMEOUT: none in time).
+ */
+int chunk_client_poll(struct chunk_client *client, int timeout_ms);
+
+/*
+ * A file descriptor for the application's own event loop: it becomes
+ * readable when completions may be waiting; then call
+ * chunk_client_poll(client, 0). It stays the same for the client's life,
+ * reconnects included.
+ */
+int chunk_client_fd(const struct chunk_client *client);
+
+/* Operations in flight. */
+unsigned chunk_client_in_flight(const struct chunk_client *client);
 
 /* ---- registered memory, for writes and reads without a copy ---- */
 

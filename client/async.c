@@ -1,0 +1,213 @@
+/* libchunkclient's asynchronous operations: several in flight at once. */
+#include <poll.h>
+#include <string.h>
+
+#include "client.h"
+#include "export.h"
+
+/* Takes a free op slot for a callback; returns its index or -1. */
+static int op_start(struct chunk_client *c, chunk_done_fn *done, void *arg)
+{
+	for (unsigned i = 0; i < CLIENT_MAX_ASYNC; i++) {
+		if (!c->ops[i].used) {
+			c->ops[i] = (struct async_op){
+				.used = true, .done = done, .arg = arg};
+			c->ops_in_flight++;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* Releases op i (before calling back, so the callback may start another). */
+static void op_finish(struct chunk_client *c, unsigned i, int status)
+{
+	struct async_op op = c->ops[i];
+
+	c->ops[i].used = false;
+	c->ops_in_flight--;
+	c->ops_completed++;
+	op.done(op.arg, status);
+}
+
+/* Undoes op_start() when nothing was posted. */
+static void op_cancel(struct chunk_client *c, unsigned i)
+{
+	c->ops[i].used = false;
+	c->ops_in_flight--;
+}
+
+bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply)
+{
+	for (unsigned i = 0; i < CLIENT_MAX_ASYNC; i++) {
+		if (c->ops[i].used && c->ops[i].request_id &&
+		    c->ops[i].request_id == reply->hdr.request_id) {
+			op_finish(c, i,
+				  reply->hdr.type == PROTO_ERROR
+					  ? client_status_from_proto(
+						    reply->u.error.status)
+					  : CHUNK_OK);
+			return true;
+		}
+	}
+	return false;
+}
+
+void async_rdma_done(struct chunk_client *c, unsigned op, int status)
+{
+	if (op < CLIENT_MAX_ASYNC && c->ops[op].used && !c->ops[op].request_id)
+		op_finish(c, op, status);
+}
+
+void async_fail_all(struct chunk_client *c, int status)
+{
+	for (unsigned i = 0; i < CLIENT_MAX_ASYNC; i++)
+		if (c->ops[i].used)
+			op_finish(c, i, status);
+}
+
+/* The remote chunk and the registration of [buf, buf + len). */
+static int prepare(struct chunk_client *c, uint64_t id, uint64_t off,
+		   const void *buf, size_t len, bool write,
+		   struct remote_chunk **rc, struct ibv_mr **mr)
+{
+	if (!c)
+		return CHUNK_E_INVAL;
+	*rc = client_chunk(c, id);
+	if (!*rc || (write ? !(*rc)->writable : !(*rc)->readable))
+		return CHUNK_E_NOENT;
+	if (off > (*rc)->length || len > (*rc)->length - off || len == 0 ||
+	    len > (1u << 30))
+		return CHUNK_E_INVAL;
+	*mr = buf ? client_mem_find(c, buf, len) : NULL;
+	if (buf && !*mr)
+		return CHUNK_E_INVAL; /* async needs registered memory */
+	return CHUNK_OK;
+}
+
+/* Posts the persist of [off, off + len) that completes op i. */
+static int post_persist(struct chunk_client *c, struct remote_chunk *rc,
+			uint64_t off, uint64_t len, unsigned i)
+{
+	struct proto_msg req = {.hdr.type = PROTO_PERSIST};
+	uint8_t *scratch =
+		c->msgs + 2 * (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME;
+	uint64_t tail = len < 8 ? len : 8;
+
+	if (c->persist_method == CHUNK_PERSIST_READ_AFTER_WRITE)
+		return client_post_rdma_id(c, IBV_WR_RDMA_READ, scratch,
+					   c->msgs_mr->lkey, tail,
+					   rc->addr + off + len - tail,
+					   rc->rkey, true, WR_ASYNC << 32 | i);
+	req.u.persist.chunk = rc->id;
+	req.u.persist.offset = off;
+	req.u.persist.length = len;
+	return client_post_request(c, &req, &c->ops[i].request_id);
+}
+
+static int start(struct chunk_client *c, unsigned long long id,
+		 unsigned long long off, void *buf, size_t len, bool write,
+		 bool persist, chunk_done_fn *done, void *arg)
+{
+	struct remote_chunk *rc;
+	struct ibv_mr *mr;
+	int i, st = done ? prepare(c, id, off, buf, len, write, &rc, &mr)
+			 : CHUNK_E_INVAL;
+
+	if (st)
+		return st;
+	/* Refuse before posting anything: a persist request needs a send
+	 * slot (the server's credits), and every op needs an op slot. */
+	if (persist && c->persist_method == CHUNK_PERSIST_RPC &&
+	    !client_request_slot_free(c))
+		return CHUNK_E_AGAIN;
+	i = op_start(c, done, arg);
+	if (i < 0)
+		return CHUNK_E_AGAIN;
+	if (buf)
+		st = client_post_rdma_id(
+			c, write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ, buf,
+			mr->lkey, len, rc->addr + off, rc->rkey, !persist,
+			WR_ASYNC << 32 | (unsigned)i);
+	if (st == CHUNK_OK && persist)
+		st = post_persist(c, rc, off, len, (unsigned)i);
+	if (st)
+		op_cancel(c, (unsigned)i); /* the connection failed */
+	return st;
+}
+
+CHUNK_EXPORT int chunk_write_async(struct chunk_client *c,
+				   unsigned long long id,
+				   unsigned long long off, const void *buf,
+				   size_t len, chunk_done_fn *done, void *arg)
+{
+	if (!buf)
+		return CHUNK_E_INVAL;
+	return start(c, id, off, (void *)buf, len, true, false, done, arg);
+}
+
+CHUNK_EXPORT int chunk_persist_async(struct chunk_client *c,
+				     unsigned long long id,
+				     unsigned long long off,
+				     unsigned long long len,
+				     chunk_done_fn *done, void *arg)
+{
+	return start(c, id, off, NULL, len, true, true, done, arg);
+}
+
+CHUNK_EXPORT int chunk_write_persist_async(struct chunk_client *c,
+					   unsigned long long id,
+					   unsigned long long off,
+					   const void *buf, size_t len,
+					   chunk_done_fn *done, void *arg)
+{
+	if (!buf)
+		return CHUNK_E_INVAL;
+	return start(c, id, off, (void *)buf, len, true, true, done, arg);
+}
+
+CHUNK_EXPORT int chunk_read_async(struct chunk_client *c, unsigned long long id,
+				  unsigned long long off, void *buf, size_t len,
+				  chunk_done_fn *done, void *arg)
+{
+	if (!buf)
+		return CHUNK_E_INVAL;
+	return start(c, id, off, buf, len, false, false, done, arg);
+}
+
+CHUNK_EXPORT int chunk_client_poll(struct chunk_client *c, int timeout_ms)
+{
+	uint64_t before;
+	int st = CHUNK_OK;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	before = c->ops_completed;
+	client_consume_cq_events(c);
+	while (client_poll_cq(c) > 0)
+		;
+	if (c->ops_completed == before && c->ops_in_flight && timeout_ms &&
+	    !c->wc_error)
+		st = client_wait_async(c, timeout_ms);
+	/* Arm the channel so chunk_client_fd() wakes the application. */
+	if (!c->wc_error && c->cq && ibv_req_notify_cq(c->cq, 0) == 0)
+		while (client_poll_cq(c) > 0)
+			;
+	if (c->wc_error)
+		st = client_finish(c, c->wc_error);
+	if (st && st != CHUNK_E_TIMEOUT)
+		return st;
+	if (c->ops_completed == before && st == CHUNK_E_TIMEOUT)
+		return st;
+	return (int)(c->ops_completed - before);
+}
+
+CHUNK_EXPORT int chunk_client_fd(const struct chunk_client *c)
+{
+	return c->channel->fd;
+}
+
+CHUNK_EXPORT unsigned chunk_client_in_flight(const struct chunk_client *c)
+{
+	return c->ops_in_flight;
+}

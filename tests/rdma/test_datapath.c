@@ -448,3 +448,29 @@ Test(datapath, a_server_without_direct_writes_offers_only_persist_rpc)
 	cr_assert_eq(chunk_client_persist_method(c), CHUNK_PERSIST_RPC);
 	chunk_client_disconnect(&c);
 }
+
+struct log_capture {
+	int lines;
+	char first[256];
+};
+
+static void capture_log(enum chunk_log_level level, const char *msg, void *arg)
+{
+	struct log_capture *cap = arg;
+
+	if (level <= CHUNK_LOG_INFO && cap->lines++ == 0)
+		snprintf(cap->first, sizeof(cap->first), "%s", msg);
+}
+
+Test(datapath, the_library_logs_through_the_applications_callback)
+{
+	struct log_capture cap = {0};
+	struct chunk_client *c;
+
+	chunk_log_set_function(capture_log, &cap, CHUNK_LOG_INFO);
+	c = connect_client();
+	chunk_log_set_function(NULL, NULL, CHUNK_LOG_ERROR);
+	cr_assert_gt(cap.lines, 0, "nothing was logged");
+	cr_assert(strstr(cap.first, "connected to"), "%s", cap.first);
+	chunk_client_disconnect(&c);
+}

@@ -85,8 +85,8 @@ static int post_writes(struct chunk_client *c, struct remote_chunk *rc,
 }
 
 /* Makes [off, off + len) durable with the session's method. */
-static int persist_range(struct chunk_client *c, struct remote_chunk *rc,
-			 uint64_t off, uint64_t len)
+static int persist_written(struct chunk_client *c, struct remote_chunk *rc,
+			   uint64_t off, uint64_t len)
 {
 	struct proto_msg req = {.hdr.type = PROTO_PERSIST};
 	uint8_t *scratch =
@@ -129,7 +129,7 @@ CHUNK_EXPORT int chunk_persist(struct chunk_client *c, unsigned long long id,
 	struct remote_chunk *rc;
 	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
 
-	return st ? st : client_finish(c, persist_range(c, rc, off, len));
+	return st ? st : client_finish(c, persist_written(c, rc, off, len));
 }
 
 CHUNK_EXPORT int chunk_write_persist(struct chunk_client *c,
@@ -144,7 +144,7 @@ CHUNK_EXPORT int chunk_write_persist(struct chunk_client *c,
 		return st;
 	st = post_writes(c, rc, off, buf, len, true);
 	if (st == CHUNK_OK)
-		st = persist_range(c, rc, off, len);
+		st = persist_written(c, rc, off, len);
 	return client_finish(c, st);
 }
 

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
+#include "common/clock.h"
 #include "export.h"
 #include "proto/wire.h"
 
@@ -29,14 +29,6 @@ CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
 	opts->poll_us = 50;
 	opts->persist_methods =
 		CHUNK_PERSIST_RPC | CHUNK_PERSIST_READ_AFTER_WRITE;
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static uint8_t *recv_slot(struct chunk_client *c, unsigned i)
@@ -168,7 +160,7 @@ static int sleep_on_cq(struct chunk_client *c, int ms)
 static int wait_for_ms(struct chunk_client *c,
 		       bool (*done)(struct chunk_client *), unsigned timeout_ms)
 {
-	uint64_t start = now_us(), spin_until = start + c->opts.poll_us;
+	uint64_t start = clock_mono_us(), spin_until = start + c->opts.poll_us;
 	uint64_t deadline = start + (uint64_t)timeout_ms * 1000u;
 
 	while (!done(c)) {
@@ -179,13 +171,13 @@ static int wait_for_ms(struct chunk_client *c,
 			return c->wc_error;
 		if (client_poll_cq(c) > 0)
 			continue;
-		now = now_us();
+		now = clock_mono_us();
 		if (now >= deadline)
 			return CHUNK_E_TIMEOUT;
 		if (now < spin_until)
 			continue;
 		rc = sleep_on_cq(c, (int)((deadline - now) / 1000u) + 1);
-		if (rc == CHUNK_E_TIMEOUT && now_us() < deadline)
+		if (rc == CHUNK_E_TIMEOUT && clock_mono_us() < deadline)
 			rc = 0;
 		if (rc)
 			return rc;

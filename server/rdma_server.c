@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <arpa/inet.h>
 
 #include "common/log.h"
+#include "common/clock.h"
 
 #define RECV_DEPTH RDMA_SERVER_CREDITS
 #define SEND_DEPTH (2 * RDMA_SERVER_CREDITS)
@@ -278,27 +278,19 @@ static int drain_cq(struct rdma_conn *c)
 	return n < 0 ? -1 : seen;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Keeps polling for poll_us after the last completion: a request that
  * follows closely is served without the wake-up of the completion channel. */
 static int spin_cq(struct rdma_conn *c)
 {
-	uint64_t deadline = now_us() + c->srv->opts.poll_us;
+	uint64_t deadline = clock_mono_us() + c->srv->opts.poll_us;
 	int n;
 
-	while (now_us() < deadline) {
+	while (clock_mono_us() < deadline) {
 		n = drain_cq(c);
 		if (n < 0)
 			return -1;
 		if (n > 0)
-			deadline = now_us() + c->srv->opts.poll_us;
+			deadline = clock_mono_us() + c->srv->opts.poll_us;
 	}
 	return 0;
 }

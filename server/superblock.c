@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "common/crc32c.h"
+#include "common/clock.h"
 #include "proto/wire.h"
 
 #define SB_MAGIC		  "CHUNKDPL"
@@ -17,14 +17,6 @@
 static uint64_t round_up(uint64_t v, uint64_t align)
 {
 	return (v + align - 1) & ~(align - 1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 int superblock_plan(uint64_t pool_size, uint64_t granularity,
@@ -55,7 +47,7 @@ int superblock_plan(uint64_t pool_size, uint64_t granularity,
 	geo->table_slots = table_slots;
 	geo->chunk_area_offset = area;
 	geo->chunk_area_size = (pool_size - area) & ~(granularity - 1);
-	geo->created_ns = now_ns();
+	geo->created_ns = clock_real_ns();
 	geo->generation = 1;
 	return 0;
 }

@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/clock.h"
 #include "pool.h"
 #include "table_pmem.h"
 
@@ -39,14 +39,6 @@ struct rate_result {
 	double cycles_per_s;  /* alloc+seal+free */
 	double persist_share; /* of an alloc+seal+free cycle's time */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -101,7 +93,7 @@ static void time_cycles(struct table *t, uint64_t ops, double *pair_s,
 
 	*pair_s = *free_s = 0;
 	for (uint64_t done = 0; done < ops; done += BATCH) {
-		double t0 = now_s(), t1;
+		double t0 = clock_mono_s(), t1;
 
 		for (unsigned i = 0; i < BATCH; i++) {
 			if (table_alloc(t, CHUNK_SIZE, 1, 1, &rec) ||
@@ -109,12 +101,12 @@ static void time_cycles(struct table *t, uint64_t ops, double *pair_s,
 				abort();
 			ids[i] = rec.id;
 		}
-		t1 = now_s();
+		t1 = clock_mono_s();
 		for (unsigned i = 0; i < BATCH; i++)
 			if (table_free(t, ids[i]))
 				abort();
 		*pair_s += t1 - t0;
-		*free_s += now_s() - t1;
+		*free_s += clock_mono_s() - t1;
 	}
 }
 
@@ -162,13 +154,13 @@ static double bench_recovery(const struct bench_opts *o)
 	table_close(&t);
 	for (int run = 0; run < o->runs; run++) {
 		struct table_pmem_report rep;
-		double t0 = now_s();
+		double t0 = clock_mono_s();
 
 		if (table_pmem_open(pool->base, &pool->geo, &pool->persist, &t,
 				    &rep) != 0 ||
 		    rep.sealed != o->records)
 			abort();
-		secs[run] = now_s() - t0;
+		secs[run] = clock_mono_s() - t0;
 		table_close(&t);
 	}
 	pool_close(&pool);

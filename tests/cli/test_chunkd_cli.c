@@ -28,27 +28,14 @@ static void teardown(void)
 
 TestSuite(chunkd_cli, .init = setup, .fini = teardown);
 
-#define RUN(res, ...)                                                          \
-	do {                                                                   \
-		char *argv_[] = {CHUNKD_BINARY, __VA_ARGS__, NULL};            \
-		cr_assert_eq(run_cmd(argv_, (res)), 0);                        \
-	} while (0)
-
-/* Exactly one line on stderr that contains want. */
-static void one_line_error(const struct cmd_result *r, const char *want)
-{
-	cr_assert_eq(count_lines(r->err), 1, "stderr: %s", r->err);
-	cr_assert(strstr(r->err, want), "stderr: %s", r->err);
-}
-
 Test(chunkd_cli, help_and_version_exit_zero)
 {
 	struct cmd_result r;
 
-	RUN(&r, "--help");
+	RUN_CHUNKD(&r, "--help");
 	cr_assert_eq(r.status, 0);
 	cr_assert(strstr(r.out, "--pool PATH"));
-	RUN(&r, "--version");
+	RUN_CHUNKD(&r, "--version");
 	cr_assert_eq(r.status, 0);
 	cr_assert(strncmp(r.out, "chunkd ", 7) == 0);
 }
@@ -57,20 +44,20 @@ Test(chunkd_cli, usage_errors_exit_two)
 {
 	struct cmd_result r;
 
-	RUN(&r, "--bogus");
+	RUN_CHUNKD(&r, "--bogus");
 	cr_assert_eq(r.status, 2);
-	RUN(&r, "--log-level", "loud", "--pool", pool);
+	RUN_CHUNKD(&r, "--log-level", "loud", "--pool", pool);
 	cr_assert_eq(r.status, 2);
-	one_line_error(&r, "log_level = loud");
-	RUN(&r, "--pool-size", "12Q", "--pool", pool);
+	expect_one_line_error(&r, "log_level = loud");
+	RUN_CHUNKD(&r, "--pool-size", "12Q", "--pool", pool);
 	cr_assert_eq(r.status, 2);
-	one_line_error(&r, "size = 12Q");
-	RUN(&r, "--port", "0", "--pool", pool);
+	expect_one_line_error(&r, "size = 12Q");
+	RUN_CHUNKD(&r, "--port", "0", "--pool", pool);
 	cr_assert_eq(r.status, 2);
-	one_line_error(&r, "port = 0");
-	RUN(&r, "--pool-size", "1G");
+	expect_one_line_error(&r, "port = 0");
+	RUN_CHUNKD(&r, "--pool-size", "1G");
 	cr_assert_eq(r.status, 2);
-	one_line_error(&r, "--pool PATH is required");
+	expect_one_line_error(&r, "--pool PATH is required");
 }
 
 Test(chunkd_cli, bad_pools_exit_one_with_one_line)
@@ -78,24 +65,24 @@ Test(chunkd_cli, bad_pools_exit_one_with_one_line)
 	struct cmd_result r;
 	struct stat st;
 
-	RUN(&r, "--pool", pool);
+	RUN_CHUNKD(&r, "--pool", pool);
 	cr_assert_eq(r.status, 1);
-	one_line_error(&r, "does not exist");
-	RUN(&r, "--pool", pool, "--pool-size", "16K");
+	expect_one_line_error(&r, "does not exist");
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "16K");
 	cr_assert_eq(r.status, 1);
-	one_line_error(&r, "too small");
+	expect_one_line_error(&r, "too small");
 	cr_assert_neq(stat(pool, &st), 0, "a failed create left a file");
-	RUN(&r, "--pool", "/proc/self/status");
+	RUN_CHUNKD(&r, "--pool", "/proc/self/status");
 	cr_assert_eq(r.status, 1);
-	one_line_error(&r, "RDMA cannot register");
+	expect_one_line_error(&r, "RDMA cannot register");
 }
 
 Test(chunkd_cli, verify_of_a_new_pool_reports_nothing_to_check)
 {
 	struct cmd_result r;
 
-	RUN(&r, "--pool", pool, "--pool-size", "8M", "--verify", "--log-level",
-	    "error");
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "8M", "--verify",
+		   "--log-level", "error");
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert(strstr(r.out, "verify: 0 sealed chunks"), "%s", r.out);
 }
@@ -107,8 +94,8 @@ Test(chunkd_cli, an_address_it_cannot_serve_on_is_one_clear_line)
 	/* 203.0.113.1 (TEST-NET-3) is on no interface here; binding to it
 	 * fails without sending anything. Without RDMA it fails earlier,
 	 * with its own reason; either way one line and status 1. */
-	RUN(&r, "--pool", pool, "--pool-size", "8M", "--log-level", "error",
-	    "--listen", "203.0.113.1");
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "8M", "--log-level",
+		   "error", "--listen", "203.0.113.1");
 	cr_assert_eq(r.status, 1);
-	one_line_error(&r, "cannot listen on 203.0.113.1");
+	expect_one_line_error(&r, "cannot listen on 203.0.113.1");
 }

@@ -37,18 +37,6 @@ static char *test_addr(void)
 	return a && *a ? a : "10.0.2.15";
 }
 
-#define RUN(res, ...)                                                          \
-	do {                                                                   \
-		char *argv_[] = {CHUNKD_BINARY, __VA_ARGS__, NULL};            \
-		cr_assert_eq(run_cmd(argv_, (res)), 0);                        \
-	} while (0)
-
-static void one_line_error(const struct cmd_result *r, const char *want)
-{
-	cr_assert_eq(count_lines(r->err), 1, "stderr: %s", r->err);
-	cr_assert(strstr(r->err, want), "stderr: %s", r->err);
-}
-
 static char *dax_path(void)
 {
 	char *p = getenv("CHUNKD_TEST_DAX");
@@ -107,12 +95,12 @@ Test(chunkd_serving, a_held_pool_refuses_a_second_chunkd_until_sigterm)
 		usleep(10000);
 	}
 	cr_assert(strstr(log, "ready"), "chunkd did not start: %s", log);
-	RUN(&r, "--pool", pool);
+	RUN_CHUNKD(&r, "--pool", pool);
 	cr_assert_eq(r.status, 1);
-	one_line_error(&r, "already open by another chunkd");
+	expect_one_line_error(&r, "already open by another chunkd");
 	kill(pid, SIGTERM);
 	cr_assert_eq(wait_cmd(pid), 0, "chunkd did not stop cleanly");
 	unlink(err_path);
-	RUN(&r, "--pool", pool, "--verify");
+	RUN_CHUNKD(&r, "--pool", pool, "--verify");
 	cr_assert_eq(r.status, 0, "the pool is free again: %s", r.err);
 }

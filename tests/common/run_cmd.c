@@ -1,5 +1,7 @@
 #include "run_cmd.h"
 
+#include <criterion/criterion.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,4 +83,10 @@ int count_lines(const char *s)
 		if (*s == '\n' || s[1] == '\0')
 			n++;
 	return n;
+}
+
+void expect_one_line_error(const struct cmd_result *r, const char *want)
+{
+	cr_assert_eq(count_lines(r->err), 1, "stderr: %s", r->err);
+	cr_assert(strstr(r->err, want), "stderr: %s", r->err);
 }

@@ -26,4 +26,16 @@ size_t slurp(const char *path, char *buf, size_t len);
 /* Number of lines in s (a last line without \n counts). */
 int count_lines(const char *s);
 
+/* Fails the running test unless r's stderr is exactly one line holding
+ * want. */
+void expect_one_line_error(const struct cmd_result *r, const char *want);
+
+/* Runs the program named by the test's CHUNKD_BINARY with these arguments
+ * into *res; fails the test if it cannot be run. */
+#define RUN_CHUNKD(res, ...)                                                   \
+	do {                                                                   \
+		char *argv_[] = {CHUNKD_BINARY, __VA_ARGS__, NULL};            \
+		cr_assert_eq(run_cmd(argv_, (res)), 0);                        \
+	} while (0)
+
 #endif

@@ -1,0 +1,36 @@
+/* Time as the project measures it: monotonic for intervals, real time for
+ * what is recorded. */
+#ifndef CHUNKD_COMMON_CLOCK_H
+#define CHUNKD_COMMON_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Microseconds of the monotonic clock, for deadlines and spins. */
+static inline uint64_t clock_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Seconds of the monotonic clock, with fractions, for benchmarks. */
+static inline double clock_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Nanoseconds since 1970, for what is stored. */
+static inline uint64_t clock_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#endif

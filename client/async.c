@@ -42,6 +42,9 @@ bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 	for (unsigned i = 0; i < CLIENT_MAX_ASYNC; i++) {
 		if (c->ops[i].used && c->ops[i].request_id &&
 		    c->ops[i].request_id == reply->hdr.request_id) {
+			if (reply->hdr.type == PROTO_ERROR &&
+			    reply->u.error.status == PROTO_ST_STALE)
+				client_adopt_epoch(c, reply->u.error.detail);
 			op_finish(c, i,
 				  reply->hdr.type == PROTO_ERROR
 					  ? client_status_from_proto(
@@ -102,6 +105,7 @@ static int post_persist(struct chunk_client *c, struct remote_chunk *rc,
 	req.u.persist.chunk = rc->id;
 	req.u.persist.offset = off;
 	req.u.persist.length = len;
+	req.u.persist.epoch = c->epoch;
 	return client_post_request(c, &req, &c->ops[i].request_id);
 }
 
@@ -136,46 +140,43 @@ static int start(struct chunk_client *c, unsigned long long id,
 	return st;
 }
 
-CHUNK_EXPORT int chunk_write_async(struct chunk_client *c,
-				   unsigned long long id,
-				   unsigned long long off, const void *buf,
-				   size_t len, chunk_done_fn *done, void *arg)
+static int write_async_locked(struct chunk_client *c, unsigned long long id,
+			      unsigned long long off, const void *buf,
+			      size_t len, chunk_done_fn *done, void *arg)
 {
 	if (!buf)
 		return CHUNK_E_INVAL;
 	return start(c, id, off, (void *)buf, len, true, false, done, arg);
 }
 
-CHUNK_EXPORT int chunk_persist_async(struct chunk_client *c,
-				     unsigned long long id,
-				     unsigned long long off,
-				     unsigned long long len,
-				     chunk_done_fn *done, void *arg)
+static int persist_async_locked(struct chunk_client *c, unsigned long long id,
+				unsigned long long off, unsigned long long len,
+				chunk_done_fn *done, void *arg)
 {
 	return start(c, id, off, NULL, len, true, true, done, arg);
 }
 
-CHUNK_EXPORT int chunk_write_persist_async(struct chunk_client *c,
-					   unsigned long long id,
-					   unsigned long long off,
-					   const void *buf, size_t len,
-					   chunk_done_fn *done, void *arg)
+static int write_persist_async_locked(struct chunk_client *c,
+				      unsigned long long id,
+				      unsigned long long off, const void *buf,
+				      size_t len, chunk_done_fn *done,
+				      void *arg)
 {
 	if (!buf)
 		return CHUNK_E_INVAL;
 	return start(c, id, off, (void *)buf, len, true, true, done, arg);
 }
 
-CHUNK_EXPORT int chunk_read_async(struct chunk_client *c, unsigned long long id,
-				  unsigned long long off, void *buf, size_t len,
-				  chunk_done_fn *done, void *arg)
+static int read_async_locked(struct chunk_client *c, unsigned long long id,
+			     unsigned long long off, void *buf, size_t len,
+			     chunk_done_fn *done, void *arg)
 {
 	if (!buf)
 		return CHUNK_E_INVAL;
 	return start(c, id, off, buf, len, false, false, done, arg);
 }
 
-CHUNK_EXPORT int chunk_client_poll(struct chunk_client *c, int timeout_ms)
+static int client_poll_locked(struct chunk_client *c, int timeout_ms)
 {
 	uint64_t before;
 	int st = CHUNK_OK;
@@ -210,4 +211,79 @@ CHUNK_EXPORT int chunk_client_fd(const struct chunk_client *c)
 CHUNK_EXPORT unsigned chunk_client_in_flight(const struct chunk_client *c)
 {
 	return c->ops_in_flight;
+}
+
+/* The public entry points: each holds the client's lock (see client.h). */
+
+CHUNK_EXPORT int chunk_write_async(struct chunk_client *c,
+				   unsigned long long id,
+				   unsigned long long off, const void *buf,
+				   size_t len, chunk_done_fn *done, void *arg)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = write_async_locked(c, id, off, buf, len, done, arg);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_persist_async(struct chunk_client *c,
+				     unsigned long long id,
+				     unsigned long long off,
+				     unsigned long long len,
+				     chunk_done_fn *done, void *arg)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = persist_async_locked(c, id, off, len, done, arg);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_write_persist_async(struct chunk_client *c,
+					   unsigned long long id,
+					   unsigned long long off,
+					   const void *buf, size_t len,
+					   chunk_done_fn *done, void *arg)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = write_persist_async_locked(c, id, off, buf, len, done, arg);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_read_async(struct chunk_client *c, unsigned long long id,
+				  unsigned long long off, void *buf, size_t len,
+				  chunk_done_fn *done, void *arg)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = read_async_locked(c, id, off, buf, len, done, arg);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_client_poll(struct chunk_client *c, int timeout_ms)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = client_poll_locked(c, timeout_ms);
+	client_unlock(c);
+	return rc;
 }

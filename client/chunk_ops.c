@@ -12,8 +12,8 @@ CHUNK_EXPORT unsigned chunk_crc32c(unsigned crc, const void *buf, size_t len)
 	return crc32c(crc, buf, len);
 }
 
-CHUNK_EXPORT int chunk_alloc(struct chunk_client *c, unsigned long long size,
-			     unsigned long long *chunk_id)
+static int alloc_locked(struct chunk_client *c, unsigned long long size,
+			unsigned long long *chunk_id)
 {
 	struct proto_msg req = {.hdr.type = PROTO_ALLOC};
 	struct remote_chunk *rc;
@@ -22,6 +22,7 @@ CHUNK_EXPORT int chunk_alloc(struct chunk_client *c, unsigned long long size,
 	if (!c || !chunk_id || size == 0)
 		return CHUNK_E_INVAL;
 	req.u.alloc.size = size;
+	req.u.alloc.epoch = c->epoch;
 	st = client_call(c, &req);
 	if (st)
 		return client_finish(c, st);
@@ -108,12 +109,12 @@ static int persist_written(struct chunk_client *c, struct remote_chunk *rc,
 	req.u.persist.chunk = rc->id;
 	req.u.persist.offset = off;
 	req.u.persist.length = len;
+	req.u.persist.epoch = c->epoch;
 	return client_call(c, &req);
 }
 
-CHUNK_EXPORT int chunk_write(struct chunk_client *c, unsigned long long id,
-			     unsigned long long off, const void *buf,
-			     size_t len)
+static int write_locked(struct chunk_client *c, unsigned long long id,
+			unsigned long long off, const void *buf, size_t len)
 {
 	struct remote_chunk *rc;
 	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
@@ -123,8 +124,8 @@ CHUNK_EXPORT int chunk_write(struct chunk_client *c, unsigned long long id,
 	return client_finish(c, post_writes(c, rc, off, buf, len, false));
 }
 
-CHUNK_EXPORT int chunk_persist(struct chunk_client *c, unsigned long long id,
-			       unsigned long long off, unsigned long long len)
+static int persist_locked(struct chunk_client *c, unsigned long long id,
+			  unsigned long long off, unsigned long long len)
 {
 	struct remote_chunk *rc;
 	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
@@ -132,10 +133,9 @@ CHUNK_EXPORT int chunk_persist(struct chunk_client *c, unsigned long long id,
 	return st ? st : client_finish(c, persist_written(c, rc, off, len));
 }
 
-CHUNK_EXPORT int chunk_write_persist(struct chunk_client *c,
-				     unsigned long long id,
-				     unsigned long long off, const void *buf,
-				     size_t len)
+static int write_persist_locked(struct chunk_client *c, unsigned long long id,
+				unsigned long long off, const void *buf,
+				size_t len)
 {
 	struct remote_chunk *rc;
 	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
@@ -148,8 +148,8 @@ CHUNK_EXPORT int chunk_write_persist(struct chunk_client *c,
 	return client_finish(c, st);
 }
 
-CHUNK_EXPORT int chunk_seal(struct chunk_client *c, unsigned long long id,
-			    unsigned long long len, unsigned crc)
+static int seal_locked(struct chunk_client *c, unsigned long long id,
+		       unsigned long long len, unsigned crc)
 {
 	struct proto_msg req = {.hdr.type = PROTO_SEAL};
 	struct remote_chunk *rc;
@@ -160,16 +160,17 @@ CHUNK_EXPORT int chunk_seal(struct chunk_client *c, unsigned long long id,
 	req.u.seal.chunk = id;
 	req.u.seal.length = len;
 	req.u.seal.crc = crc;
+	req.u.seal.epoch = c->epoch;
 	st = client_call(c, &req);
-	if (st == CHUNK_E_CRC && c->reply.u.error.regrant_rkey)
-		rc->rkey = c->reply.u.error.regrant_rkey; /* still writable */
+	if (st == CHUNK_E_CRC && c->reply.u.error.detail)
+		rc->rkey = c->reply.u.error.detail; /* still writable */
 	else if (st == CHUNK_OK)
 		rc->writable = false;
 	return client_finish(c, st);
 }
 
-CHUNK_EXPORT int chunk_open(struct chunk_client *c, unsigned long long id,
-			    struct chunk_info *info)
+static int open_locked(struct chunk_client *c, unsigned long long id,
+		       struct chunk_info *info)
 {
 	struct proto_msg req = {.hdr.type = PROTO_OPEN};
 	struct remote_chunk *rc;
@@ -221,8 +222,8 @@ static int post_reads(struct chunk_client *c, struct remote_chunk *rc,
 	return st;
 }
 
-CHUNK_EXPORT int chunk_read(struct chunk_client *c, unsigned long long id,
-			    unsigned long long off, void *buf, size_t len)
+static int read_locked(struct chunk_client *c, unsigned long long id,
+		       unsigned long long off, void *buf, size_t len)
 {
 	struct remote_chunk *rc = c ? client_chunk(c, id) : NULL;
 	int st;
@@ -240,7 +241,7 @@ CHUNK_EXPORT int chunk_read(struct chunk_client *c, unsigned long long id,
 	return client_finish(c, post_reads(c, rc, off, buf, len));
 }
 
-CHUNK_EXPORT int chunk_free(struct chunk_client *c, unsigned long long id)
+static int free_locked(struct chunk_client *c, unsigned long long id)
 {
 	struct proto_msg req = {.hdr.type = PROTO_FREE};
 	int st;
@@ -248,8 +249,117 @@ CHUNK_EXPORT int chunk_free(struct chunk_client *c, unsigned long long id)
 	if (!c)
 		return CHUNK_E_INVAL;
 	req.u.free.chunk = id;
+	req.u.free.epoch = c->epoch;
 	st = client_call(c, &req);
 	if (st == CHUNK_OK || st == CHUNK_E_NOENT)
 		client_chunk_forget(c, id);
 	return client_finish(c, st);
+}
+
+/* The public entry points: each holds the client's lock (see client.h). */
+
+CHUNK_EXPORT int chunk_alloc(struct chunk_client *c, unsigned long long size,
+			     unsigned long long *chunk_id)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = alloc_locked(c, size, chunk_id);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_write(struct chunk_client *c, unsigned long long id,
+			     unsigned long long off, const void *buf,
+			     size_t len)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = write_locked(c, id, off, buf, len);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_persist(struct chunk_client *c, unsigned long long id,
+			       unsigned long long off, unsigned long long len)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = persist_locked(c, id, off, len);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_write_persist(struct chunk_client *c,
+				     unsigned long long id,
+				     unsigned long long off, const void *buf,
+				     size_t len)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = write_persist_locked(c, id, off, buf, len);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_seal(struct chunk_client *c, unsigned long long id,
+			    unsigned long long len, unsigned crc)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = seal_locked(c, id, len, crc);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_open(struct chunk_client *c, unsigned long long id,
+			    struct chunk_info *info)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = open_locked(c, id, info);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_read(struct chunk_client *c, unsigned long long id,
+			    unsigned long long off, void *buf, size_t len)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = read_locked(c, id, off, buf, len);
+	client_unlock(c);
+	return rc;
+}
+
+CHUNK_EXPORT int chunk_free(struct chunk_client *c, unsigned long long id)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = free_locked(c, id);
+	client_unlock(c);
+	return rc;
 }

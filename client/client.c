@@ -13,11 +13,8 @@
 #include "export.h"
 #include "proto/wire.h"
 
-#define WR_RECV		   1ull
-#define WR_SEND		   2ull
-#define WR_RDMA		   3ull
-#define CQ_DEPTH	   (4 * CLIENT_CREDITS + 64)
-#define SQ_DEPTH	   (2 * CLIENT_CREDITS + 32)
+#define CQ_DEPTH	   (4 * CLIENT_CREDITS + 2 * CLIENT_MAX_ASYNC + 64)
+#define SQ_DEPTH	   (2 * CLIENT_CREDITS + 2 * CLIENT_MAX_ASYNC)
 #define RESOLVE_TIMEOUT_MS 5000
 
 CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
@@ -29,6 +26,33 @@ CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
 	opts->poll_us = 50;
 	opts->persist_methods =
 		CHUNK_PERSIST_RPC | CHUNK_PERSIST_READ_AFTER_WRITE;
+	opts->renew_lease = 1;
+}
+
+void client_lock(struct chunk_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+void client_unlock(struct chunk_client *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+void client_adopt_epoch(struct chunk_client *c, uint32_t epoch)
+{
+	size_t i = 0;
+
+	log_warn(
+		"session %llu: lease lost (epoch %u, now %u); its unsealed chunks are gone",
+		(unsigned long long)c->session, c->epoch, epoch);
+	c->epoch = epoch;
+	while (i < c->chunk_count) {
+		if (c->chunks[i].writable) /* forgetting moves the last here */
+			client_chunk_forget(c, c->chunks[i].id);
+		else
+			i++;
+	}
 }
 
 static uint8_t *recv_slot(struct chunk_client *c, unsigned i)
@@ -58,6 +82,8 @@ int client_status_from_proto(unsigned status)
 		return CHUNK_E_CRC;
 	case PROTO_ST_MALFORMED:
 		return CHUNK_E_PROTO;
+	case PROTO_ST_STALE:
+		return CHUNK_E_STALE;
 	default:
 		return CHUNK_E_INTERNAL;
 	}
@@ -293,6 +319,8 @@ static int wait_reply(struct chunk_client *c)
 		log_debug("request %llu: %s",
 			  (unsigned long long)c->sync_request,
 			  c->reply.u.error.text);
+		if (c->reply.u.error.status == PROTO_ST_STALE)
+			client_adopt_epoch(c, c->reply.u.error.detail);
 		return client_status_from_proto(c->reply.u.error.status);
 	}
 	return CHUNK_OK;
@@ -498,6 +526,7 @@ static int greet(struct chunk_client *c)
 		return CHUNK_E_PROTO;
 	c->session = c->reply.u.welcome.session;
 	c->epoch = c->reply.u.welcome.epoch;
+	c->lease_ttl_ms = c->reply.u.welcome.lease_ttl_ms;
 	offered = c->reply.u.welcome.persist_methods & c->opts.persist_methods;
 	/* read-after-write needs no server CPU: cheapest where offered. */
 	c->persist_method = offered & CHUNK_PERSIST_READ_AFTER_WRITE
@@ -570,6 +599,8 @@ static void free_client(struct chunk_client *c)
 	free(c->chunks);
 	free(c->msgs);
 	free(c->bounce);
+	pthread_cond_destroy(&c->renewer_wake);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -587,6 +618,77 @@ static void take_opts(struct chunk_client *c, const struct chunk_client_opts *o)
 		c->opts.timeout_ms = 10000;
 }
 
+/* ---- the lease renewer ---- */
+
+static void renew_now(struct chunk_client *c)
+{
+	struct proto_msg req = {.hdr.type = PROTO_RENEW};
+	int rc;
+
+	req.u.renew.epoch = c->epoch;
+	rc = client_finish(c, client_call(c, &req));
+	if (rc == CHUNK_OK && c->reply.hdr.type == PROTO_RENEWED)
+		c->lease_ttl_ms = c->reply.u.renew.lease_ttl_ms;
+	else if (rc != CHUNK_E_STALE) /* STALE was handled: a new epoch */
+		log_warn("session %llu: renewing the lease: %s",
+			 (unsigned long long)c->session, chunk_strerror(rc));
+}
+
+/* Renews the lease every third of its TTL until the client goes away. */
+static void *renew_loop(void *arg)
+{
+	struct chunk_client *c = arg;
+
+	client_lock(c);
+	while (!c->stopping) {
+		uint64_t ms =
+			c->lease_ttl_ms / 3 < 50 ? 50 : c->lease_ttl_ms / 3;
+		struct timespec when;
+
+		clock_gettime(CLOCK_MONOTONIC, &when);
+		when.tv_sec += (time_t)(ms / 1000);
+		when.tv_nsec += (long)(ms % 1000) * 1000000;
+		if (when.tv_nsec >= 1000000000) {
+			when.tv_sec++;
+			when.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&c->renewer_wake, &c->lock, &when);
+		if (!c->stopping && c->id)
+			renew_now(c);
+	}
+	client_unlock(c);
+	return NULL;
+}
+
+static int init_lock(struct chunk_client *c)
+{
+	pthread_mutexattr_t ma;
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	rc = pthread_mutex_init(&c->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = rc ? rc : pthread_cond_init(&c->renewer_wake, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc ? CHUNK_E_NOMEM : CHUNK_OK;
+}
+
+static void stop_renewer(struct chunk_client *c)
+{
+	if (!c->renewer_running)
+		return;
+	client_lock(c);
+	c->stopping = true;
+	pthread_cond_signal(&c->renewer_wake);
+	client_unlock(c);
+	pthread_join(c->renewer, NULL);
+	c->renewer_running = false;
+}
+
 CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 				      const struct chunk_client_opts *opts,
 				      struct chunk_client **client)
@@ -598,7 +700,7 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 	    (opts && opts->size < offsetof(struct chunk_client_opts, poll_us)))
 		return CHUNK_E_INVAL;
 	c = calloc(1, sizeof(*c));
-	if (!c || idmap_init(&c->chunk_index, 64)) {
+	if (!c || init_lock(c) || idmap_init(&c->chunk_index, 64)) {
 		free(c);
 		return CHUNK_E_NOMEM;
 	}
@@ -614,6 +716,12 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 		return CHUNK_E_NODEV;
 	}
 	rc = connect_once(c);
+	if (rc == CHUNK_OK && c->opts.renew_lease) {
+		rc = pthread_create(&c->renewer, NULL, renew_loop, c)
+			     ? CHUNK_E_NOMEM
+			     : CHUNK_OK;
+		c->renewer_running = rc == CHUNK_OK;
+	}
 	if (rc) {
 		free_client(c);
 		return rc;
@@ -628,6 +736,7 @@ CHUNK_EXPORT void chunk_client_disconnect(struct chunk_client **client)
 
 	if (!c)
 		return;
+	stop_renewer(c);
 	if (c->id && rdma_disconnect(c->id) == 0)
 		expect_cm_event(c, RDMA_CM_EVENT_DISCONNECTED);
 	free_client(c);

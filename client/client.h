@@ -6,6 +6,7 @@
 #define CHUNKD_CLIENT_CLIENT_H
 
 #include <infiniband/verbs.h>
+#include <pthread.h>
 #include <rdma/rdma_cma.h>
 #include <stdbool.h>
 
@@ -58,7 +59,14 @@ struct chunk_client {
 	uint8_t *bounce;
 	struct ibv_mr *bounce_mr;
 	uint64_t session;
-	uint32_t epoch;
+	uint32_t epoch;	       /* of the lease, sent with every request */
+	uint32_t lease_ttl_ms; /* from WELCOME */
+	/* One lock for everything below: public calls and the lease renewer
+	 * take it (recursive: a callback may start async operations). */
+	pthread_mutex_t lock;
+	pthread_cond_t renewer_wake;
+	pthread_t renewer;
+	bool renewer_running, stopping;
 	unsigned persist_method;
 	uint64_t next_request;
 	uint64_t sync_request;	/* the request a synchronous call waits on */
@@ -109,6 +117,13 @@ int client_poll_cq(struct chunk_client *c);
 /* Waits up to timeout_ms (-1: the client's timeout) for an async op to
  * complete. */
 int client_wait_async(struct chunk_client *c, int timeout_ms);
+
+void client_lock(struct chunk_client *c);
+void client_unlock(struct chunk_client *c);
+
+/* After STALE: the lease was lost, so the chunks it granted are gone; takes
+ * the server's current epoch. */
+void client_adopt_epoch(struct chunk_client *c, uint32_t epoch);
 
 /* Sends req and waits for its reply into c->reply. Returns CHUNK_OK, or
  * the ERROR's status as CHUNK_E_*, or a transport error. */

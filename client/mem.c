@@ -5,8 +5,8 @@
 #include "common/log.h"
 #include "export.h"
 
-CHUNK_EXPORT int chunk_mem_reg(struct chunk_client *c, void *addr, size_t len,
-			       struct chunk_mem **mem)
+static int mem_reg_locked(struct chunk_client *c, void *addr, size_t len,
+			  struct chunk_mem **mem)
 {
 	struct chunk_mem *m;
 
@@ -31,9 +31,12 @@ CHUNK_EXPORT int chunk_mem_reg(struct chunk_client *c, void *addr, size_t len,
 CHUNK_EXPORT void chunk_mem_dereg(struct chunk_mem **mem)
 {
 	struct chunk_mem *m = mem ? *mem : NULL, **p;
+	struct chunk_client *c;
 
 	if (!m)
 		return;
+	c = m->client;
+	client_lock(c);
 	for (p = &m->client->mems; *p && *p != m; p = &(*p)->next)
 		;
 	if (*p)
@@ -41,6 +44,7 @@ CHUNK_EXPORT void chunk_mem_dereg(struct chunk_mem **mem)
 	ibv_dereg_mr(m->mr);
 	free(m);
 	*mem = NULL;
+	client_unlock(c);
 }
 
 struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,
@@ -56,4 +60,19 @@ struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,
 			return m->mr;
 	}
 	return NULL;
+}
+
+/* The public entry points: each holds the client's lock (see client.h). */
+
+CHUNK_EXPORT int chunk_mem_reg(struct chunk_client *c, void *addr, size_t len,
+			       struct chunk_mem **mem)
+{
+	int rc;
+
+	if (!c)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	rc = mem_reg_locked(c, addr, len, mem);
+	client_unlock(c);
+	return rc;
 }

@@ -1,6 +1,7 @@
 #include "msg.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "wire.h"
@@ -17,14 +18,17 @@ static int fixed_body_len(unsigned type)
 		return 0;
 	case PROTO_HELLO:
 		return 4;
-	case PROTO_ALLOC:
 	case PROTO_OPEN:
-	case PROTO_FREE:
+	case PROTO_RENEW:
+	case PROTO_RENEWED:
 		return 8;
-	case PROTO_WELCOME:
-	case PROTO_PERSIST:
+	case PROTO_ALLOC:
+	case PROTO_FREE:
+		return 16;
 	case PROTO_SEAL:
 		return 24;
+	case PROTO_WELCOME:
+	case PROTO_PERSIST:
 	case PROTO_GRANT:
 	case PROTO_OPENED:
 		return 32;
@@ -47,9 +51,13 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 		wire_put_u32(b + 12, m->u.welcome.persist_methods);
 		wire_put_u32(b + 16, m->u.welcome.max_frame);
 		wire_put_u32(b + 20, m->u.welcome.granularity);
+		wire_put_u32(b + 24, m->u.welcome.lease_ttl_ms);
+		wire_put_u32(b + 28, 0);
 		break;
 	case PROTO_ALLOC:
 		wire_put_u64(b, m->u.alloc.size);
+		wire_put_u32(b + 8, m->u.alloc.epoch);
+		wire_put_u32(b + 12, 0);
 		break;
 	case PROTO_GRANT:
 		wire_put_u64(b, m->u.grant.chunk);
@@ -62,18 +70,29 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 		wire_put_u64(b, m->u.persist.chunk);
 		wire_put_u64(b + 8, m->u.persist.offset);
 		wire_put_u64(b + 16, m->u.persist.length);
+		wire_put_u32(b + 24, m->u.persist.epoch);
+		wire_put_u32(b + 28, 0);
 		break;
 	case PROTO_SEAL:
 		wire_put_u64(b, m->u.seal.chunk);
 		wire_put_u64(b + 8, m->u.seal.length);
 		wire_put_u32(b + 16, m->u.seal.crc);
-		wire_put_u32(b + 20, 0);
+		wire_put_u32(b + 20, m->u.seal.epoch);
+		break;
+	case PROTO_RENEW:
+	case PROTO_RENEWED:
+		wire_put_u32(b, m->u.renew.epoch);
+		wire_put_u32(b + 4, m->hdr.type == PROTO_RENEWED
+					    ? m->u.renew.lease_ttl_ms
+					    : 0);
 		break;
 	case PROTO_OPEN:
 		wire_put_u64(b, m->u.open.chunk);
 		break;
 	case PROTO_FREE:
 		wire_put_u64(b, m->u.free.chunk);
+		wire_put_u32(b + 8, m->u.free.epoch);
+		wire_put_u32(b + 12, 0);
 		break;
 	case PROTO_OPENED:
 		wire_put_u64(b, m->u.opened.chunk);
@@ -84,7 +103,7 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 		break;
 	case PROTO_ERROR:
 		wire_put_u32(b, m->u.error.status);
-		wire_put_u32(b + 4, m->u.error.regrant_rkey);
+		wire_put_u32(b + 4, m->u.error.detail);
 		wire_put_u16(b + 8, m->u.error.text_len);
 		memcpy(b + ERROR_FIXED_LEN, m->u.error.text,
 		       m->u.error.text_len);
@@ -122,7 +141,7 @@ static int decode_error(const uint8_t *b, uint32_t len, struct proto_msg *m)
 	    memchr(b + ERROR_FIXED_LEN, '\0', text_len))
 		return -EBADMSG;
 	m->u.error.status = wire_get_u32(b);
-	m->u.error.regrant_rkey = wire_get_u32(b + 4);
+	m->u.error.detail = wire_get_u32(b + 4);
 	m->u.error.text_len = text_len;
 	memcpy(m->u.error.text, b + ERROR_FIXED_LEN, text_len);
 	m->u.error.text[text_len] = '\0';
@@ -141,9 +160,11 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 		m->u.welcome.persist_methods = wire_get_u32(b + 12);
 		m->u.welcome.max_frame = wire_get_u32(b + 16);
 		m->u.welcome.granularity = wire_get_u32(b + 20);
+		m->u.welcome.lease_ttl_ms = wire_get_u32(b + 24);
 		break;
 	case PROTO_ALLOC:
 		m->u.alloc.size = wire_get_u64(b);
+		m->u.alloc.epoch = wire_get_u32(b + 8);
 		break;
 	case PROTO_GRANT:
 		m->u.grant.chunk = wire_get_u64(b);
@@ -156,17 +177,26 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 		m->u.persist.chunk = wire_get_u64(b);
 		m->u.persist.offset = wire_get_u64(b + 8);
 		m->u.persist.length = wire_get_u64(b + 16);
+		m->u.persist.epoch = wire_get_u32(b + 24);
 		break;
 	case PROTO_SEAL:
 		m->u.seal.chunk = wire_get_u64(b);
 		m->u.seal.length = wire_get_u64(b + 8);
 		m->u.seal.crc = wire_get_u32(b + 16);
+		m->u.seal.epoch = wire_get_u32(b + 20);
+		break;
+	case PROTO_RENEW:
+	case PROTO_RENEWED:
+		m->u.renew.epoch = wire_get_u32(b);
+		m->u.renew.lease_ttl_ms =
+			m->hdr.type == PROTO_RENEWED ? wire_get_u32(b + 4) : 0;
 		break;
 	case PROTO_OPEN:
 		m->u.open.chunk = wire_get_u64(b);
 		break;
 	case PROTO_FREE:
 		m->u.free.chunk = wire_get_u64(b);
+		m->u.free.epoch = wire_get_u32(b + 8);
 		break;
 	case PROTO_OPENED:
 		m->u.opened.chunk = wire_get_u64(b);
@@ -175,6 +205,25 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 		m->u.opened.rkey = wire_get_u32(b + 24);
 		m->u.opened.crc = wire_get_u32(b + 28);
 		break;
+	}
+}
+
+/* Reserved fields must be zero, so they can mean something later. */
+static bool reserved_fields_zero(unsigned type, const uint8_t *b)
+{
+	switch (type) {
+	case PROTO_HELLO:
+		return wire_get_u32(b) == 0;
+	case PROTO_ALLOC:
+	case PROTO_FREE:
+		return wire_get_u32(b + 12) == 0;
+	case PROTO_WELCOME:
+	case PROTO_PERSIST:
+		return wire_get_u32(b + 28) == 0;
+	case PROTO_RENEW:
+		return wire_get_u32(b + 4) == 0;
+	default:
+		return true;
 	}
 }
 
@@ -197,8 +246,7 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *msg)
 			       : decode_error(body, hdr.body_len, msg);
 	if (hdr.body_len != (uint32_t)want)
 		return -EBADMSG;
-	/* Reserved fields must be zero, so they can mean something later. */
-	if (hdr.type == PROTO_SEAL && wire_get_u32(body + 20) != 0)
+	if (!reserved_fields_zero(hdr.type, body))
 		return -EBADMSG;
 	decode_fixed(body, msg);
 	return 0;
@@ -213,7 +261,8 @@ const char *proto_type_name(unsigned type)
 		[PROTO_SEAL] = "SEAL",	     [PROTO_SEALED] = "SEALED",
 		[PROTO_OPEN] = "OPEN",	     [PROTO_OPENED] = "OPENED",
 		[PROTO_FREE] = "FREE",	     [PROTO_FREED] = "FREED",
-		[PROTO_ERROR] = "ERROR",
+		[PROTO_ERROR] = "ERROR",     [PROTO_RENEW] = "RENEW",
+		[PROTO_RENEWED] = "RENEWED",
 	};
 
 	if (type >= sizeof(names) / sizeof(names[0]) || !names[type])
@@ -232,6 +281,7 @@ const char *proto_status_name(unsigned status)
 		[PROTO_ST_PERM] = "not this session's chunk",
 		[PROTO_ST_CRC] = "CRC32C mismatch",
 		[PROTO_ST_INTERNAL] = "server error",
+		[PROTO_ST_STALE] = "stale lease epoch",
 	};
 
 	if (status >= sizeof(names) / sizeof(names[0]) || !names[status])

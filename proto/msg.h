@@ -6,22 +6,31 @@
  *
  *   request  body (little-endian)                  reply
  *   HELLO    u32 flags (0)                          WELCOME
- *   ALLOC    u64 size                               GRANT
- *   PERSIST  u64 chunk, u64 offset, u64 length      PERSISTED
+ *   ALLOC    u64 size, u32 epoch, u32 0             GRANT
+ *   PERSIST  u64 chunk, u64 offset, u64 length,     PERSISTED
+ *            u32 epoch, u32 0
  *   SEAL     u64 chunk, u64 length, u32 crc32c,     SEALED
- *            u32 0
+ *            u32 epoch
  *   OPEN     u64 chunk                              OPENED
- *   FREE     u64 chunk                              FREED
+ *   FREE     u64 chunk, u32 epoch, u32 0            FREED
+ *   RENEW    u32 epoch, u32 0                       RENEWED
  *
  *   WELCOME  u64 session, u32 epoch, u32 persist methods (PROTO_PERSIST_*),
- *            u32 max frame, u32 granularity
+ *            u32 max frame, u32 granularity, u32 lease ttl (ms), u32 0
  *   GRANT    u64 chunk, u64 addr, u64 length, u32 write rkey, u32 epoch
  *   OPENED   u64 chunk, u64 addr, u64 length (sealed), u32 read rkey,
  *            u32 crc32c
+ *   RENEWED  u32 epoch, u32 lease ttl (ms)
  *   PERSISTED, SEALED, FREED: empty
- *   ERROR    u32 status (enum proto_status), u32 regrant rkey (after a
- *            refused seal, the chunk's new write rkey; else 0), u16 text
- *            length, text (UTF-8, no NUL, at most PROTO_ERROR_TEXT_MAX)
+ *   ERROR    u32 status (enum proto_status), u32 detail (after a refused
+ *            seal: the chunk's new write rkey; after STALE: the session's
+ *            current epoch; else 0), u16 text length, text (UTF-8, no NUL,
+ *            at most PROTO_ERROR_TEXT_MAX)
+ *
+ * The epoch in a request is the session's lease epoch as the client knows
+ * it. When a lease expires or is revoked, chunkd reclaims the session's
+ * OPEN chunks and moves to a new epoch; requests under the old one are
+ * refused with STALE until the client adopts the new one.
  *
  * Every decoder checks the exact body length for the type; nothing is read
  * past the frame.
@@ -48,6 +57,8 @@ enum proto_type {
 	PROTO_FREE = 11,
 	PROTO_FREED = 12,
 	PROTO_ERROR = 13,
+	PROTO_RENEW = 14,
+	PROTO_RENEWED = 15,
 };
 
 /* Statuses an ERROR carries. */
@@ -60,6 +71,7 @@ enum proto_status {
 	PROTO_ST_PERM = 6,	/* the chunk is another session's */
 	PROTO_ST_CRC = 7,	/* the content does not match the CRC32C */
 	PROTO_ST_INTERNAL = 8,	/* the server failed */
+	PROTO_ST_STALE = 9,	/* the request's epoch is not the lease's */
 };
 
 /* Persistence methods a server may offer (DESIGN.md). */
@@ -77,9 +89,11 @@ struct proto_msg {
 		struct {
 			uint64_t session;
 			uint32_t epoch, persist_methods, max_frame, granularity;
+			uint32_t lease_ttl_ms;
 		} welcome;
 		struct {
 			uint64_t size;
+			uint32_t epoch;
 		} alloc;
 		struct {
 			uint64_t chunk, addr, length;
@@ -87,20 +101,28 @@ struct proto_msg {
 		} grant;
 		struct {
 			uint64_t chunk, offset, length;
+			uint32_t epoch;
 		} persist;
 		struct {
 			uint64_t chunk, length;
-			uint32_t crc;
+			uint32_t crc, epoch;
 		} seal;
 		struct {
 			uint64_t chunk;
-		} open, free;
+		} open;
+		struct {
+			uint64_t chunk;
+			uint32_t epoch;
+		} free;
+		struct {
+			uint32_t epoch, lease_ttl_ms; /* ttl only in RENEWED */
+		} renew;
 		struct {
 			uint64_t chunk, addr, length;
 			uint32_t rkey, crc;
 		} opened;
 		struct {
-			uint32_t status, regrant_rkey;
+			uint32_t status, detail;
 			uint16_t text_len;
 			char text[PROTO_ERROR_TEXT_MAX +
 				  1]; /* NUL-terminated */

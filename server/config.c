@@ -14,6 +14,7 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->port = CONFIG_DEFAULT_PORT;
 	cfg->poll_us = CONFIG_DEFAULT_POLL_US;
+	cfg->lease_ttl_ms = CONFIG_DEFAULT_LEASE_TTL_MS;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -104,6 +105,13 @@ static int set_server(struct config *c, const char *key, const char *v,
 			return bad(err, len, "server", key, v,
 				   "microseconds, 0 to 1000000");
 		c->poll_us = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(key, "lease_ttl_ms")) {
+		if (parse_uint(v, 3600000, &n) || n < 100)
+			return bad(err, len, "server", key, v,
+				   "milliseconds, 100 to 3600000");
+		c->lease_ttl_ms = (uint32_t)n;
 		return 0;
 	}
 	if (!strcmp(key, "direct_write_to_pmem"))

@@ -12,6 +12,7 @@
  *   listen = 10.0.2.15         ; address to listen on with rdma_cm
  *   port = 7470
  *   poll_us = 50               ; busy-poll spell after activity, 0 = none
+ *   lease_ttl_ms = 10000       ; a session's lease; clients renew it
  *   direct_write_to_pmem = false ; true only where RDMA writes reach the
  *                              ; persistence domain (DDIO off or eADR)
  *   log_level = info
@@ -25,8 +26,9 @@
 
 #include "common/log.h"
 
-#define CONFIG_DEFAULT_PORT    7470u
-#define CONFIG_DEFAULT_POLL_US 50u
+#define CONFIG_DEFAULT_PORT	    7470u
+#define CONFIG_DEFAULT_POLL_US	    50u
+#define CONFIG_DEFAULT_LEASE_TTL_MS 10000u
 
 struct config {
 	char pool_path[4096];
@@ -36,6 +38,7 @@ struct config {
 	char listen[256]; /* empty: chunkd holds the pool but serves nothing */
 	uint16_t port;
 	uint32_t poll_us;
+	uint32_t lease_ttl_ms;
 	bool direct_write_to_pmem;
 	enum log_level log_level;
 };

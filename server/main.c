@@ -60,6 +60,8 @@ static void print_usage(FILE *out)
 		"  -P, --port PORT          port (default %u)\n"
 		"      --poll-us N          busy-poll N us after a completion before\n"
 		"                           sleeping (default %u; 0: never)\n"
+		"      --lease-ttl-ms N     a session's lease (default %u); expired\n"
+		"                           leases lose their unsealed chunks\n"
 		"      --direct-write-to-pmem  offer read-after-write persistence: only\n"
 		"                           where RDMA writes reach the persistence\n"
 		"                           domain (DDIO off or eADR)\n"
@@ -71,7 +73,8 @@ static void print_usage(FILE *out)
 		"\n"
 		"Exit status: 0 on success, 1 on a failure or a scrub mismatch, 2 on\n"
 		"a usage error.\n",
-		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_POLL_US);
+		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_POLL_US,
+		CONFIG_DEFAULT_LEASE_TTL_MS);
 }
 
 static void add_flag(struct options *o, const char *section, const char *key,
@@ -98,6 +101,7 @@ static bool flag_for(int opt, const char **section, const char **key)
 		{'u', "server", "poll_us"},
 		{'l', "server", "log_level"},
 		{'d', "server", "direct_write_to_pmem"},
+		{'t', "server", "lease_ttl_ms"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -123,6 +127,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"port", required_argument, NULL, 'P'},
 		{"poll-us", required_argument, NULL, 'u'},
 		{"direct-write-to-pmem", no_argument, NULL, 'd'},
+		{"lease-ttl-ms", required_argument, NULL, 't'},
 		{"verify", no_argument, NULL, 'v'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
@@ -282,8 +287,8 @@ static int serve(const struct config *cfg, struct pool *pool,
 		return EXIT_FAILURE;
 	}
 	service_init(&svc, table, pool_chunk_area(pool), &pool->persist,
-		     (uint32_t)pool->geo.granularity,
-		     cfg->direct_write_to_pmem);
+		     (uint32_t)pool->geo.granularity, cfg->direct_write_to_pmem,
+		     cfg->lease_ttl_ms);
 	if (rdma_server_start(base, &svc, &ro, &srv, err, sizeof(err))) {
 		log_error("%s", err);
 		goto out;

@@ -51,6 +51,7 @@ struct rdma_server {
 	struct rdma_event_channel *cm_channel;
 	struct rdma_cm_id *listen_id;
 	struct event *cm_event;
+	struct event *lease_timer;
 	struct rdma_conn *conns;
 };
 
@@ -463,6 +464,34 @@ static void on_cm_event(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- leases ---- */
+
+static void on_lease_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct rdma_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	service_expire_leases(srv->svc);
+}
+
+/* Checks leases four times per TTL (between 50 ms and 1 s apart), so one
+ * expires at most a quarter of its TTL late. */
+static int start_lease_timer(struct rdma_server *srv)
+{
+	uint32_t ms = srv->svc->lease_ttl_ms / 4;
+	struct timeval every;
+
+	ms = ms < 50 ? 50 : ms > 1000 ? 1000 : ms;
+	every.tv_sec = ms / 1000;
+	every.tv_usec = (ms % 1000) * 1000;
+	srv->lease_timer =
+		event_new(srv->base, -1, EV_PERSIST, on_lease_timer, srv);
+	return srv->lease_timer && event_add(srv->lease_timer, &every) == 0
+		       ? 0
+		       : -ENOMEM;
+}
+
 /* ---- listener ---- */
 
 static int fail(char *err, size_t len, int rc, const char *what,
@@ -531,6 +560,8 @@ int rdma_server_start(struct event_base *base, struct service *svc,
 				       EV_READ | EV_PERSIST, on_cm_event, srv);
 	if (rc == 0 && (!srv->cm_event || event_add(srv->cm_event, NULL)))
 		rc = fail(err, err_len, -ENOMEM, "event_new", opts);
+	if (rc == 0 && start_lease_timer(srv))
+		rc = fail(err, err_len, -ENOMEM, "lease timer", opts);
 	if (rc) {
 		rdma_server_stop(&srv);
 		return rc;
@@ -554,6 +585,8 @@ void rdma_server_stop(struct rdma_server **psrv)
 		conn_destroy(srv->conns);
 	if (srv->cm_event)
 		event_free(srv->cm_event);
+	if (srv->lease_timer)
+		event_free(srv->lease_timer);
 	if (srv->listen_id)
 		rdma_destroy_id(srv->listen_id);
 	if (srv->cm_channel)

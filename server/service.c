@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "proto/wire.h"
@@ -22,7 +23,7 @@ static void fail(struct proto_msg *reply, unsigned status, const char *fmt, ...)
 
 	reply->hdr.type = PROTO_ERROR;
 	reply->u.error.status = status;
-	reply->u.error.regrant_rkey = 0;
+	reply->u.error.detail = 0;
 	va_start(ap, fmt);
 	n = vsnprintf(reply->u.error.text, sizeof(reply->u.error.text), fmt,
 		      ap);
@@ -36,13 +37,15 @@ static void fail(struct proto_msg *reply, unsigned status, const char *fmt, ...)
 
 void service_init(struct service *s, struct table *table, uint8_t *area,
 		  const struct persister *data, uint32_t granularity,
-		  bool direct_write_to_pmem)
+		  bool direct_write_to_pmem, uint32_t lease_ttl_ms)
 {
 	memset(s, 0, sizeof(*s));
 	s->table = table;
 	s->area = area;
 	s->data = data;
 	s->granularity = granularity;
+	s->lease_ttl_ms = lease_ttl_ms;
+	s->clock_us = clock_mono_us;
 	s->persist_methods = PROTO_PERSIST_RPC;
 	if (direct_write_to_pmem)
 		s->persist_methods |= PROTO_PERSIST_READ_AFTER_WRITE;
@@ -57,6 +60,7 @@ void service_session_start(struct service *s, struct session *sess,
 	sess->id = ++s->next_session;
 	sess->epoch = 1;
 	sess->greeted = false;
+	sess->lease_deadline_us = s->clock_us() + s->lease_ttl_ms * 1000ull;
 	sess->caps = caps;
 	sess->caps_ctx = caps_ctx;
 	sess->next = &s->sessions;
@@ -90,7 +94,9 @@ static bool collect_open(const struct chunk_record *rec, void *arg)
 	return true;
 }
 
-void service_session_end(struct service *s, struct session *sess)
+/* Revokes write access to the session's OPEN chunks, then reclaims them;
+ * returns how many. */
+static uint64_t reclaim_open(struct service *s, struct session *sess)
 {
 	struct open_ids open = {.session = sess->id};
 	uint64_t reclaimed = 0;
@@ -101,6 +107,13 @@ void service_session_end(struct service *s, struct session *sess)
 		sess->caps->revoke_write(sess->caps_ctx, open.ids[i]);
 	free(open.ids);
 	table_reclaim(s->table, sess->id, &reclaimed);
+	return reclaimed;
+}
+
+void service_session_end(struct service *s, struct session *sess)
+{
+	uint64_t reclaimed = reclaim_open(s, sess);
+
 	if (reclaimed)
 		log_info("session %llu ended: reclaimed %llu open chunks",
 			 (unsigned long long)sess->id,
@@ -108,6 +121,73 @@ void service_session_end(struct service *s, struct session *sess)
 	sess->prev->next = sess->next;
 	sess->next->prev = sess->prev;
 	sess->next = sess->prev = sess;
+}
+
+static void lose_lease(struct service *s, struct session *sess, const char *why)
+{
+	uint64_t reclaimed = reclaim_open(s, sess);
+
+	sess->epoch++;
+	sess->lease_deadline_us = 0;
+	log_info(
+		"session %llu: lease %s; reclaimed %llu open chunks; epoch now %u",
+		(unsigned long long)sess->id, why,
+		(unsigned long long)reclaimed, sess->epoch);
+}
+
+unsigned service_expire_leases(struct service *s)
+{
+	uint64_t now = s->clock_us();
+	unsigned n = 0;
+
+	for (struct session *o = s->sessions.next; o != &s->sessions;
+	     o = o->next) {
+		if (o->lease_deadline_us && o->lease_deadline_us < now) {
+			lose_lease(s, o, "expired");
+			s->counters.leases_expired++;
+			n++;
+		}
+	}
+	return n;
+}
+
+int service_revoke_lease(struct service *s, uint64_t id)
+{
+	for (struct session *o = s->sessions.next; o != &s->sessions;
+	     o = o->next) {
+		if (o->id == id) {
+			lose_lease(s, o, "revoked");
+			s->counters.leases_revoked++;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Refuses a request under an epoch that is not the lease's (STALE, with
+ * the current epoch as detail); renews the lease otherwise. */
+static int check_epoch(struct service *s, struct session *sess, uint32_t epoch,
+		       struct proto_msg *r)
+{
+	if (epoch != sess->epoch) {
+		fail(r, PROTO_ST_STALE,
+		     "epoch %u is stale; the lease is at epoch %u", epoch,
+		     sess->epoch);
+		r->u.error.detail = sess->epoch;
+		return -1;
+	}
+	sess->lease_deadline_us = s->clock_us() + s->lease_ttl_ms * 1000ull;
+	return 0;
+}
+
+static void do_renew(struct service *s, struct session *sess,
+		     const struct proto_msg *req, struct proto_msg *r)
+{
+	if (check_epoch(s, sess, req->u.renew.epoch, r))
+		return;
+	r->hdr.type = PROTO_RENEWED;
+	r->u.renew.epoch = sess->epoch;
+	r->u.renew.lease_ttl_ms = s->lease_ttl_ms;
 }
 
 static void do_hello(struct service *s, struct session *sess,
@@ -124,15 +204,21 @@ static void do_hello(struct service *s, struct session *sess,
 	r->u.welcome.persist_methods = s->persist_methods;
 	r->u.welcome.max_frame = PROTO_MAX_FRAME;
 	r->u.welcome.granularity = s->granularity;
+	r->u.welcome.lease_ttl_ms = s->lease_ttl_ms;
 }
 
-static void do_alloc(struct service *s, struct session *sess, uint64_t size,
-		     struct proto_msg *r)
+static void do_alloc(struct service *s, struct session *sess,
+		     const struct proto_msg *req, struct proto_msg *r)
 {
+	uint64_t size = req->u.alloc.size;
 	struct chunk_record rec;
 	uint8_t *addr;
 	uint32_t rkey;
-	int rc = table_alloc(s->table, size, sess->id, sess->epoch, &rec);
+	int rc;
+
+	if (check_epoch(s, sess, req->u.alloc.epoch, r))
+		return;
+	rc = table_alloc(s->table, size, sess->id, sess->epoch, &rec);
 
 	if (rc == -ENOSPC || rc == -EINVAL) {
 		fail(r, rc == -ENOSPC ? PROTO_ST_NOSPC : PROTO_ST_INVALID,
@@ -189,7 +275,8 @@ static void do_persist(struct service *s, struct session *sess,
 	uint64_t len = req->u.persist.length;
 	struct chunk_record rec;
 
-	if (find_own_open(s, sess, chunk, &rec, r))
+	if (check_epoch(s, sess, req->u.persist.epoch, r) ||
+	    find_own_open(s, sess, chunk, &rec, r))
 		return;
 	if (off > rec.length || len > rec.length - off) {
 		fail(r, PROTO_ST_INVALID,
@@ -210,7 +297,8 @@ static void do_seal(struct service *s, struct session *sess,
 	struct chunk_record rec;
 	uint8_t *addr;
 
-	if (find_own_open(s, sess, chunk, &rec, r))
+	if (check_epoch(s, sess, req->u.seal.epoch, r) ||
+	    find_own_open(s, sess, chunk, &rec, r))
 		return;
 	if (len > rec.length) {
 		fail(r, PROTO_ST_INVALID, "seal length %llu exceeds chunk %llu",
@@ -227,7 +315,7 @@ static void do_seal(struct service *s, struct session *sess,
 		fail(r, PROTO_ST_CRC,
 		     "chunk %llu: content CRC32C 0x%08x, not 0x%08x; still open",
 		     (unsigned long long)chunk, got, want);
-		r->u.error.regrant_rkey = rc ? 0 : rkey;
+		r->u.error.detail = rc ? 0 : rkey;
 		return;
 	}
 	/* Sealed content must be durable even if the client never persisted. */
@@ -275,6 +363,8 @@ static void do_free(struct service *s, struct session *sess,
 	uint64_t chunk = req->u.free.chunk;
 	struct chunk_record rec;
 
+	if (check_epoch(s, sess, req->u.free.epoch, r))
+		return;
 	if (table_lookup(s->table, chunk, &rec)) {
 		fail(r, PROTO_ST_NOENT, "no chunk %llu",
 		     (unsigned long long)chunk);
@@ -309,7 +399,7 @@ static void dispatch(struct service *s, struct session *sess,
 		do_hello(s, sess, r);
 		break;
 	case PROTO_ALLOC:
-		do_alloc(s, sess, req->u.alloc.size, r);
+		do_alloc(s, sess, req, r);
 		break;
 	case PROTO_PERSIST:
 		do_persist(s, sess, req, r);
@@ -322,6 +412,9 @@ static void dispatch(struct service *s, struct session *sess,
 		break;
 	case PROTO_FREE:
 		do_free(s, sess, req, r);
+		break;
+	case PROTO_RENEW:
+		do_renew(s, sess, req, r);
 		break;
 	default:
 		fail(r, PROTO_ST_MALFORMED, "%s is not a request",

@@ -12,6 +12,13 @@
  * OPEN chunks lose write access and are reclaimed. Any session may free a
  * SEALED chunk; every read grant of it is revoked first.
  *
+ * Leases: each session holds a lease of lease_ttl_ms, renewed by every
+ * request under the current epoch and by RENEW. When it expires
+ * (service_expire_leases) or is revoked (service_revoke_lease), the
+ * session's write access is revoked, its OPEN chunks are reclaimed, and its
+ * epoch moves on: requests under the old epoch get STALE, with the new
+ * epoch, until the client adopts it. SEALED chunks outlive the lease.
+ *
  * Threading: one thread (the event loop) owns the service and its sessions.
  */
 #ifndef CHUNKD_SERVER_SERVICE_H
@@ -43,7 +50,8 @@ struct session_caps {
 struct session {
 	uint64_t id;
 	uint32_t epoch;
-	bool greeted; /* HELLO seen */
+	bool greeted;		    /* HELLO seen */
+	uint64_t lease_deadline_us; /* monotonic; 0 while the lease is lost */
 	const struct session_caps *caps;
 	void *caps_ctx;
 	struct session *next, *prev; /* the service's list */
@@ -53,6 +61,8 @@ struct service_counters {
 	uint64_t requests;
 	uint64_t errors;    /* ERROR replies */
 	uint64_t malformed; /* frames that did not decode */
+	uint64_t leases_expired;
+	uint64_t leases_revoked;
 };
 
 struct service {
@@ -61,6 +71,8 @@ struct service {
 	const struct persister *data; /* persists chunk content */
 	uint32_t persist_methods;     /* PROTO_PERSIST_* offered */
 	uint32_t granularity;
+	uint32_t lease_ttl_ms;
+	uint64_t (*clock_us)(void); /* monotonic; tests may replace it */
 	uint64_t next_session;
 	struct session sessions; /* list head */
 	struct service_counters counters;
@@ -73,7 +85,16 @@ struct service {
  */
 void service_init(struct service *s, struct table *table, uint8_t *area,
 		  const struct persister *data, uint32_t granularity,
-		  bool direct_write_to_pmem);
+		  bool direct_write_to_pmem, uint32_t lease_ttl_ms);
+
+/* Takes the leases of every session whose deadline has passed; returns
+ * how many. The transport calls it from a timer. */
+unsigned service_expire_leases(struct service *s);
+
+/* Revokes the lease of session id now (an operator's order). Returns 0, or
+ * -ENOENT when no such session is connected. When it returns, no write
+ * through the session's old rkeys lands. */
+int service_revoke_lease(struct service *s, uint64_t id);
 
 /* Starts a session (sets its id) whose capabilities caps grants. */
 void service_session_start(struct service *s, struct session *sess,

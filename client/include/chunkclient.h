@@ -85,6 +85,8 @@ struct chunk_client_opts {
 				   * default 50 */
 	unsigned persist_methods; /* allowed CHUNK_PERSIST_* (default all);
 				   * the cheapest offered and allowed wins */
+	unsigned renew_lease;	  /* 1 (default): a background thread renews
+				   * the session's lease; 0: only requests do */
 };
 
 void chunk_client_opts_init(struct chunk_client_opts *opts);
@@ -112,7 +114,14 @@ unsigned chunk_client_persist_method(const struct chunk_client *client);
 
 /*
  * Threading: a chunk_client is used by one thread at a time; different
- * clients may be used by different threads at once.
+ * clients may be used by different threads at once. (Internally a lock
+ * serializes the application's calls with the lease renewer.)
+ *
+ * Leases: a session's OPEN chunks stay granted while its lease lives. The
+ * library renews it from a background thread every third of its TTL. If it
+ * lapses anyway (or an operator revokes it), the server reclaims the OPEN
+ * chunks; the next call returns CHUNK_E_STALE, the library forgets those
+ * chunks and goes on under the new lease. Sealed chunks are not affected.
  *
  * Connection loss: a remote access error (a write outside a granted chunk,
  * or after a seal) puts the queue pair into the error state. The call that

@@ -22,9 +22,11 @@ static struct proto_msg sample(unsigned type)
 		m.u.welcome.persist_methods = PROTO_PERSIST_RPC;
 		m.u.welcome.max_frame = PROTO_MAX_FRAME;
 		m.u.welcome.granularity = 4096;
+		m.u.welcome.lease_ttl_ms = 10000;
 		break;
 	case PROTO_ALLOC:
 		m.u.alloc.size = 1ull << 33;
+		m.u.alloc.epoch = 4;
 		break;
 	case PROTO_GRANT:
 		m.u.grant.chunk = 9;
@@ -37,17 +39,27 @@ static struct proto_msg sample(unsigned type)
 		m.u.persist.chunk = 9;
 		m.u.persist.offset = 64;
 		m.u.persist.length = 4032;
+		m.u.persist.epoch = 4;
 		break;
 	case PROTO_SEAL:
 		m.u.seal.chunk = 9;
 		m.u.seal.length = 4096;
 		m.u.seal.crc = 0xe3069283;
+		m.u.seal.epoch = 4;
 		break;
 	case PROTO_OPEN:
 		m.u.open.chunk = 10;
 		break;
 	case PROTO_FREE:
 		m.u.free.chunk = 11;
+		m.u.free.epoch = 4;
+		break;
+	case PROTO_RENEW:
+		m.u.renew.epoch = 5;
+		break;
+	case PROTO_RENEWED:
+		m.u.renew.epoch = 5;
+		m.u.renew.lease_ttl_ms = 10000;
 		break;
 	case PROTO_OPENED:
 		m.u.opened.chunk = 10;
@@ -58,7 +70,7 @@ static struct proto_msg sample(unsigned type)
 		break;
 	case PROTO_ERROR:
 		m.u.error.status = PROTO_ST_CRC;
-		m.u.error.regrant_rkey = 44;
+		m.u.error.detail = 44;
 		strcpy(m.u.error.text, "chunk 9: CRC32C mismatch");
 		m.u.error.text_len = (uint16_t)strlen(m.u.error.text);
 		break;
@@ -68,7 +80,7 @@ static struct proto_msg sample(unsigned type)
 
 Test(msg, every_type_round_trips)
 {
-	for (unsigned type = PROTO_HELLO; type <= PROTO_ERROR; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_RENEWED; type++) {
 		struct proto_msg in = sample(type), out;
 		uint8_t buf[PROTO_MAX_FRAME];
 		int len = proto_encode(&in, buf, sizeof(buf));
@@ -90,7 +102,9 @@ Test(msg, every_type_round_trips)
 
 Test(msg, wrong_body_lengths_are_refused)
 {
-	for (unsigned type = PROTO_HELLO; type < PROTO_ERROR; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_RENEWED; type++) {
+		if (type == PROTO_ERROR)
+			continue;
 		struct proto_msg in = sample(type), out;
 		uint8_t buf[PROTO_MAX_FRAME] = {0};
 		int len = proto_encode(&in, buf, sizeof(buf));
@@ -130,12 +144,23 @@ Test(msg, unknown_types_and_bad_error_texts_are_refused)
 	cr_assert_eq(proto_encode(&m, buf, 20), -EMSGSIZE);
 }
 
-Test(msg, reserved_seal_field_must_be_zero)
+Test(msg, reserved_fields_must_be_zero)
 {
-	struct proto_msg m = sample(PROTO_SEAL), out;
-	uint8_t buf[PROTO_MAX_FRAME];
-	int len = proto_encode(&m, buf, sizeof(buf));
+	const struct {
+		unsigned type, offset;
+	} reserved[] = {
+		{PROTO_HELLO, 0},    {PROTO_ALLOC, 12},	  {PROTO_FREE, 12},
+		{PROTO_PERSIST, 28}, {PROTO_WELCOME, 28}, {PROTO_RENEW, 4},
+	};
 
-	buf[PROTO_HEADER_LEN + 20] = 1;
-	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG);
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		struct proto_msg m = sample(reserved[i].type), out;
+		uint8_t buf[PROTO_MAX_FRAME];
+		int len = proto_encode(&m, buf, sizeof(buf));
+
+		cr_assert_eq(proto_decode(buf, (size_t)len, &out), 0);
+		buf[PROTO_HEADER_LEN + reserved[i].offset] = 1;
+		cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG,
+			     "%s", proto_type_name(reserved[i].type));
+	}
 }

@@ -3,6 +3,7 @@
  * capabilities it was asked to grant and revoke.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "../common/mem_pool.h"
@@ -86,6 +87,13 @@ static bool has_grant(const struct fake_caps *f, uint64_t chunk, bool write)
 	return false;
 }
 
+static uint64_t fake_now_us;
+
+static uint64_t fake_clock(void)
+{
+	return fake_now_us;
+}
+
 static struct mem_pool mp;
 static struct table *table;
 static struct service svc;
@@ -102,7 +110,9 @@ static void setup(void)
 		table_pmem_open(mp.image, &mp.geo, &mp.persist, &table, &rep),
 		0);
 	service_init(&svc, table, mp.image + mp.geo.chunk_area_offset,
-		     &mp.persist, 4096, false);
+		     &mp.persist, 4096, false, 1000);
+	fake_now_us = 1000000;
+	svc.clock_us = fake_clock;
 	memset(&caps_a, 0, sizeof(caps_a));
 	memset(&caps_b, 0, sizeof(caps_b));
 	service_session_start(&svc, &a, &fake_ops, &caps_a);
@@ -138,6 +148,11 @@ static struct proto_msg msg(unsigned type)
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.type = (uint8_t)type;
+	/* Requests carry the lease epoch; a new session's is 1. */
+	m.u.alloc.epoch = m.u.persist.epoch = m.u.seal.epoch = 1;
+	m.u.free.epoch = 1;
+	if (type == PROTO_RENEW)
+		m.u.renew.epoch = 1;
 	return m;
 }
 
@@ -172,9 +187,10 @@ static struct proto_msg on_chunk(struct session *sess, unsigned type,
 {
 	struct proto_msg m = msg(type);
 
-	m.u.open.chunk = chunk; /* open and free share the layout */
 	if (type == PROTO_FREE)
 		m.u.free.chunk = chunk;
+	else
+		m.u.open.chunk = chunk;
 	return call(sess, m);
 }
 
@@ -235,7 +251,7 @@ Test(service, seal_revokes_then_checks_the_crc)
 	memset(area + (g.u.grant.addr - (uintptr_t)area), 'x', 300);
 	r = seal(&a, chunk, 300, 0x12345678);
 	cr_assert_eq(r.u.error.status, PROTO_ST_CRC, "%s", r.u.error.text);
-	cr_assert_neq(r.u.error.regrant_rkey, 0, "write access given back");
+	cr_assert_neq(r.u.error.detail, 0, "write access given back");
 	cr_assert(has_grant(&caps_a, chunk, true), "the chunk stays writable");
 	cr_assert_eq(caps_a.revoked_writes, 1, "revoked before the check");
 	r = seal(&a, chunk, 300,
@@ -322,4 +338,49 @@ Test(service, malformed_frames_get_an_error_not_a_crash)
 	hello(&a);
 	cr_assert_eq(call(&a, msg(PROTO_GRANT)).u.error.status,
 		     PROTO_ST_MALFORMED, "a reply type is not a request");
+}
+
+Test(service, an_expired_lease_loses_open_chunks_keeps_sealed_and_moves_epoch)
+{
+	struct proto_msg g1, g2, r, m;
+
+	hello(&a);
+	hello(&b);
+	g1 = alloc_chunk(&a, 4096);
+	g2 = alloc_chunk(&a, 4096);
+	cr_assert_eq(seal(&a, g2.u.grant.chunk, 0, 0).hdr.type, PROTO_SEALED);
+	fake_now_us += 900000; /* within the 1 s lease: b renews, a does not */
+	cr_assert_eq(call(&b, msg(PROTO_RENEW)).hdr.type, PROTO_RENEWED);
+	fake_now_us += 200000;
+	cr_assert_eq(service_expire_leases(&svc), 1, "only a's lease ran out");
+	cr_assert_eq(svc.counters.leases_expired, 1);
+	cr_assert_not(has_grant(&caps_a, g1.u.grant.chunk, true),
+		      "write access revoked");
+	cr_assert_eq(on_chunk(&b, PROTO_OPEN, g1.u.grant.chunk).u.error.status,
+		     PROTO_ST_NOENT, "the open chunk was reclaimed");
+	cr_assert_eq(on_chunk(&b, PROTO_OPEN, g2.u.grant.chunk).hdr.type,
+		     PROTO_OPENED, "the sealed chunk outlives the lease");
+	r = call(&a, msg(PROTO_ALLOC));
+	cr_assert_eq(r.u.error.status, PROTO_ST_STALE, "epoch 1 is stale");
+	cr_assert_eq(r.u.error.detail, 2, "the error names the new epoch");
+	m = msg(PROTO_RENEW);
+	m.u.renew.epoch = 2;
+	r = call(&a, m);
+	cr_assert_eq(r.hdr.type, PROTO_RENEWED);
+	cr_assert_eq(r.u.renew.epoch, 2);
+	cr_assert_eq(r.u.renew.lease_ttl_ms, 1000);
+}
+
+Test(service, an_operator_revokes_a_lease_at_once)
+{
+	struct proto_msg g;
+
+	hello(&a);
+	g = alloc_chunk(&a, 4096);
+	cr_assert_eq(service_revoke_lease(&svc, a.id), 0);
+	cr_assert_not(has_grant(&caps_a, g.u.grant.chunk, true));
+	cr_assert_eq(seal(&a, g.u.grant.chunk, 0, 0).u.error.status,
+		     PROTO_ST_STALE);
+	cr_assert_eq(service_revoke_lease(&svc, 424242), -ENOENT);
+	cr_assert_eq(svc.counters.leases_revoked, 1);
 }

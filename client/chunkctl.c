@@ -1,60 +1,344 @@
 /*
- * chunkctl: the operator's command-line tool for chunkd.
- *
- * The admin listener it talks to does not exist yet, so for now it only
- * answers --help and --version; every subcommand is refused plainly.
+ * chunkctl: the operator's command-line tool for chunkd. It talks to
+ * chunkd's admin socket (one JSON request and reply per line; see
+ * server/admin.h) and prints tables, or the reply itself with --json.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "chunkclient.h"
 
-static void print_usage(FILE *out)
+#define DEFAULT_SOCKET "/run/chunkd.sock"
+
+enum exit_code {
+	EXIT_OK = 0,	      /* done */
+	EXIT_REFUSED = 1,     /* chunkd refused or reported a failure */
+	EXIT_USAGE = 2,	      /* bad command line */
+	EXIT_UNREACHABLE = 3, /* no chunkd answers on the socket */
+};
+
+struct ctl {
+	const char *socket;
+	bool json;
+};
+
+static const char usage_text[] =
+	"Usage: chunkctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+	"\n"
+	"Administers a running chunkd through its admin socket.\n"
+	"\n"
+	"Commands:\n"
+	"  status                       pool, chunks, sessions, persistence,\n"
+	"                               refused authentications\n"
+	"  leases                       every session's lease\n"
+	"  lease show|renew|revoke ID   one lease; renew extends it by a TTL;\n"
+	"                               revoke takes its write access and its\n"
+	"                               unsealed chunks now\n"
+	"  chunks [--state open|sealed] the chunks in the table\n"
+	"  chunk show|free ID           one chunk; free revokes every grant of it\n"
+	"  verify                       scrub sealed chunks against their CRC32C\n"
+	"\n"
+	"Options:\n"
+	"  -s, --socket PATH  chunkd's admin socket (default " DEFAULT_SOCKET
+	")\n"
+	"  -j, --json         print chunkd's JSON reply instead of a table\n"
+	"  -h, --help         this help; COMMAND --help for one command's\n"
+	"  -V, --version      the version\n"
+	"\n"
+	"Exit status: 0 done, 1 chunkd refused or found a problem (verify: a\n"
+	"mismatch), 2 usage error, 3 no chunkd answers on the socket.\n";
+
+/* One command's help, for COMMAND --help. */
+static const char *command_help(const char *cmd)
 {
-	fprintf(out,
-		"Usage: chunkctl [OPTIONS] COMMAND [ARGS]\n"
-		"\n"
-		"Administers a running chunkd through its local control socket.\n"
-		"\n"
-		"Options:\n"
-		"  -h, --help     show this help and exit\n"
-		"  -V, --version  show the version and exit\n"
-		"\n"
-		"Commands: none yet. chunkd has no admin listener so far; status,\n"
-		"leases, lease, chunks, chunk and verify come with it.\n"
-		"\n"
-		"Exit status: 0 on success, 1 when a command fails, 2 on a usage\n"
-		"error.\n");
+	static const struct {
+		const char *cmd, *text;
+	} helps[] = {
+		{"status",
+		 "Usage: chunkctl status\nPool size, used and free bytes, chunks by state, sessions, the\npersistence methods offered, refused authentications, counters.\n"},
+		{"leases",
+		 "Usage: chunkctl leases\nOne line per session: lease id, client address, epoch, OPEN chunks\nheld and their bytes, milliseconds until the lease expires.\n"},
+		{"lease",
+		 "Usage: chunkctl lease show|renew|revoke ID\nshow: one lease. renew: extend it by one TTL from now. revoke:\nrevoke the session's write access and reclaim its unsealed chunks\nbefore returning; its sealed chunks stay.\n"},
+		{"chunks",
+		 "Usage: chunkctl chunks [--state open|sealed]\nEvery chunk in the table, or those in one state.\n"},
+		{"chunk",
+		 "Usage: chunkctl chunk show|free ID\nshow: one chunk's record. free: revoke every grant of the chunk\n(its owner's write, every reader's read) and free it.\n"},
+		{"verify",
+		 "Usage: chunkctl verify\nRead every sealed chunk and compare it with its CRC32C; exit 1 if any\ndiffers (chunkd logs which).\n"},
+	};
+
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (!strcmp(helps[i].cmd, cmd))
+			return helps[i].text;
+	return NULL;
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "chunkctl: %s%s%s%s; see chunkctl --help\n", what,
+		arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+	return EXIT_USAGE;
+}
+
+/* Sends one request line and reads the reply line; NULL if unreachable. */
+static json_t *ask(const struct ctl *ctl, json_t *req)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char *line = json_dumps(req, JSON_COMPACT), reply[1 << 20];
+	size_t got = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	json_t *parsed = NULL;
+	ssize_t n;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ctl->socket);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		fprintf(stderr, "chunkctl: no chunkd answers on %s: %s\n",
+			ctl->socket, strerror(errno));
+		goto out;
+	}
+	if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0)
+		goto out;
+	while (got < sizeof(reply) - 1 &&
+	       (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0) {
+		got += (size_t)n;
+		if (memchr(reply, '\n', got))
+			break;
+	}
+	reply[got] = '\0';
+	parsed = json_loads(reply, JSON_DISABLE_EOF_CHECK, NULL);
+	if (!parsed)
+		fprintf(stderr, "chunkctl: chunkd sent no valid reply\n");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	return parsed;
+}
+
+static long long num(json_t *obj, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(obj, key));
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : "";
+}
+
+static void print_status(json_t *r)
+{
+	json_t *pool = json_object_get(r, "pool"),
+	       *chunks = json_object_get(r, "chunks");
+	json_t *m;
+	size_t i;
+
+	printf("pool          %s (%s)\n", str(pool, "path"),
+	       str(pool, "backing"));
+	printf("size          %lld bytes, chunk area %lld, granularity %lld\n",
+	       num(pool, "size"), num(pool, "area"), num(pool, "granularity"));
+	printf("used          %lld bytes\nfree          %lld bytes\n",
+	       num(pool, "used"), num(pool, "free"));
+	printf("chunks        %lld open, %lld sealed\n", num(chunks, "open"),
+	       num(chunks, "sealed"));
+	printf("sessions      %lld\npersistence  ", num(r, "sessions"));
+	json_array_foreach(json_object_get(r, "persistence"), i, m)
+		printf(" %s", json_string_value(m));
+	printf("\nauth refused  %lld\n", num(r, "auth_refused"));
+}
+
+static void print_lease_row(json_t *l)
+{
+	printf("%-20lld %-22s %6lld %7lld %12lld %12lld  %s\n", num(l, "id"),
+	       str(l, "client"), num(l, "epoch"), num(l, "chunks"),
+	       num(l, "bytes"), num(l, "expires_in_ms"), str(l, "state"));
+}
+
+static void print_leases(json_t *list)
+{
+	json_t *l;
+	size_t i;
+
+	printf("%-20s %-22s %6s %7s %12s %12s  %s\n", "ID", "CLIENT", "EPOCH",
+	       "CHUNKS", "BYTES", "EXPIRES_MS", "STATE");
+	json_array_foreach(list, i, l) print_lease_row(l);
+}
+
+static void print_chunk_row(json_t *c)
+{
+	printf("%-10lld %-7s %14lld %12lld %12lld %-20lld %s\n", num(c, "id"),
+	       str(c, "state"), num(c, "offset"), num(c, "length"),
+	       num(c, "sealed_length"), num(c, "session"), str(c, "crc32c"));
+}
+
+static void print_chunks(json_t *list)
+{
+	json_t *c;
+	size_t i;
+
+	printf("%-10s %-7s %14s %12s %12s %-20s %s\n", "ID", "STATE", "OFFSET",
+	       "LENGTH", "SEALED", "SESSION", "CRC32C");
+	json_array_foreach(list, i, c) print_chunk_row(c);
+}
+
+/* Prints a successful reply for cmd; returns the exit status. */
+static int print_reply(const char *cmd, json_t *r)
+{
+	if (!strcmp(cmd, "status"))
+		print_status(r);
+	else if (!strcmp(cmd, "leases"))
+		print_leases(json_object_get(r, "leases"));
+	else if (!strncmp(cmd, "lease_", 6)) {
+		print_leases(json_array());
+		print_lease_row(json_object_get(r, "lease"));
+	} else if (!strcmp(cmd, "chunks"))
+		print_chunks(json_object_get(r, "chunks"));
+	else if (!strncmp(cmd, "chunk_", 6)) {
+		print_chunks(json_array());
+		print_chunk_row(json_object_get(r, "chunk"));
+	} else if (!strcmp(cmd, "verify")) {
+		printf("verify: %lld sealed chunks, %lld bytes checked, %lld mismatches\n",
+		       num(r, "checked"), num(r, "bytes"),
+		       num(r, "mismatches"));
+		return num(r, "mismatches") ? EXIT_REFUSED : EXIT_OK;
+	}
+	return EXIT_OK;
+}
+
+static int run(const struct ctl *ctl, const char *cmd, json_t *req)
+{
+	json_t *reply = ask(ctl, req);
+	int rc;
+
+	json_decref(req);
+	if (!reply)
+		return EXIT_UNREACHABLE;
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		if (ctl->json)
+			json_dumpf(reply, stdout, JSON_INDENT(2)),
+				putchar('\n');
+		fprintf(stderr, "chunkctl: %s\n", str(reply, "error"));
+		rc = EXIT_REFUSED;
+	} else if (ctl->json) {
+		json_dumpf(reply, stdout, JSON_INDENT(2));
+		putchar('\n');
+		rc = !strcmp(cmd, "verify") && num(reply, "mismatches")
+			     ? EXIT_REFUSED
+			     : EXIT_OK;
+	} else {
+		rc = print_reply(cmd, reply);
+	}
+	json_decref(reply);
+	return rc;
+}
+
+/* Parses "ID" into a positive integer. */
+static bool parse_id(const char *text, long long *id)
+{
+	char *end;
+
+	errno = 0;
+	*id = strtoll(text, &end, 10);
+	return !errno && *text && !*end && *id > 0;
+}
+
+/* Builds the request for argv (the command and its arguments); returns
+ * NULL after printing a usage error. */
+static json_t *build_request(int argc, char **argv, const char **cmd)
+{
+	const char *verb = argv[0];
+	long long id;
+
+	if (!strcmp(verb, "status") || !strcmp(verb, "leases") ||
+	    !strcmp(verb, "verify")) {
+		*cmd = verb;
+		return argc == 1 ? json_pack("{s:s}", "cmd", verb) : NULL;
+	}
+	if (!strcmp(verb, "chunks")) {
+		*cmd = "chunks";
+		if (argc == 1)
+			return json_pack("{s:s}", "cmd", "chunks");
+		if (argc == 3 && !strcmp(argv[1], "--state"))
+			return json_pack("{s:s, s:s}", "cmd", "chunks", "state",
+					 argv[2]);
+		return NULL;
+	}
+	if ((!strcmp(verb, "lease") || !strcmp(verb, "chunk")) && argc == 3 &&
+	    parse_id(argv[2], &id)) {
+		static char name[32];
+		bool lease = !strcmp(verb, "lease");
+
+		if (!(lease ? !strcmp(argv[1], "show") ||
+				      !strcmp(argv[1], "renew") ||
+				      !strcmp(argv[1], "revoke")
+			    : !strcmp(argv[1], "show") ||
+				      !strcmp(argv[1], "free")))
+			return NULL;
+		snprintf(name, sizeof(name), "%s_%s", verb, argv[1]);
+		*cmd = name;
+		return json_pack("{s:s, s:I}", "cmd", name, "id",
+				 (json_int_t)id);
+	}
+	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	struct ctl ctl = {.socket = DEFAULT_SOCKET};
+	const char *cmd = NULL, *help;
+	json_t *req;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jhV", options, NULL)) != -1) {
 		switch (opt) {
+		case 's':
+			ctl.socket = optarg;
+			break;
+		case 'j':
+			ctl.json = true;
+			break;
 		case 'h':
-			print_usage(stdout);
-			return EXIT_SUCCESS;
+			fputs(usage_text, stdout);
+			return EXIT_OK;
 		case 'V':
 			printf("chunkctl %s\n", chunk_version());
-			return EXIT_SUCCESS;
+			return EXIT_OK;
 		default:
-			fprintf(stderr, "chunkctl: see --help\n");
-			return 2;
+			return usage_error("unknown option", NULL);
 		}
 	}
-	if (optind == argc) {
-		fprintf(stderr, "chunkctl: no command given; see --help\n");
-		return 2;
+	if (optind == argc)
+		return usage_error("no command given", NULL);
+	help = command_help(argv[optind]);
+	if (!help)
+		return usage_error("unknown command", argv[optind]);
+	for (int i = optind + 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(help, stdout);
+			return EXIT_OK;
+		}
 	}
-	fprintf(stderr, "chunkctl: unknown command '%s'; see --help\n",
-		argv[optind]);
-	return 2;
+	req = build_request(argc - optind, argv + optind, &cmd);
+	if (!req) {
+		fputs(help, stderr);
+		return EXIT_USAGE;
+	}
+	return run(&ctl, cmd, req);
 }

@@ -15,6 +15,8 @@ void config_defaults(struct config *cfg)
 	cfg->port = CONFIG_DEFAULT_PORT;
 	cfg->poll_us = CONFIG_DEFAULT_POLL_US;
 	cfg->lease_ttl_ms = CONFIG_DEFAULT_LEASE_TTL_MS;
+	snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "%s",
+		 CONFIG_DEFAULT_ADMIN_SOCKET);
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -127,9 +129,22 @@ static int set_server(struct config *c, const char *key, const char *v,
 	return bad(err, len, "server", key, v, "unknown key");
 }
 
+static int set_admin(struct config *c, const char *key, const char *v,
+		     char *err, size_t len)
+{
+	if (!strcmp(key, "socket"))
+		return copy_text(c->admin_socket, sizeof(c->admin_socket), v)
+			       ? bad(err, len, "admin", key, v,
+				     "a path of at most 107 bytes")
+			       : 0;
+	return bad(err, len, "admin", key, v, "unknown key");
+}
+
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, char *err, size_t err_len)
 {
+	if (!strcmp(section, "admin"))
+		return set_admin(cfg, key, value, err, err_len);
 	if (!strcmp(section, "pool"))
 		return set_pool(cfg, key, value, err, err_len);
 	if (!strcmp(section, "server"))

@@ -16,6 +16,9 @@
  *   direct_write_to_pmem = false ; true only where RDMA writes reach the
  *                              ; persistence domain (DDIO off or eADR)
  *   log_level = info
+ *
+ *   [admin]
+ *   socket = /run/chunkd.sock  ; chunkctl's unix socket (mode 0600)
  */
 #ifndef CHUNKD_SERVER_CONFIG_H
 #define CHUNKD_SERVER_CONFIG_H
@@ -29,6 +32,7 @@
 #define CONFIG_DEFAULT_PORT	    7470u
 #define CONFIG_DEFAULT_POLL_US	    50u
 #define CONFIG_DEFAULT_LEASE_TTL_MS 10000u
+#define CONFIG_DEFAULT_ADMIN_SOCKET "/run/chunkd.sock"
 
 struct config {
 	char pool_path[4096];
@@ -41,6 +45,7 @@ struct config {
 	uint32_t lease_ttl_ms;
 	bool direct_write_to_pmem;
 	enum log_level log_level;
+	char admin_socket[108];
 };
 
 void config_defaults(struct config *cfg);

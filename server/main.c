@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/units.h"
+#include "admin.h"
 #include "config.h"
 #include "pool.h"
 #include "rdma_server.h"
@@ -65,6 +66,7 @@ static void print_usage(FILE *out)
 		"      --direct-write-to-pmem  offer read-after-write persistence: only\n"
 		"                           where RDMA writes reach the persistence\n"
 		"                           domain (DDIO off or eADR)\n"
+		"      --admin-socket PATH  chunkctl's unix socket (default %s)\n"
 		"      --verify             scrub sealed chunks against their CRC32C,\n"
 		"                           report, and exit (1 if any mismatch)\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -74,7 +76,7 @@ static void print_usage(FILE *out)
 		"Exit status: 0 on success, 1 on a failure or a scrub mismatch, 2 on\n"
 		"a usage error.\n",
 		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_POLL_US,
-		CONFIG_DEFAULT_LEASE_TTL_MS);
+		CONFIG_DEFAULT_LEASE_TTL_MS, CONFIG_DEFAULT_ADMIN_SOCKET);
 }
 
 static void add_flag(struct options *o, const char *section, const char *key,
@@ -102,6 +104,7 @@ static bool flag_for(int opt, const char **section, const char **key)
 		{'l', "server", "log_level"},
 		{'d', "server", "direct_write_to_pmem"},
 		{'t', "server", "lease_ttl_ms"},
+		{'A', "admin", "socket"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -128,6 +131,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"poll-us", required_argument, NULL, 'u'},
 		{"direct-write-to-pmem", no_argument, NULL, 'd'},
 		{"lease-ttl-ms", required_argument, NULL, 't'},
+		{"admin-socket", required_argument, NULL, 'A'},
 		{"verify", no_argument, NULL, 'v'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
@@ -278,6 +282,7 @@ static int serve(const struct config *cfg, struct pool *pool,
 	struct event_base *base = event_base_new();
 	struct event *sigint = NULL, *sigterm = NULL;
 	struct rdma_server *srv = NULL;
+	struct admin *admin = NULL;
 	struct service svc;
 	char err[512];
 	int rc = EXIT_FAILURE;
@@ -297,12 +302,18 @@ static int serve(const struct config *cfg, struct pool *pool,
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
+	if (admin_start(base, cfg->admin_socket, &svc, pool, cfg->pool_path,
+			&admin, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
 	log_info("ready: serving on %s port %u; persistence: persist-rpc%s",
 		 ro.listen, rdma_server_port(srv),
 		 cfg->direct_write_to_pmem ? ", read-after-write" : "");
 	event_base_dispatch(base);
 	rc = EXIT_SUCCESS;
 out:
+	admin_stop(&admin);
 	rdma_server_stop(&srv);
 	if (sigint)
 		event_free(sigint);

@@ -422,6 +422,7 @@ static void on_connect_request(struct rdma_server *srv, struct rdma_cm_id *id,
 		return;
 	}
 	service_session_start(srv->svc, &c->session, &conn_caps, c);
+	c->session.peer = c->peer;
 	c->session_started = true;
 	log_info("%s: connected, session %llu", c->peer,
 		 (unsigned long long)c->session.id);

@@ -151,6 +151,43 @@ unsigned service_expire_leases(struct service *s)
 	return n;
 }
 
+struct session *service_find_session(struct service *s, uint64_t id)
+{
+	for (struct session *o = s->sessions.next; o != &s->sessions;
+	     o = o->next)
+		if (o->id == id)
+			return o;
+	return NULL;
+}
+
+void service_renew_lease(struct service *s, struct session *sess)
+{
+	if (sess->lease_deadline_us) /* a lost lease needs its client */
+		sess->lease_deadline_us =
+			s->clock_us() + s->lease_ttl_ms * 1000ull;
+}
+
+/* Revokes every grant of a chunk: the owner's write, everyone's read. */
+static void revoke_all_grants(struct service *s, const struct chunk_record *rec)
+{
+	for (struct session *o = s->sessions.next; o != &s->sessions;
+	     o = o->next) {
+		if (rec->state == CHUNK_STATE_OPEN && o->id == rec->session)
+			o->caps->revoke_write(o->caps_ctx, rec->id);
+		o->caps->revoke_read(o->caps_ctx, rec->id);
+	}
+}
+
+int service_admin_free(struct service *s, uint64_t id)
+{
+	struct chunk_record rec;
+
+	if (table_lookup(s->table, id, &rec))
+		return -ENOENT;
+	revoke_all_grants(s, &rec);
+	return table_free(s->table, id);
+}
+
 int service_revoke_lease(struct service *s, uint64_t id)
 {
 	for (struct session *o = s->sessions.next; o != &s->sessions;

@@ -54,6 +54,7 @@ struct session {
 	uint64_t lease_deadline_us; /* monotonic; 0 while the lease is lost */
 	const struct session_caps *caps;
 	void *caps_ctx;
+	const char *peer;	     /* the client's address, for operators */
 	struct session *next, *prev; /* the service's list */
 };
 
@@ -63,6 +64,7 @@ struct service_counters {
 	uint64_t malformed; /* frames that did not decode */
 	uint64_t leases_expired;
 	uint64_t leases_revoked;
+	uint64_t auth_refused; /* failed authentications */
 };
 
 struct service {
@@ -95,6 +97,16 @@ unsigned service_expire_leases(struct service *s);
  * -ENOENT when no such session is connected. When it returns, no write
  * through the session's old rkeys lands. */
 int service_revoke_lease(struct service *s, uint64_t id);
+
+/* The connected session with this id, or NULL. */
+struct session *service_find_session(struct service *s, uint64_t id);
+
+/* Extends a session's lease by one TTL from now (an operator's order). */
+void service_renew_lease(struct service *s, struct session *sess);
+
+/* Frees chunk id whatever its state or owner (an operator's order): every
+ * grant of it is revoked first. Returns 0 or -ENOENT. */
+int service_admin_free(struct service *s, uint64_t id);
 
 /* Starts a session (sets its id) whose capabilities caps grants. */
 void service_session_start(struct service *s, struct session *sess,

@@ -28,6 +28,7 @@ void chunkd_start(struct chunkd_proc *p, const char *binary, const char *pool,
 	snprintf(p->pool, sizeof(p->pool), "%s", pool);
 	snprintf(p->addr, sizeof(p->addr), "%s", chunkd_test_addr());
 	snprintf(p->log_path, sizeof(p->log_path), "%s.log", pool);
+	snprintf(p->admin_socket, sizeof(p->admin_socket), "%s.sock", pool);
 	snprintf(port_text, sizeof(port_text), "%u", port);
 	p->port = port;
 	argv[n++] = (char *)binary;
@@ -41,6 +42,8 @@ void chunkd_start(struct chunkd_proc *p, const char *binary, const char *pool,
 	argv[n++] = p->addr;
 	argv[n++] = "--port";
 	argv[n++] = port_text;
+	argv[n++] = "--admin-socket";
+	argv[n++] = p->admin_socket;
 	for (int i = 0; extra && extra[i] && n < 30; i++)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;

@@ -10,6 +10,7 @@ struct chunkd_proc {
 	char log_path[96];
 	char pool[96];
 	char addr[64];
+	char admin_socket[108]; /* POOL.sock, for chunkctl */
 	uint16_t port;
 };
 

@@ -1,0 +1,434 @@
+#include "admin.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "scrub.h"
+
+#define ADMIN_MAX_LINE 4096
+
+struct admin {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct service *svc;
+	struct pool *pool;
+	char pool_path[4096];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* ---- replies ---- */
+
+static json_t *error_reply(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static json_t *error_reply(int err, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", text, "code",
+			 err == ENOENT	 ? "ENOENT"
+			 : err == EINVAL ? "EINVAL"
+					 : "EIO");
+}
+
+static json_t *ok_reply(json_t *data)
+{
+	json_object_set_new(data, "ok", json_true());
+	return data;
+}
+
+static json_t *chunk_to_json(const struct chunk_record *r)
+{
+	char crc[11];
+
+	snprintf(crc, sizeof(crc), "0x%08x", r->crc);
+	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I}",
+			 "id", (json_int_t)r->id, "state",
+			 chunk_state_name(r->state), "offset",
+			 (json_int_t)r->offset, "length", (json_int_t)r->length,
+			 "sealed_length", (json_int_t)r->sealed_len, "session",
+			 (json_int_t)r->session, "epoch", (int)r->epoch,
+			 "crc32c", crc, "created", (json_int_t)r->created_s,
+			 "sealed", (json_int_t)r->sealed_s);
+}
+
+/* ---- leases ---- */
+
+struct held {
+	uint64_t session, chunks, bytes;
+};
+
+static bool count_held(const struct chunk_record *r, void *arg)
+{
+	struct held *h = arg;
+
+	if (r->state == CHUNK_STATE_OPEN && r->session == h->session) {
+		h->chunks++;
+		h->bytes += r->length;
+	}
+	return true;
+}
+
+static json_t *lease_json(struct admin *a, const struct session *s)
+{
+	struct held h = {.session = s->id};
+	uint64_t now = a->svc->clock_us();
+	long long left =
+		s->lease_deadline_us > now
+			? (long long)((s->lease_deadline_us - now) / 1000)
+			: 0;
+
+	table_iterate(a->svc->table, count_held, &h);
+	return json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:s}", "id",
+			 (json_int_t)s->id, "client", s->peer ? s->peer : "",
+			 "epoch", (int)s->epoch, "chunks", (json_int_t)h.chunks,
+			 "bytes", (json_int_t)h.bytes, "expires_in_ms",
+			 (json_int_t)left, "state",
+			 s->lease_deadline_us ? "live" : "lost");
+}
+
+static bool get_id(json_t *req, uint64_t *id)
+{
+	json_t *v = json_object_get(req, "id");
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+		return false;
+	*id = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+static json_t *cmd_leases(struct admin *a)
+{
+	json_t *list = json_array();
+
+	for (struct session *s = a->svc->sessions.next; s != &a->svc->sessions;
+	     s = s->next)
+		json_array_append_new(list, lease_json(a, s));
+	return ok_reply(json_pack("{s:o}", "leases", list));
+}
+
+static json_t *cmd_lease(struct admin *a, json_t *req, const char *op)
+{
+	struct session *s;
+	uint64_t id;
+
+	if (!get_id(req, &id))
+		return error_reply(EINVAL, "%s needs a lease id", op);
+	s = service_find_session(a->svc, id);
+	if (!s)
+		return error_reply(ENOENT, "no lease %llu",
+				   (unsigned long long)id);
+	if (!strcmp(op, "lease_revoke")) {
+		service_revoke_lease(a->svc, id);
+		log_info("admin: revoked lease %llu", (unsigned long long)id);
+	} else if (!strcmp(op, "lease_renew")) {
+		service_renew_lease(a->svc, s);
+	}
+	return ok_reply(json_pack("{s:o}", "lease", lease_json(a, s)));
+}
+
+/* ---- chunks ---- */
+
+struct chunk_walk {
+	json_t *list;
+	int state; /* -1: all */
+};
+
+static bool add_chunk(const struct chunk_record *r, void *arg)
+{
+	struct chunk_walk *w = arg;
+
+	if (w->state < 0 || (int)r->state == w->state)
+		json_array_append_new(w->list, chunk_to_json(r));
+	return true;
+}
+
+static json_t *cmd_chunks(struct admin *a, json_t *req)
+{
+	const char *state = json_string_value(json_object_get(req, "state"));
+	struct chunk_walk w = {.list = json_array(), .state = -1};
+
+	if (state && !strcmp(state, "open"))
+		w.state = CHUNK_STATE_OPEN;
+	else if (state && !strcmp(state, "sealed"))
+		w.state = CHUNK_STATE_SEALED;
+	else if (state) {
+		json_decref(w.list);
+		return error_reply(
+			EINVAL, "state must be open or sealed, not %s", state);
+	}
+	table_iterate(a->svc->table, add_chunk, &w);
+	return ok_reply(json_pack("{s:o}", "chunks", w.list));
+}
+
+static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
+{
+	struct chunk_record r;
+	uint64_t id;
+
+	if (!get_id(req, &id))
+		return error_reply(EINVAL, "needs a chunk id");
+	if (table_lookup(a->svc->table, id, &r))
+		return error_reply(ENOENT, "no chunk %llu",
+				   (unsigned long long)id);
+	if (free_it) {
+		service_admin_free(a->svc, id);
+		log_info("admin: freed chunk %llu", (unsigned long long)id);
+	}
+	return ok_reply(json_pack("{s:o}", "chunk", chunk_to_json(&r)));
+}
+
+/* ---- status and verify ---- */
+
+static json_t *cmd_status(struct admin *a)
+{
+	struct table_stats st;
+	unsigned sessions = 0;
+	json_t *methods = json_array();
+
+	table_stats(a->svc->table, &st);
+	for (struct session *s = a->svc->sessions.next; s != &a->svc->sessions;
+	     s = s->next)
+		sessions++;
+	json_array_append_new(methods, json_string("persist-rpc"));
+	if (a->svc->persist_methods & PROTO_PERSIST_READ_AFTER_WRITE)
+		json_array_append_new(methods, json_string("read-after-write"));
+	return ok_reply(json_pack(
+		"{s:{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:i, s:o, s:i, s:{s:I, s:I, s:I, s:I}}",
+		"pool", "path", a->pool_path, "backing",
+		pool_backing_name(a->pool->backing), "size",
+		(json_int_t)a->pool->geo.pool_size, "area_offset",
+		(json_int_t)a->pool->geo.chunk_area_offset, "area",
+		(json_int_t)st.area_bytes, "used", (json_int_t)st.used_bytes,
+		"free", (json_int_t)st.free_bytes, "granularity",
+		(json_int_t)a->pool->geo.granularity, "chunks", "open",
+		(json_int_t)st.open_chunks, "sealed",
+		(json_int_t)st.sealed_chunks, "sessions", (int)sessions,
+		"persistence", methods, "auth_refused",
+		(int)a->svc->counters.auth_refused, "counters", "requests",
+		(json_int_t)a->svc->counters.requests, "malformed",
+		(json_int_t)a->svc->counters.malformed, "leases_expired",
+		(json_int_t)a->svc->counters.leases_expired, "leases_revoked",
+		(json_int_t)a->svc->counters.leases_revoked));
+}
+
+static json_t *cmd_verify(struct admin *a)
+{
+	struct scrub_result r;
+
+	scrub_sealed(a->svc->table, pool_chunk_area(a->pool), &r);
+	return ok_reply(json_pack(
+		"{s:I, s:I, s:I}", "checked", (json_int_t)r.checked, "bytes",
+		(json_int_t)r.bytes, "mismatches", (json_int_t)r.mismatches));
+}
+
+static json_t *dispatch(struct admin *a, json_t *req)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+
+	if (!cmd)
+		return error_reply(EINVAL, "a request needs a \"cmd\"");
+	if (!strcmp(cmd, "status"))
+		return cmd_status(a);
+	if (!strcmp(cmd, "leases"))
+		return cmd_leases(a);
+	if (!strcmp(cmd, "lease_show") || !strcmp(cmd, "lease_renew") ||
+	    !strcmp(cmd, "lease_revoke"))
+		return cmd_lease(a, req, cmd);
+	if (!strcmp(cmd, "chunks"))
+		return cmd_chunks(a, req);
+	if (!strcmp(cmd, "chunk_show") || !strcmp(cmd, "chunk_free"))
+		return cmd_chunk(a, req, !strcmp(cmd, "chunk_free"));
+	if (!strcmp(cmd, "verify"))
+		return cmd_verify(a);
+	return error_reply(EINVAL, "unknown command %s", cmd);
+}
+
+char *admin_handle_line(struct admin *a, const char *line)
+{
+	json_error_t jerr;
+	json_t *req = json_loads(line, 0, &jerr), *reply;
+	char *text;
+
+	reply = json_is_object(req)
+			? dispatch(a, req)
+			: error_reply(EINVAL, "not a JSON object: %s",
+				      jerr.text);
+	json_decref(req);
+	text = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	return text;
+}
+
+/* ---- the socket ---- */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+
+	while ((line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF))) {
+		char *reply = admin_handle_line(arg, line);
+
+		free(line);
+		if (reply) {
+			bufferevent_write(bev, reply, strlen(reply));
+			bufferevent_write(bev, "\n", 1);
+			free(reply);
+		}
+	}
+	if (evbuffer_get_length(in) > ADMIN_MAX_LINE) {
+		log_warn("admin: a request line longer than %d bytes; closing",
+			 ADMIN_MAX_LINE);
+		bufferevent_free(bev);
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		bufferevent_free(bev);
+}
+
+/* Only root and chunkd's own user may administer it. */
+static bool peer_allowed(evutil_socket_t fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+		      struct sockaddr *sa, int socklen, void *arg)
+{
+	struct admin *a = arg;
+	struct bufferevent *bev;
+
+	(void)l;
+	(void)sa;
+	(void)socklen;
+	if (!peer_allowed(fd)) {
+		log_warn("admin: refused a connection from another user");
+		evutil_closesocket(fd);
+		return;
+	}
+	bev = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		evutil_closesocket(fd);
+		return;
+	}
+	bufferevent_setcb(bev, on_read, NULL, on_event, a);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* Whether a chunkd answers on the socket file at path. */
+static bool socket_is_live(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+	close(fd);
+	return live;
+}
+
+static int listen_unix(const char *path, char *err, size_t err_len)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	mode_t old_mask;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		snprintf(err, err_len, "admin socket path %s is too long",
+			 path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	if (socket_is_live(&addr)) {
+		snprintf(err, err_len,
+			 "admin socket %s is in use by another chunkd", path);
+		return -EADDRINUSE;
+	}
+	unlink(path); /* a stale socket of a chunkd that died */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old_mask = umask(0177); /* the socket file is created 0600 */
+	rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_mask);
+	if (rc || listen(fd, 16)) {
+		rc = -errno;
+		snprintf(err, err_len, "cannot listen on admin socket %s: %s",
+			 path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int admin_start(struct event_base *base, const char *path, struct service *svc,
+		struct pool *pool, const char *pool_path, struct admin **out,
+		char *err, size_t err_len)
+{
+	struct admin *a = calloc(1, sizeof(*a));
+	int fd;
+
+	if (!a)
+		return -ENOMEM;
+	fd = listen_unix(path, err, err_len);
+	if (fd < 0) {
+		free(a);
+		return fd;
+	}
+	a->base = base;
+	a->svc = svc;
+	a->pool = pool;
+	snprintf(a->pool_path, sizeof(a->pool_path), "%s", pool_path);
+	snprintf(a->path, sizeof(a->path), "%s", path);
+	a->listener = evconnlistener_new(base, on_accept, a,
+					 LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!a->listener) {
+		close(fd);
+		unlink(path);
+		free(a);
+		snprintf(err, err_len, "cannot serve admin socket %s", path);
+		return -ENOMEM;
+	}
+	*out = a;
+	return 0;
+}
+
+void admin_stop(struct admin **pa)
+{
+	struct admin *a = *pa;
+
+	if (!a)
+		return;
+	evconnlistener_free(a->listener);
+	unlink(a->path);
+	free(a);
+	*pa = NULL;
+}

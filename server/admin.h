@@ -1,0 +1,52 @@
+/*
+ * chunkd's admin listener: a local unix socket, served by the event loop,
+ * that chunkctl talks to. Only root and chunkd's own user may connect: the
+ * socket is created mode 0600 and each peer's credentials are checked.
+ *
+ * Protocol: one JSON object per line each way. A request names a command
+ * ("cmd") and its arguments; the reply has "ok": true and the data, or
+ * "ok": false, "error" (one line) and "code" (an errno name).
+ *
+ *   {"cmd":"status"}                 pool, chunks, sessions, methods, counters
+ *   {"cmd":"leases"}                 one entry per session
+ *   {"cmd":"lease_show","id":N}      one session
+ *   {"cmd":"lease_renew","id":N}     extends its lease by a TTL
+ *   {"cmd":"lease_revoke","id":N}    revokes it now (see service.h)
+ *   {"cmd":"chunks","state":"open"}  chunks, optionally of one state
+ *   {"cmd":"chunk_show","id":N}
+ *   {"cmd":"chunk_free","id":N}      revokes every grant of it, then frees
+ *   {"cmd":"verify"}                 scrubs sealed chunks
+ *
+ * Threading: the event-loop thread only.
+ */
+#ifndef CHUNKD_SERVER_ADMIN_H
+#define CHUNKD_SERVER_ADMIN_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "pool.h"
+#include "service.h"
+
+struct admin;
+
+/*
+ * Listens on the unix socket at path (a stale one left by a dead chunkd is
+ * replaced; one a live chunkd answers on is not). Returns 0 and sets *out,
+ * or a negative errno with a one-line reason in err.
+ */
+int admin_start(struct event_base *base, const char *path, struct service *svc,
+		struct pool *pool, const char *pool_path, struct admin **out,
+		char *err, size_t err_len);
+
+/* Closes the listener and its connections, removes the socket file, and
+ * sets *admin to NULL. */
+void admin_stop(struct admin **admin);
+
+/*
+ * Handles one request line and returns the reply (one JSON object, no
+ * newline), which the caller frees. Exposed for the unit tests.
+ */
+char *admin_handle_line(struct admin *admin, const char *line);
+
+#endif

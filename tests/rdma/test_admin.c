@@ -1,0 +1,178 @@
+/*
+ * chunkctl against a real chunkd serving real clients. The tests read
+ * chunkctl --json, never its tables.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/chunkd_proc.h"
+#include "../common/run_cmd.h"
+#include "chunkclient.h"
+
+#define PORT 7510
+
+static struct chunkd_proc server;
+static char pool[64];
+
+static void setup(void)
+{
+	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-admin-%d.pool",
+		 (int)getpid());
+	unlink(pool);
+	chunkd_start(&server, CHUNKD_BINARY, pool, "32M", PORT, NULL);
+}
+
+static void teardown(void)
+{
+	cr_expect_eq(chunkd_stop(&server), 0, "chunkd did not exit cleanly");
+	unlink(pool);
+	unlink(server.log_path);
+}
+
+TestSuite(admin, .init = setup, .fini = teardown, .timeout = 300);
+
+/* Runs chunkctl --json ARGS; returns its parsed output and sets *status. */
+static json_t *ctl(int *status, const char *a1, const char *a2, const char *a3)
+{
+	char *argv[] = {CHUNKCTL_BINARY, "--socket", server.admin_socket,
+			"--json",	 (char *)a1, (char *)a2,
+			(char *)a3,	 NULL};
+	struct cmd_result r;
+
+	cr_assert_eq(run_cmd(argv, &r), 0);
+	*status = r.status;
+	return json_loads(r.out, 0, NULL);
+}
+
+static json_t *ctl_ok(const char *a1, const char *a2, const char *a3)
+{
+	int status;
+	json_t *j = ctl(&status, a1, a2, a3);
+
+	cr_assert_eq(status, 0, "chunkctl %s %s exited %d", a1, a2 ? a2 : "",
+		     status);
+	cr_assert_not_null(j, "chunkctl printed no JSON");
+	cr_assert(json_is_true(json_object_get(j, "ok")));
+	return j;
+}
+
+static long long num(json_t *obj, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(obj, key));
+}
+
+static struct chunk_client *connect_client(void)
+{
+	struct chunk_client *c = NULL;
+
+	cr_assert_eq(chunk_client_connect(server.addr, PORT, NULL, &c),
+		     CHUNK_OK);
+	return c;
+}
+
+Test(admin, status_and_leases_describe_what_chunkd_holds)
+{
+	struct chunk_client *a = connect_client(), *b = connect_client();
+	unsigned long long id;
+	json_t *st, *leases, *mine = NULL, *l;
+	size_t i;
+
+	cr_assert_eq(chunk_alloc(a, 10000, &id), CHUNK_OK);
+	st = ctl_ok("status", NULL, NULL);
+	cr_assert_eq(num(json_object_get(st, "pool"), "size"), 32 << 20);
+	cr_assert_eq(num(json_object_get(st, "chunks"), "open"), 1);
+	cr_assert_eq(num(st, "sessions"), 2);
+	cr_assert_str_eq(json_string_value(json_array_get(
+				 json_object_get(st, "persistence"), 0)),
+			 "persist-rpc");
+	leases = ctl_ok("leases", NULL, NULL);
+	json_array_foreach(json_object_get(leases, "leases"), i,
+			   l) if ((unsigned long long)num(l, "id") ==
+				  chunk_client_session(a)) mine = l;
+	cr_assert_not_null(mine, "a's lease is listed");
+	cr_assert_eq(num(mine, "chunks"), 1);
+	cr_assert_eq(num(mine, "bytes"), 12288);
+	cr_assert_gt(num(mine, "expires_in_ms"), 0);
+	json_decref(st);
+	json_decref(leases);
+	chunk_client_disconnect(&a);
+	chunk_client_disconnect(&b);
+}
+
+/* The pool file's bytes at off, straight from /dev/shm. */
+static void pool_bytes(long long off, uint8_t *buf, size_t len)
+{
+	int fd = open(pool, O_RDONLY);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, buf, len, off), (ssize_t)len);
+	close(fd);
+}
+
+Test(admin, revocation_is_complete_when_chunkctl_returns)
+{
+	struct chunk_client *c = connect_client();
+	uint8_t data[4096], before[4096], after[4096];
+	unsigned long long id;
+	char session[32], chunk[32];
+	json_t *st, *shown;
+	long long where;
+
+	memset(data, 0x11, sizeof(data));
+	cr_assert_eq(chunk_alloc(c, sizeof(data), &id), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, sizeof(data)),
+		     CHUNK_OK);
+	snprintf(chunk, sizeof(chunk), "%llu", id);
+	shown = ctl_ok("chunk", "show", chunk);
+	st = ctl_ok("status", NULL, NULL);
+	where = num(json_object_get(st, "pool"), "area_offset") +
+		num(json_object_get(shown, "chunk"), "offset");
+	snprintf(session, sizeof(session), "%llu", chunk_client_session(c));
+	json_decref(ctl_ok("lease", "revoke", session));
+	pool_bytes(where, before, sizeof(before));
+	memset(data, 0x22, sizeof(data));
+	cr_assert_eq(chunk_write(c, id, 0, data, sizeof(data)), CHUNK_E_ACCESS,
+		     "the next write fails remotely");
+	pool_bytes(where, after, sizeof(after));
+	cr_assert_arr_eq(after, before, sizeof(after),
+			 "no byte of the chunk changed after the revocation");
+	json_decref(shown);
+	json_decref(st);
+	chunk_client_disconnect(&c);
+}
+
+Test(admin, chunks_can_be_listed_shown_freed_and_verified)
+{
+	struct chunk_client *c = connect_client();
+	uint8_t data[5000];
+	unsigned long long id;
+	char chunk[32];
+	json_t *list, *v;
+	int status;
+
+	memset(data, 7, sizeof(data));
+	cr_assert_eq(chunk_alloc(c, sizeof(data), &id), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, sizeof(data)),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_seal(c, id, sizeof(data),
+				chunk_crc32c(0, data, sizeof(data))),
+		     CHUNK_OK);
+	list = ctl_ok("chunks", "--state", "sealed");
+	cr_assert_eq(json_array_size(json_object_get(list, "chunks")), 1);
+	v = ctl_ok("verify", NULL, NULL);
+	cr_assert_eq(num(v, "checked"), 1);
+	cr_assert_eq(num(v, "mismatches"), 0);
+	snprintf(chunk, sizeof(chunk), "%llu", id);
+	json_decref(ctl_ok("chunk", "free", chunk));
+	json_decref(ctl(&status, "chunk", "show", chunk));
+	cr_assert_eq(status, 1, "a freed chunk is not found");
+	cr_assert_eq(chunk_open(c, id, NULL), CHUNK_E_NOENT);
+	json_decref(list);
+	json_decref(v);
+	chunk_client_disconnect(&c);
+}

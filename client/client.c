@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/clock.h"
 #include "export.h"
+#include "proto/auth.h"
 #include "proto/wire.h"
 
 #define CQ_DEPTH	   (4 * CLIENT_CREDITS + 2 * CLIENT_MAX_ASYNC + 64)
@@ -84,6 +85,8 @@ int client_status_from_proto(unsigned status)
 		return CHUNK_E_PROTO;
 	case PROTO_ST_STALE:
 		return CHUNK_E_STALE;
+	case PROTO_ST_AUTH:
+		return CHUNK_E_AUTH;
 	default:
 		return CHUNK_E_INTERNAL;
 	}
@@ -407,6 +410,9 @@ static int expect_cm_event(struct chunk_client *c, enum rdma_cm_event_type want)
 		return CHUNK_E_CONNECT;
 	got = ev->event;
 	status = ev->status;
+	if (got == RDMA_CM_EVENT_ESTABLISHED &&
+	    ev->param.conn.private_data_len >= PROTO_NONCE_LEN)
+		memcpy(c->nonce, ev->param.conn.private_data, PROTO_NONCE_LEN);
 	rdma_ack_cm_event(ev);
 	if (got == want)
 		return CHUNK_OK;
@@ -517,9 +523,23 @@ static int establish(struct chunk_client *c)
 static int greet(struct chunk_client *c)
 {
 	struct proto_msg hello = {.hdr.type = PROTO_HELLO};
+	const char *name = c->opts.auth_name ? c->opts.auth_name : "";
 	unsigned offered;
-	int rc = client_call(c, &hello);
+	int rc;
 
+	if (strlen(name) > PROTO_NAME_MAX)
+		return CHUNK_E_INVAL;
+	hello.u.hello.name_len = (uint8_t)strlen(name);
+	memcpy(hello.u.hello.name, name, strlen(name) + 1);
+	if (c->opts.auth_secret) {
+		auth_answer(c->opts.auth_secret, c->opts.auth_secret_len,
+			    c->nonce, name, hello.u.hello.mac);
+		hello.u.hello.mac_len = PROTO_MAC_LEN;
+	}
+	rc = client_call(c, &hello);
+	if (rc == CHUNK_E_AUTH)
+		log_error("%s port %u refused the authentication of '%s': %s",
+			  c->host, c->port, name, c->reply.u.error.text);
 	if (rc)
 		return rc;
 	if (c->reply.hdr.type != PROTO_WELCOME)
@@ -707,6 +727,10 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 	take_opts(c, opts);
 	memcpy(c->host, host, strlen(host) + 1);
 	c->port = port;
+	if (auth_init()) {
+		free_client(c);
+		return CHUNK_E_INTERNAL;
+	}
 	c->cm = rdma_create_event_channel();
 	if (!c->cm) {
 		log_error(

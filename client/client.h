@@ -61,6 +61,7 @@ struct chunk_client {
 	uint64_t session;
 	uint32_t epoch;	       /* of the lease, sent with every request */
 	uint32_t lease_ttl_ms; /* from WELCOME */
+	uint8_t nonce[PROTO_NONCE_LEN]; /* from chunkd, to answer in HELLO */
 	/* One lock for everything below: public calls and the lease renewer
 	 * take it (recursive: a callback may start async operations). */
 	pthread_mutex_t lock;

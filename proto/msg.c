@@ -7,6 +7,7 @@
 #include "wire.h"
 
 #define ERROR_FIXED_LEN 10u
+#define HELLO_FIXED_LEN 6u
 
 /* Body length of each fixed-size type; -1 for unknown types. */
 static int fixed_body_len(unsigned type)
@@ -17,7 +18,7 @@ static int fixed_body_len(unsigned type)
 	case PROTO_FREED:
 		return 0;
 	case PROTO_HELLO:
-		return 4;
+		return HELLO_FIXED_LEN; /* plus name and mac */
 	case PROTO_OPEN:
 	case PROTO_RENEW:
 	case PROTO_RENEWED:
@@ -44,6 +45,11 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 	switch (m->hdr.type) {
 	case PROTO_HELLO:
 		wire_put_u32(b, m->u.hello.flags);
+		wire_put_u8(b + 4, m->u.hello.name_len);
+		wire_put_u8(b + 5, m->u.hello.mac_len);
+		memcpy(b + 6, m->u.hello.name, m->u.hello.name_len);
+		memcpy(b + 6 + m->u.hello.name_len, m->u.hello.mac,
+		       m->u.hello.mac_len);
 		break;
 	case PROTO_WELCOME:
 		wire_put_u64(b, m->u.welcome.session);
@@ -123,6 +129,13 @@ int proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap)
 			return -EINVAL;
 		body += msg->u.error.text_len;
 	}
+	if (hdr.type == PROTO_HELLO) {
+		if (msg->u.hello.name_len > PROTO_NAME_MAX ||
+		    (msg->u.hello.mac_len != 0 &&
+		     msg->u.hello.mac_len != PROTO_MAC_LEN))
+			return -EINVAL;
+		body += msg->u.hello.name_len + msg->u.hello.mac_len;
+	}
 	if (cap < PROTO_HEADER_LEN + (size_t)body)
 		return -EMSGSIZE;
 	hdr.version = PROTO_VERSION;
@@ -148,12 +161,31 @@ static int decode_error(const uint8_t *b, uint32_t len, struct proto_msg *m)
 	return 0;
 }
 
+static int decode_hello(const uint8_t *b, uint32_t len, struct proto_msg *m)
+{
+	uint8_t name_len, mac_len;
+
+	if (len < HELLO_FIXED_LEN || wire_get_u32(b) != 0)
+		return -EBADMSG;
+	name_len = wire_get_u8(b + 4);
+	mac_len = wire_get_u8(b + 5);
+	if (name_len > PROTO_NAME_MAX ||
+	    (mac_len != 0 && mac_len != PROTO_MAC_LEN) ||
+	    len != HELLO_FIXED_LEN + name_len + mac_len ||
+	    memchr(b + 6, '\0', name_len))
+		return -EBADMSG;
+	m->u.hello.flags = 0;
+	m->u.hello.name_len = name_len;
+	m->u.hello.mac_len = mac_len;
+	memcpy(m->u.hello.name, b + 6, name_len);
+	m->u.hello.name[name_len] = '\0';
+	memcpy(m->u.hello.mac, b + 6 + name_len, mac_len);
+	return 0;
+}
+
 static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 {
 	switch (m->hdr.type) {
-	case PROTO_HELLO:
-		m->u.hello.flags = wire_get_u32(b);
-		break;
 	case PROTO_WELCOME:
 		m->u.welcome.session = wire_get_u64(b);
 		m->u.welcome.epoch = wire_get_u32(b + 8);
@@ -212,8 +244,6 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 static bool reserved_fields_zero(unsigned type, const uint8_t *b)
 {
 	switch (type) {
-	case PROTO_HELLO:
-		return wire_get_u32(b) == 0;
 	case PROTO_ALLOC:
 	case PROTO_FREE:
 		return wire_get_u32(b + 12) == 0;
@@ -244,6 +274,8 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *msg)
 		return hdr.body_len < ERROR_FIXED_LEN
 			       ? -EBADMSG
 			       : decode_error(body, hdr.body_len, msg);
+	if (hdr.type == PROTO_HELLO)
+		return decode_hello(body, hdr.body_len, msg);
 	if (hdr.body_len != (uint32_t)want)
 		return -EBADMSG;
 	if (!reserved_fields_zero(hdr.type, body))
@@ -282,6 +314,7 @@ const char *proto_status_name(unsigned status)
 		[PROTO_ST_CRC] = "CRC32C mismatch",
 		[PROTO_ST_INTERNAL] = "server error",
 		[PROTO_ST_STALE] = "stale lease epoch",
+		[PROTO_ST_AUTH] = "authentication failed",
 	};
 
 	if (status >= sizeof(names) / sizeof(names[0]) || !names[status])

@@ -5,7 +5,11 @@
  * request, or ERROR.
  *
  *   request  body (little-endian)                  reply
- *   HELLO    u32 flags (0)                          WELCOME
+ *   HELLO    u32 flags (0), u8 name length, u8 mac    WELCOME
+ *            length (0 or 32), name, mac: the client's name and, where
+ *            chunkd requires it, HMAC-SHA256(secret, nonce || name) over
+ *            the 32-byte nonce chunkd sent in rdma_cm's accept private
+ *            data (proto/auth.h)
  *   ALLOC    u64 size, u32 epoch, u32 0             GRANT
  *   PERSIST  u64 chunk, u64 offset, u64 length,     PERSISTED
  *            u32 epoch, u32 0
@@ -72,6 +76,7 @@ enum proto_status {
 	PROTO_ST_CRC = 7,	/* the content does not match the CRC32C */
 	PROTO_ST_INTERNAL = 8,	/* the server failed */
 	PROTO_ST_STALE = 9,	/* the request's epoch is not the lease's */
+	PROTO_ST_AUTH = 10,	/* authentication failed */
 };
 
 /* Persistence methods a server may offer (DESIGN.md). */
@@ -79,12 +84,18 @@ enum proto_status {
 #define PROTO_PERSIST_READ_AFTER_WRITE 0x2u /* a small READ after WRITEs */
 
 #define PROTO_ERROR_TEXT_MAX	       200u
+#define PROTO_NAME_MAX		       64u /* a client\'s name in HELLO */
+#define PROTO_MAC_LEN		       32u /* HMAC-SHA256 */
+#define PROTO_NONCE_LEN		       32u
 
 struct proto_msg {
 	struct proto_header hdr; /* type and request_id matter to callers */
 	union {
 		struct {
 			uint32_t flags;
+			uint8_t name_len, mac_len;
+			char name[PROTO_NAME_MAX + 1]; /* NUL-terminated */
+			uint8_t mac[PROTO_MAC_LEN];
 		} hello;
 		struct {
 			uint64_t session;

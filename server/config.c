@@ -140,9 +140,21 @@ static int set_admin(struct config *c, const char *key, const char *v,
 	return bad(err, len, "admin", key, v, "unknown key");
 }
 
+static int set_auth(struct config *c, const char *key, const char *v, char *err,
+		    size_t len)
+{
+	if (!strcmp(key, "secrets"))
+		return copy_text(c->secrets_path, sizeof(c->secrets_path), v)
+			       ? bad(err, len, "auth", key, v, "path too long")
+			       : 0;
+	return bad(err, len, "auth", key, v, "unknown key");
+}
+
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, char *err, size_t err_len)
 {
+	if (!strcmp(section, "auth"))
+		return set_auth(cfg, key, value, err, err_len);
 	if (!strcmp(section, "admin"))
 		return set_admin(cfg, key, value, err, err_len);
 	if (!strcmp(section, "pool"))

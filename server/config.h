@@ -19,6 +19,9 @@
  *
  *   [admin]
  *   socket = /run/chunkd.sock  ; chunkctl's unix socket (mode 0600)
+ *
+ *   [auth]
+ *   secrets = /etc/chunkd/secrets ; "NAME SECRET" lines; none: no auth
  */
 #ifndef CHUNKD_SERVER_CONFIG_H
 #define CHUNKD_SERVER_CONFIG_H
@@ -46,6 +49,7 @@ struct config {
 	bool direct_write_to_pmem;
 	enum log_level log_level;
 	char admin_socket[108];
+	char secrets_path[4096]; /* empty: clients are not authenticated */
 };
 
 void config_defaults(struct config *cfg);

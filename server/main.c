@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/units.h"
 #include "admin.h"
+#include "proto/auth.h"
 #include "config.h"
 #include "pool.h"
 #include "rdma_server.h"
@@ -67,6 +68,8 @@ static void print_usage(FILE *out)
 		"                           where RDMA writes reach the persistence\n"
 		"                           domain (DDIO off or eADR)\n"
 		"      --admin-socket PATH  chunkctl's unix socket (default %s)\n"
+		"      --secrets FILE       authenticate clients against FILE's\n"
+		"                           \"NAME SECRET\" lines (mode 600)\n"
 		"      --verify             scrub sealed chunks against their CRC32C,\n"
 		"                           report, and exit (1 if any mismatch)\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -105,6 +108,7 @@ static bool flag_for(int opt, const char **section, const char **key)
 		{'d', "server", "direct_write_to_pmem"},
 		{'t', "server", "lease_ttl_ms"},
 		{'A', "admin", "socket"},
+		{'S', "auth", "secrets"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -132,6 +136,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"direct-write-to-pmem", no_argument, NULL, 'd'},
 		{"lease-ttl-ms", required_argument, NULL, 't'},
 		{"admin-socket", required_argument, NULL, 'A'},
+		{"secrets", required_argument, NULL, 'S'},
 		{"verify", no_argument, NULL, 'v'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
@@ -283,6 +288,7 @@ static int serve(const struct config *cfg, struct pool *pool,
 	struct event *sigint = NULL, *sigterm = NULL;
 	struct rdma_server *srv = NULL;
 	struct admin *admin = NULL;
+	struct secrets *secrets = NULL;
 	struct service svc;
 	char err[512];
 	int rc = EXIT_FAILURE;
@@ -294,6 +300,18 @@ static int serve(const struct config *cfg, struct pool *pool,
 	service_init(&svc, table, pool_chunk_area(pool), &pool->persist,
 		     (uint32_t)pool->geo.granularity, cfg->direct_write_to_pmem,
 		     cfg->lease_ttl_ms);
+	if (auth_init()) {
+		log_error("cannot initialize libsodium");
+		goto out;
+	}
+	if (cfg->secrets_path[0] &&
+	    secrets_load(cfg->secrets_path, &secrets, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	svc.secrets = secrets;
+	if (!secrets)
+		log_warn("no secrets file: clients are not authenticated");
 	if (rdma_server_start(base, &svc, &ro, &srv, err, sizeof(err))) {
 		log_error("%s", err);
 		goto out;
@@ -315,6 +333,7 @@ static int serve(const struct config *cfg, struct pool *pool,
 out:
 	admin_stop(&admin);
 	rdma_server_stop(&srv);
+	secrets_free(&secrets);
 	if (sigint)
 		event_free(sigint);
 	if (sigterm)

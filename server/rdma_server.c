@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include "common/log.h"
+#include "proto/auth.h"
 #include "common/clock.h"
 
 #define RECV_DEPTH RDMA_SERVER_CREDITS
@@ -413,6 +414,10 @@ static void on_connect_request(struct rdma_server *srv, struct rdma_cm_id *id,
 	accept.responder_resources = req->initiator_depth;
 	accept.initiator_depth = req->responder_resources;
 	accept.rnr_retry_count = 7;
+	/* The nonce the client's HELLO must answer (proto/auth.h). */
+	auth_new_nonce(c->session.nonce);
+	accept.private_data = c->session.nonce;
+	accept.private_data_len = PROTO_NONCE_LEN;
 	if (rc == 0 && rdma_accept(id, &accept))
 		rc = -errno;
 	if (rc) {

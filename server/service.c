@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/log.h"
+#include "proto/auth.h"
 #include "proto/wire.h"
 
 static void fail(struct proto_msg *reply, unsigned status, const char *fmt, ...)
@@ -227,13 +228,38 @@ static void do_renew(struct service *s, struct session *sess,
 	r->u.renew.lease_ttl_ms = s->lease_ttl_ms;
 }
 
+/* Whether HELLO proves the client's secret (or none is required). */
+static bool authenticated(struct service *s, struct session *sess,
+			  const struct proto_msg *req, struct proto_msg *r)
+{
+	const char *name = req->u.hello.name;
+	const char *secret = s->secrets ? secrets_find(s->secrets, name) : NULL;
+
+	if (!s->secrets)
+		return true;
+	if (!sess->auth_refused && secret &&
+	    req->u.hello.mac_len == PROTO_MAC_LEN &&
+	    auth_check(secret, strlen(secret), sess->nonce, name,
+		       req->u.hello.mac))
+		return true;
+	sess->auth_refused = true;
+	s->counters.auth_refused++;
+	log_warn("session %llu (%s): authentication refused for client '%s'",
+		 (unsigned long long)sess->id, sess->peer ? sess->peer : "?",
+		 name);
+	fail(r, PROTO_ST_AUTH, "authentication failed for client '%s'", name);
+	return false;
+}
+
 static void do_hello(struct service *s, struct session *sess,
-		     struct proto_msg *r)
+		     const struct proto_msg *req, struct proto_msg *r)
 {
 	if (sess->greeted) {
 		fail(r, PROTO_ST_STATE, "HELLO was already said");
 		return;
 	}
+	if (!authenticated(s, sess, req, r))
+		return;
 	sess->greeted = true;
 	r->hdr.type = PROTO_WELCOME;
 	r->u.welcome.session = sess->id;
@@ -433,7 +459,7 @@ static void dispatch(struct service *s, struct session *sess,
 	}
 	switch (req->hdr.type) {
 	case PROTO_HELLO:
-		do_hello(s, sess, r);
+		do_hello(s, sess, req, r);
 		break;
 	case PROTO_ALLOC:
 		do_alloc(s, sess, req, r);

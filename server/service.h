@@ -29,6 +29,7 @@
 
 #include "persist.h"
 #include "proto/msg.h"
+#include "secrets.h"
 #include "table.h"
 
 /* A transport's capability operations for one session. */
@@ -54,8 +55,10 @@ struct session {
 	uint64_t lease_deadline_us; /* monotonic; 0 while the lease is lost */
 	const struct session_caps *caps;
 	void *caps_ctx;
-	const char *peer;	     /* the client's address, for operators */
-	struct session *next, *prev; /* the service's list */
+	const char *peer; /* the client's address, for operators */
+	uint8_t nonce[PROTO_NONCE_LEN]; /* sent at connect, for HELLO's HMAC */
+	bool auth_refused;		/* a failed HELLO: no second try */
+	struct session *next, *prev;	/* the service's list */
 };
 
 struct service_counters {
@@ -74,7 +77,8 @@ struct service {
 	uint32_t persist_methods;     /* PROTO_PERSIST_* offered */
 	uint32_t granularity;
 	uint32_t lease_ttl_ms;
-	uint64_t (*clock_us)(void); /* monotonic; tests may replace it */
+	uint64_t (*clock_us)(void);    /* monotonic; tests may replace it */
+	const struct secrets *secrets; /* NULL: no authentication */
 	uint64_t next_session;
 	struct session sessions; /* list head */
 	struct service_counters counters;

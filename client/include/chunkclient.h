@@ -87,6 +87,11 @@ struct chunk_client_opts {
 				   * the cheapest offered and allowed wins */
 	unsigned renew_lease;	  /* 1 (default): a background thread renews
 				   * the session's lease; 0: only requests do */
+	const char *auth_name;	  /* this client's name (at most 64 bytes);
+				   * default "" */
+	const void *auth_secret;  /* the shared secret chunkd knows for that
+				   * name; NULL: do not authenticate */
+	size_t auth_secret_len;
 };
 
 void chunk_client_opts_init(struct chunk_client_opts *opts);
@@ -95,7 +100,9 @@ void chunk_client_opts_init(struct chunk_client_opts *opts);
  * Connects to chunkd at host (an address of an RDMA device) and port, and
  * starts a session. opts may be NULL for defaults. Returns CHUNK_OK and sets
  * *client, or CHUNK_E_NODEV (no RDMA, no route), CHUNK_E_CONNECT (refused,
- * timed out), CHUNK_E_PROTO, CHUNK_E_NOMEM; *client is then not set.
+ * timed out), CHUNK_E_AUTH (chunkd refused the name or secret: nothing is
+ * granted before authentication), CHUNK_E_PROTO, CHUNK_E_NOMEM; *client is
+ * then not set.
  */
 int chunk_client_connect(const char *host, uint16_t port,
 			 const struct chunk_client_opts *opts,

@@ -14,7 +14,10 @@ static struct proto_msg sample(unsigned type)
 	m.hdr.request_id = 0x0102030405060708ull + type;
 	switch (type) {
 	case PROTO_HELLO:
-		m.u.hello.flags = 0;
+		m.u.hello.name_len = 5;
+		strcpy(m.u.hello.name, "alice");
+		m.u.hello.mac_len = PROTO_MAC_LEN;
+		memset(m.u.hello.mac, 0x5a, PROTO_MAC_LEN);
 		break;
 	case PROTO_WELCOME:
 		m.u.welcome.session = 77;
@@ -163,4 +166,25 @@ Test(msg, reserved_fields_must_be_zero)
 		cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG,
 			     "%s", proto_type_name(reserved[i].type));
 	}
+}
+
+Test(msg, hello_names_and_macs_are_checked)
+{
+	struct proto_msg m = sample(PROTO_HELLO), out;
+	uint8_t buf[PROTO_MAX_FRAME];
+	int len;
+
+	m.u.hello.mac_len = 16;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL,
+		     "a mac is 0 or 32 bytes");
+	m = sample(PROTO_HELLO);
+	len = proto_encode(&m, buf, sizeof(buf));
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), 0);
+	cr_assert_str_eq(out.u.hello.name, "alice");
+	cr_assert_eq(out.u.hello.mac_len, PROTO_MAC_LEN);
+	cr_assert_eq(memcmp(out.u.hello.mac, m.u.hello.mac, PROTO_MAC_LEN), 0);
+	buf[PROTO_HEADER_LEN + 6 + 2] = '\0'; /* a NUL inside the name */
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG);
+	m.u.hello.name_len = PROTO_NAME_MAX + 1;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
 }

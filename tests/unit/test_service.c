@@ -4,10 +4,15 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/mem_pool.h"
 #include "common/crc32c.h"
+#include "proto/auth.h"
+#include "secrets.h"
 #include "service.h"
 #include "table_pmem.h"
 
@@ -39,7 +44,7 @@ static int grant(struct fake_caps *f, uint64_t chunk, uint8_t *addr,
 	return 0;
 }
 
-static void revoke(struct fake_caps *f, uint64_t chunk, bool write)
+static void drop_grant(struct fake_caps *f, uint64_t chunk, bool write)
 {
 	for (int i = 0; i < f->count; i++)
 		if (f->grant[i].chunk == chunk && f->grant[i].write == write)
@@ -55,7 +60,7 @@ static int fake_grant_write(void *ctx, uint64_t chunk, uint8_t *addr,
 static void fake_revoke_write(void *ctx, uint64_t chunk)
 {
 	((struct fake_caps *)ctx)->revoked_writes++;
-	revoke(ctx, chunk, true);
+	drop_grant(ctx, chunk, true);
 }
 
 static int fake_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
@@ -67,7 +72,7 @@ static int fake_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
 static void fake_revoke_read(void *ctx, uint64_t chunk)
 {
 	((struct fake_caps *)ctx)->revoked_reads++;
-	revoke(ctx, chunk, false);
+	drop_grant(ctx, chunk, false);
 }
 
 static const struct session_caps fake_ops = {
@@ -383,4 +388,93 @@ Test(service, an_operator_revokes_a_lease_at_once)
 		     PROTO_ST_STALE);
 	cr_assert_eq(service_revoke_lease(&svc, 424242), -ENOENT);
 	cr_assert_eq(svc.counters.leases_revoked, 1);
+}
+
+/* A secrets file with a name of its own and a cluster secret. */
+static struct secrets *load_secrets(void)
+{
+	char path[64], err[256];
+	struct secrets *s = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/chunkd-secrets-%d", (int)getpid());
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("# test secrets\nalice s3cret-a\n* cluster-key\n", f);
+	fclose(f);
+	chmod(path, 0600);
+	cr_assert_eq(secrets_load(path, &s, err, sizeof(err)), 0, "%s", err);
+	unlink(path);
+	return s;
+}
+
+static struct proto_msg hello_as(struct session *sess, const char *name,
+				 const char *secret,
+				 const uint8_t nonce[PROTO_NONCE_LEN])
+{
+	struct proto_msg m = msg(PROTO_HELLO);
+
+	m.u.hello.name_len = (uint8_t)strlen(name);
+	strcpy(m.u.hello.name, name);
+	if (secret) {
+		auth_answer(secret, strlen(secret), nonce, name, m.u.hello.mac);
+		m.u.hello.mac_len = PROTO_MAC_LEN;
+	}
+	return call(sess, m);
+}
+
+Test(service, clients_prove_their_secret_before_anything_is_granted)
+{
+	struct secrets *sec = load_secrets();
+	uint8_t other_nonce[PROTO_NONCE_LEN];
+	struct session c, d;
+	struct fake_caps caps_c = {0}, caps_d = {0};
+
+	cr_assert_eq(auth_init(), 0);
+	svc.secrets = sec;
+	auth_new_nonce(a.nonce);
+	auth_new_nonce(b.nonce);
+	auth_new_nonce(other_nonce);
+	service_session_start(&svc, &c, &fake_ops, &caps_c);
+	service_session_start(&svc, &d, &fake_ops, &caps_d);
+	auth_new_nonce(c.nonce);
+	auth_new_nonce(d.nonce);
+
+	cr_assert_eq(hello_as(&a, "alice", "s3cret-a", a.nonce).hdr.type,
+		     PROTO_WELCOME, "her own secret");
+	cr_assert_eq(hello_as(&b, "bob", "cluster-key", b.nonce).hdr.type,
+		     PROTO_WELCOME, "the cluster secret for other names");
+	cr_assert_eq(hello_as(&c, "alice", "wrong", c.nonce).u.error.status,
+		     PROTO_ST_AUTH, "a wrong secret");
+	cr_assert_eq(hello_as(&c, "alice", "s3cret-a", c.nonce).u.error.status,
+		     PROTO_ST_AUTH, "no second try on the same connection");
+	cr_assert_eq(
+		hello_as(&d, "alice", "s3cret-a", other_nonce).u.error.status,
+		PROTO_ST_AUTH, "an answer to another nonce (a replay)");
+	cr_assert_eq(call(&d, msg(PROTO_ALLOC)).u.error.status, PROTO_ST_STATE,
+		     "nothing is granted without a HELLO that passed");
+	cr_assert_eq(caps_c.count + caps_d.count, 0, "no rkey was granted");
+	cr_assert_eq(svc.counters.auth_refused, 3);
+	service_session_end(&svc, &c);
+	service_session_end(&svc, &d);
+	svc.secrets = NULL;
+	secrets_free(&sec);
+}
+
+Test(service, a_secrets_file_readable_by_others_is_refused)
+{
+	char path[64], err[256];
+	struct secrets *s = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/chunkd-secrets-open-%d",
+		 (int)getpid());
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("alice s3cret\n", f);
+	fclose(f);
+	chmod(path, 0644);
+	cr_assert_eq(secrets_load(path, &s, err, sizeof(err)), -EPERM);
+	cr_assert(strstr(err, "chmod 600"), "%s", err);
+	unlink(path);
 }

@@ -143,7 +143,7 @@ static void print_status(json_t *r)
 	json_t *m;
 	size_t i;
 
-	printf("pool          %s (%s)\n", str(pool, "path"),
+	printf("pool          %s\nbacking       %s\n", str(pool, "path"),
 	       str(pool, "backing"));
 	printf("size          %lld bytes, chunk area %lld, granularity %lld\n",
 	       num(pool, "size"), num(pool, "area"), num(pool, "granularity"));

@@ -61,6 +61,7 @@ void service_session_start(struct service *s, struct session *sess,
 	sess->id = ++s->next_session;
 	sess->epoch = 1;
 	sess->greeted = false;
+	sess->auth_refused = false;
 	sess->lease_deadline_us = s->clock_us() + s->lease_ttl_ms * 1000ull;
 	sess->caps = caps;
 	sess->caps_ctx = caps_ctx;

@@ -112,7 +112,9 @@ void service_renew_lease(struct service *s, struct session *sess);
  * grant of it is revoked first. Returns 0 or -ENOENT. */
 int service_admin_free(struct service *s, uint64_t id);
 
-/* Starts a session (sets its id) whose capabilities caps grants. */
+/* Starts a session whose capabilities caps grants: sets every field the
+ * service owns (id, epoch, lease, flags). The transport owns peer and nonce
+ * and sets them itself. */
 void service_session_start(struct service *s, struct session *sess,
 			   const struct session_caps *caps, void *caps_ctx);
 

@@ -427,7 +427,7 @@ Test(service, clients_prove_their_secret_before_anything_is_granted)
 {
 	struct secrets *sec = load_secrets();
 	uint8_t other_nonce[PROTO_NONCE_LEN];
-	struct session c, d;
+	struct session c = {0}, d = {0};
 	struct fake_caps caps_c = {0}, caps_d = {0};
 
 	cr_assert_eq(auth_init(), 0);

@@ -16,6 +16,8 @@ packages=(
 	ndctl
 	# the soft-RoCE test guest (deploy/vm/run)
 	qemu-system-x86 busybox-static cpio kmod xz-utils
+	# deploy/bench.sh tabulates with it
+	python3
 )
 
 missing=()

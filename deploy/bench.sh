@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# deploy/bench.sh: chunkd's figures next to the device's raw limit, measured
+# in one boot of the soft-RoCE guest (or on this host when it has RDMA and
+# device-DAX). See --help. A benchmark: it reports, it never fails on a
+# number.
+set -euo pipefail
+
+usage() {
+	cat <<'HELP'
+Usage: deploy/bench.sh [--json] [--iters N]
+
+In one boot: perftest (ib_write_lat, ib_read_lat, ib_send_lat at 64 B,
+4 KiB, 64 KiB and 1 MiB; ib_write_bw at 1 MiB), then chunkbench against a
+chunkd on /dev/dax0.0 started with direct_write_to_pmem = true (so both
+persistence methods are offered). Prints one table: our figure, the raw
+figure it is compared with, their ratio, and the target. --json prints the
+same as JSON. --iters sets the operations per figure (default 1000).
+HELP
+}
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+addr=${CHUNKD_TEST_ADDR:-10.0.2.15}
+dax=${CHUNKD_TEST_DAX:-/dev/dax0.0}
+json=0
+iters=1000
+inside=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--json) json=1; shift ;;
+	--iters) iters=${2:?--iters needs a value}; shift 2 ;;
+	--inside) inside=1; shift ;;
+	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+# One perftest figure: t_typical (us) for latency tools, average MB/s for bw.
+perftest() {
+	local tool=$1 size=$2 col
+	case $tool in *_bw) col=4 ;; *) col=5 ;; esac
+	"$tool" -s "$size" -n "$iters" -F >/dev/null 2>&1 &
+	local server=$!
+	sleep 1
+	"$tool" -s "$size" -n "$iters" -F "$addr" 2>/dev/null |
+		awk -v s="$size" -v c="$col" '$1 == s { print $c; exit }'
+	wait "$server" || true
+}
+
+measure() {
+	local out=$1 tool size
+	{
+		echo "{"
+		for tool in ib_write_lat ib_read_lat ib_send_lat; do
+			for size in 64 4096 65536 1048576; do
+				echo "\"$tool/$size\": $(perftest "$tool" "$size"),"
+			done
+		done
+		echo "\"ib_write_bw/1048576\": $(perftest ib_write_bw 1048576)"
+		echo "}"
+	} >"$out.raw"
+	build/server/chunkd --pool "$dax" --listen "$addr" --port 7490 \
+		--direct-write-to-pmem --log-level warn 2>"$out.log" &
+	local chunkd=$!
+	sleep 2
+	build/client/chunkbench --port 7490 --iters "$iters" --json "$addr" >"$out.ours"
+	kill -TERM "$chunkd"
+	wait "$chunkd"
+}
+
+tabulate() {
+	python3 - "$1" "$json" <<'PY'
+import json, sys
+base, as_json = sys.argv[1], sys.argv[2] == "1"
+raw = json.load(open(base + ".raw"))
+ours = json.load(open(base + ".ours"))
+rows = []
+def row(name, our, against, raw_value, target, better_low=True):
+    ratio = our / raw_value if raw_value else None
+    rows.append({"figure": name, "ours": our, "raw": raw_value,
+                 "against": against, "ratio": ratio, "target": target})
+wp = ours["write_persist"]
+for size in ("64", "4096"):
+    if "read-after-write" in wp:
+        row(f"write+persist read-after-write {size} B p50 us",
+            wp["read-after-write"][size]["p50_us"], f"ib_read_lat {size}",
+            raw[f"ib_read_lat/{size}"], "<= 1.15")
+    row(f"write+persist persist-rpc {size} B p50 us",
+        wp["persist-rpc"][size]["p50_us"], f"2 x ib_send_lat {size}",
+        2 * raw[f"ib_send_lat/{size}"], "<= 1.25")
+for size in ("65536", "1048576"):
+    for method in wp:
+        row(f"write+persist {method} {size} B p50 us", wp[method][size]["p50_us"],
+            f"ib_write_lat {size} + ib_read_lat 64",
+            raw[f"ib_write_lat/{size}"] + raw["ib_read_lat/64"], "")
+row("stream write 1 MiB MB/s", ours["stream_write_mb_s"], "ib_write_bw 1 MiB",
+    raw["ib_write_bw/1048576"], ">= 0.95")
+for size in ("64", "4096", "65536", "1048576"):
+    row(f"read sealed {size} B p50 us", ours["read"][size]["p50_us"],
+        f"ib_read_lat {size}", raw[f"ib_read_lat/{size}"],
+        "<= 1.10" if size in ("64", "4096") else "")
+if as_json:
+    print(json.dumps({"rows": rows, "raw": raw, "chunkbench": ours}, indent=2))
+else:
+    print(f"{'figure':46} {'ours':>10} {'raw':>10} {'ratio':>7}  target   raw figure")
+    for r in rows:
+        print(f"{r['figure']:46} {r['ours']:10.1f} {r['raw']:10.1f} "
+              f"{r['ratio']:7.2f}  {r['target']:8} {r['against']}")
+    print(f"alloc+seal+free: {ours['alloc_seal_free_per_s']:.0f} per s")
+PY
+}
+
+if [ "$inside" = 1 ]; then
+	work=$(mktemp -d)
+	measure "$work/bench"
+	tabulate "$work/bench"
+	rm -rf "$work"
+	exit 0
+fi
+"$repo/deploy/install-deps.sh" >/dev/null
+cmake -S . -B build -DCHUNKD_WERROR=ON >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
+args=(--iters "$iters")
+[ "$json" = 1 ] && args+=(--json)
+if [ -n "$(ls /sys/class/infiniband 2>/dev/null)" ] && [ -c "$dax" ]; then
+	exec "$0" --inside "${args[@]}"
+fi
+exec "$repo/deploy/vm/run" -q deploy/bench.sh --inside "${args[@]}"

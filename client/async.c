@@ -92,20 +92,12 @@ static int prepare(struct chunk_client *c, uint64_t id, uint64_t off,
 static int post_persist(struct chunk_client *c, struct remote_chunk *rc,
 			uint64_t off, uint64_t len, unsigned i)
 {
-	struct proto_msg req = {.hdr.type = PROTO_PERSIST};
-	uint8_t *scratch =
-		c->msgs + 2 * (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME;
-	uint64_t tail = len < 8 ? len : 8;
+	struct proto_msg req;
 
 	if (c->persist_method == CHUNK_PERSIST_READ_AFTER_WRITE)
-		return client_post_rdma_id(c, IBV_WR_RDMA_READ, scratch,
-					   c->msgs_mr->lkey, tail,
-					   rc->addr + off + len - tail,
-					   rc->rkey, true, WR_ASYNC << 32 | i);
-	req.u.persist.chunk = rc->id;
-	req.u.persist.offset = off;
-	req.u.persist.length = len;
-	req.u.persist.epoch = c->epoch;
+		return client_post_tail_read(c, rc, off, len,
+					     WR_ASYNC << 32 | i);
+	client_persist_request(c, rc, off, len, &req);
 	return client_post_request(c, &req, &c->ops[i].request_id);
 }
 

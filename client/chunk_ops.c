@@ -89,27 +89,16 @@ static int post_writes(struct chunk_client *c, struct remote_chunk *rc,
 static int persist_written(struct chunk_client *c, struct remote_chunk *rc,
 			   uint64_t off, uint64_t len)
 {
-	struct proto_msg req = {.hdr.type = PROTO_PERSIST};
-	uint8_t *scratch =
-		c->msgs + 2 * (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME;
-	uint64_t tail;
+	struct proto_msg req;
+	int rc_post;
 
 	if (len == 0)
 		return CHUNK_OK;
 	if (c->persist_method == CHUNK_PERSIST_READ_AFTER_WRITE) {
-		/* A READ behind the WRITEs returns only once they are placed,
-		 * and the platform places them in the persistence domain. */
-		tail = len < 8 ? len : 8;
-		if (client_post_rdma(
-			    c, IBV_WR_RDMA_READ, scratch, c->msgs_mr->lkey,
-			    tail, rc->addr + off + len - tail, rc->rkey, true))
-			return CHUNK_E_CONNECT;
-		return client_wait_sends(c);
+		rc_post = client_post_tail_read(c, rc, off, len, WR_RDMA << 32);
+		return rc_post ? rc_post : client_wait_sends(c);
 	}
-	req.u.persist.chunk = rc->id;
-	req.u.persist.offset = off;
-	req.u.persist.length = len;
-	req.u.persist.epoch = c->epoch;
+	client_persist_request(c, rc, off, len, &req);
 	return client_call(c, &req);
 }
 

@@ -334,6 +334,32 @@ static bool slot0_free(struct chunk_client *c)
 	return !(c->busy_send_slots & 1u);
 }
 
+int client_post_tail_read(struct chunk_client *c, const struct remote_chunk *rc,
+			  uint64_t off, uint64_t len, uint64_t wr_id)
+{
+	/* The READ returns only once the WRITEs ahead of it are placed, and
+	 * the platform places them in the persistence domain. */
+	uint8_t *scratch =
+		c->msgs + 2 * (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME;
+	uint64_t tail = len < 8 ? len : 8;
+
+	return client_post_rdma_id(
+		c, IBV_WR_RDMA_READ, scratch, c->msgs_mr->lkey, tail,
+		rc->addr + off + len - tail, rc->rkey, true, wr_id);
+}
+
+void client_persist_request(const struct chunk_client *c,
+			    const struct remote_chunk *rc, uint64_t off,
+			    uint64_t len, struct proto_msg *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->hdr.type = PROTO_PERSIST;
+	req->u.persist.chunk = rc->id;
+	req->u.persist.offset = off;
+	req->u.persist.length = len;
+	req->u.persist.epoch = c->epoch;
+}
+
 int client_call(struct chunk_client *c, struct proto_msg *req)
 {
 	int len, rc = wait_for(c, slot0_free);

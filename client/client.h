@@ -145,6 +145,15 @@ int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
 		     uint32_t lkey, size_t len, uint64_t remote, uint32_t rkey,
 		     bool signaled);
 
+/* The two halves of a persist, by method. read-after-write: a small
+ * signaled READ of the range's last bytes behind the WRITEs (wr_id as
+ * given). persist-rpc: *req filled as the PERSIST request for the range. */
+int client_post_tail_read(struct chunk_client *c, const struct remote_chunk *rc,
+			  uint64_t off, uint64_t len, uint64_t wr_id);
+void client_persist_request(const struct chunk_client *c,
+			    const struct remote_chunk *rc, uint64_t off,
+			    uint64_t len, struct proto_msg *req);
+
 /* Waits until every signaled WR has completed. */
 int client_wait_sends(struct chunk_client *c);
 

@@ -434,19 +434,12 @@ static void do_free(struct service *s, struct session *sess,
 		     (unsigned long long)chunk);
 		return;
 	}
-	if (rec.state == CHUNK_STATE_OPEN) {
-		if (rec.session != sess->id) {
-			fail(r, PROTO_ST_PERM,
-			     "chunk %llu is another session's",
-			     (unsigned long long)chunk);
-			return;
-		}
-		sess->caps->revoke_write(sess->caps_ctx, chunk);
-	} else {
-		for (struct session *o = s->sessions.next; o != &s->sessions;
-		     o = o->next)
-			o->caps->revoke_read(o->caps_ctx, chunk);
+	if (rec.state == CHUNK_STATE_OPEN && rec.session != sess->id) {
+		fail(r, PROTO_ST_PERM, "chunk %llu is another session's",
+		     (unsigned long long)chunk);
+		return;
 	}
+	revoke_all_grants(s, &rec);
 	table_free(s->table, chunk);
 	r->hdr.type = PROTO_FREED;
 }

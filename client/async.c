@@ -88,23 +88,26 @@ static int prepare(struct chunk_client *c, uint64_t id, uint64_t off,
 	return CHUNK_OK;
 }
 
-/* Posts the persist of [off, off + len) that completes op i. */
+/* Posts the persist of [off, off + len) that completes op i, with the
+ * write before it (if any) in the same doorbell. */
 static int post_persist(struct chunk_client *c, struct remote_chunk *rc,
-			uint64_t off, uint64_t len, unsigned i)
+			uint64_t off, uint64_t len, unsigned i,
+			struct client_wr *before)
 {
 	struct proto_msg req;
 
 	if (c->persist_method == CHUNK_PERSIST_READ_AFTER_WRITE)
 		return client_post_tail_read(c, rc, off, len,
-					     WR_ASYNC << 32 | i);
+					     WR_ASYNC << 32 | i, before);
 	client_persist_request(c, rc, off, len, &req);
-	return client_post_request(c, &req, &c->ops[i].request_id);
+	return client_post_request(c, &req, &c->ops[i].request_id, before);
 }
 
 static int start(struct chunk_client *c, unsigned long long id,
 		 unsigned long long off, void *buf, size_t len, bool write,
 		 bool persist, chunk_done_fn *done, void *arg)
 {
+	struct client_wr rdma, *held = NULL;
 	struct remote_chunk *rc;
 	struct ibv_mr *mr;
 	int i, st = done ? prepare(c, id, off, buf, len, write, &rc, &mr)
@@ -121,12 +124,16 @@ static int start(struct chunk_client *c, unsigned long long id,
 	if (i < 0)
 		return CHUNK_E_AGAIN;
 	if (buf)
-		st = client_post_rdma_id(
-			c, write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ, buf,
-			mr->lkey, len, rc->addr + off, rc->rkey, !persist,
-			WR_ASYNC << 32 | (unsigned)i);
+		client_wr_rdma(&rdma,
+			       write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ,
+			       buf, mr->lkey, len, rc->addr + off, rc->rkey,
+			       !persist, WR_ASYNC << 32 | (unsigned)i);
+	if (buf && persist)
+		held = &rdma; /* posted with the persist */
+	else if (buf)
+		st = client_post_rdma_wr(c, &rdma);
 	if (st == CHUNK_OK && persist)
-		st = post_persist(c, rc, off, len, (unsigned)i);
+		st = post_persist(c, rc, off, len, (unsigned)i, held);
 	if (st)
 		op_cancel(c, (unsigned)i); /* the connection failed */
 	return st;

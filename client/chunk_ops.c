@@ -52,12 +52,13 @@ static int writable_range(struct chunk_client *c, uint64_t id, uint64_t off,
 
 /*
  * Posts WRITEs of buf to the chunk. All but the last piece through the
- * bounce buffer are waited for (the buffer is reused); the last is
- * signaled unless a persist request follows it on the same QP.
+ * bounce buffer are waited for (the buffer is reused). With held, the last
+ * piece is built unsignaled into *held and not posted: the persist that
+ * follows on the same QP posts it in the same doorbell and completes it.
  */
 static int post_writes(struct chunk_client *c, struct remote_chunk *rc,
 		       uint64_t off, const uint8_t *buf, size_t len,
-		       bool persist_follows)
+		       struct client_wr *held)
 {
 	struct ibv_mr *mr = client_mem_find(c, buf, len);
 	size_t piece_max = mr ? MAX_RDMA_PIECE : c->opts.bounce_size;
@@ -73,10 +74,15 @@ static int post_writes(struct chunk_client *c, struct remote_chunk *rc,
 			memcpy(c->bounce, buf, piece);
 			src = c->bounce;
 		}
+		if (last && held) {
+			client_wr_rdma(held, IBV_WR_RDMA_WRITE, src, lkey,
+				       piece, rc->addr + off, rc->rkey, false,
+				       WR_RDMA << 32);
+			break;
+		}
 		st = client_post_rdma(c, IBV_WR_RDMA_WRITE, src, lkey, piece,
-				      rc->addr + off, rc->rkey,
-				      !(last && persist_follows));
-		if (st == CHUNK_OK && !(last && persist_follows))
+				      rc->addr + off, rc->rkey, true);
+		if (st == CHUNK_OK)
 			st = client_wait_sends(c);
 		buf += piece;
 		off += piece;
@@ -85,9 +91,10 @@ static int post_writes(struct chunk_client *c, struct remote_chunk *rc,
 	return st;
 }
 
-/* Makes [off, off + len) durable with the session's method. */
+/* Makes [off, off + len) durable with the session's method, posting
+ * held (the last write, if any) in the same doorbell. */
 static int persist_written(struct chunk_client *c, struct remote_chunk *rc,
-			   uint64_t off, uint64_t len)
+			   uint64_t off, uint64_t len, struct client_wr *held)
 {
 	struct proto_msg req;
 	int rc_post;
@@ -95,11 +102,12 @@ static int persist_written(struct chunk_client *c, struct remote_chunk *rc,
 	if (len == 0)
 		return CHUNK_OK;
 	if (c->persist_method == CHUNK_PERSIST_READ_AFTER_WRITE) {
-		rc_post = client_post_tail_read(c, rc, off, len, WR_RDMA << 32);
+		rc_post = client_post_tail_read(c, rc, off, len, WR_RDMA << 32,
+						held);
 		return rc_post ? rc_post : client_wait_sends(c);
 	}
 	client_persist_request(c, rc, off, len, &req);
-	return client_call(c, &req);
+	return client_call_after(c, &req, held);
 }
 
 static int write_locked(struct chunk_client *c, unsigned long long id,
@@ -110,7 +118,7 @@ static int write_locked(struct chunk_client *c, unsigned long long id,
 
 	if (st || len == 0)
 		return st;
-	return client_finish(c, post_writes(c, rc, off, buf, len, false));
+	return client_finish(c, post_writes(c, rc, off, buf, len, NULL));
 }
 
 static int persist_locked(struct chunk_client *c, unsigned long long id,
@@ -119,21 +127,23 @@ static int persist_locked(struct chunk_client *c, unsigned long long id,
 	struct remote_chunk *rc;
 	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
 
-	return st ? st : client_finish(c, persist_written(c, rc, off, len));
+	return st ? st
+		  : client_finish(c, persist_written(c, rc, off, len, NULL));
 }
 
 static int write_persist_locked(struct chunk_client *c, unsigned long long id,
 				unsigned long long off, const void *buf,
 				size_t len)
 {
+	struct client_wr last_write;
 	struct remote_chunk *rc;
 	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
 
 	if (st || len == 0)
 		return st;
-	st = post_writes(c, rc, off, buf, len, true);
+	st = post_writes(c, rc, off, buf, len, &last_write);
 	if (st == CHUNK_OK)
-		st = persist_written(c, rc, off, len);
+		st = persist_written(c, rc, off, len, &last_write);
 	return client_finish(c, st);
 }
 

@@ -258,29 +258,65 @@ int client_wait_sends(struct chunk_client *c)
 	return wait_for(c, sends_done);
 }
 
+void client_wr_rdma(struct client_wr *w, enum ibv_wr_opcode op, void *local,
+		    uint32_t lkey, size_t len, uint64_t remote, uint32_t rkey,
+		    bool signaled, uint64_t wr_id)
+{
+	memset(w, 0, sizeof(*w));
+	w->sge.addr = (uintptr_t)local;
+	w->sge.length = (uint32_t)len;
+	w->sge.lkey = lkey;
+	w->wr.wr_id = wr_id;
+	w->wr.sg_list = &w->sge;
+	w->wr.num_sge = 1;
+	w->wr.opcode = op;
+	w->wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
+	w->wr.wr.rdma.remote_addr = remote;
+	w->wr.wr.rdma.rkey = rkey;
+}
+
+/*
+ * Posts w, behind before when there is one: a single ibv_post_send, so a
+ * single doorbell (on soft-RoCE a system call) for a write and the persist
+ * that follows it.
+ */
+static int post_after(struct chunk_client *c, struct client_wr *before,
+		      struct client_wr *w)
+{
+	struct ibv_send_wr *first = &w->wr, *bad = NULL;
+	int err;
+
+	if (before) {
+		before->wr.next = &w->wr;
+		first = &before->wr;
+	}
+	err = ibv_post_send(c->id->qp, first, &bad);
+	if (err && !bad)
+		bad = first;
+	for (struct ibv_send_wr *wr = first; wr && wr != bad; wr = wr->next)
+		if ((wr->send_flags & IBV_SEND_SIGNALED) &&
+		    wr->wr_id >> 32 != WR_ASYNC)
+			c->sends_in_flight++;
+	if (err) {
+		log_error("ibv_post_send: %s", strerror(err));
+		return CHUNK_E_CONNECT;
+	}
+	return CHUNK_OK;
+}
+
+int client_post_rdma_wr(struct chunk_client *c, struct client_wr *w)
+{
+	return post_after(c, NULL, w);
+}
+
 int client_post_rdma_id(struct chunk_client *c, enum ibv_wr_opcode op,
 			void *local, uint32_t lkey, size_t len, uint64_t remote,
 			uint32_t rkey, bool signaled, uint64_t wr_id)
 {
-	struct ibv_sge sge = {.addr = (uintptr_t)local,
-			      .length = (uint32_t)len,
-			      .lkey = lkey};
-	struct ibv_send_wr wr = {0}, *bad;
+	struct client_wr w;
 
-	wr.wr_id = wr_id;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.opcode = op;
-	wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
-	wr.wr.rdma.remote_addr = remote;
-	wr.wr.rdma.rkey = rkey;
-	if (ibv_post_send(c->id->qp, &wr, &bad)) {
-		log_error("ibv_post_send: %s", strerror(errno));
-		return CHUNK_E_CONNECT;
-	}
-	if (signaled && wr_id >> 32 != WR_ASYNC)
-		c->sends_in_flight++;
-	return CHUNK_OK;
+	client_wr_rdma(&w, op, local, lkey, len, remote, rkey, signaled, wr_id);
+	return post_after(c, NULL, &w);
 }
 
 int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
@@ -291,24 +327,25 @@ int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
 				   signaled, WR_RDMA << 32);
 }
 
-/* SENDs len bytes of send slot i, signaled. */
-static int post_frame(struct chunk_client *c, unsigned i, int len)
+/* SENDs len bytes of send slot i, signaled, behind before if not NULL. */
+static int post_frame(struct chunk_client *c, unsigned i, int len,
+		      struct client_wr *before)
 {
-	struct ibv_sge sge = {.addr = (uintptr_t)send_slot(c, i),
-			      .length = (uint32_t)len,
-			      .lkey = c->msgs_mr->lkey};
-	struct ibv_send_wr wr = {0}, *bad;
+	struct client_wr w = {0};
+	int rc;
 
-	wr.wr_id = WR_SEND << 32 | i;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.opcode = IBV_WR_SEND;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	if (ibv_post_send(c->id->qp, &wr, &bad))
-		return CHUNK_E_CONNECT;
-	c->busy_send_slots |= 1u << i;
-	c->sends_in_flight++;
-	return CHUNK_OK;
+	w.sge.addr = (uintptr_t)send_slot(c, i);
+	w.sge.length = (uint32_t)len;
+	w.sge.lkey = c->msgs_mr->lkey;
+	w.wr.wr_id = WR_SEND << 32 | i;
+	w.wr.sg_list = &w.sge;
+	w.wr.num_sge = 1;
+	w.wr.opcode = IBV_WR_SEND;
+	w.wr.send_flags = IBV_SEND_SIGNALED;
+	rc = post_after(c, before, &w);
+	if (rc == CHUNK_OK)
+		c->busy_send_slots |= 1u << i;
+	return rc;
 }
 
 /* Waits for the reply to the last request (sent from slot 0). */
@@ -335,17 +372,19 @@ static bool slot0_free(struct chunk_client *c)
 }
 
 int client_post_tail_read(struct chunk_client *c, const struct remote_chunk *rc,
-			  uint64_t off, uint64_t len, uint64_t wr_id)
+			  uint64_t off, uint64_t len, uint64_t wr_id,
+			  struct client_wr *before)
 {
 	/* The READ returns only once the WRITEs ahead of it are placed, and
 	 * the platform places them in the persistence domain. */
 	uint8_t *scratch =
 		c->msgs + 2 * (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME;
 	uint64_t tail = len < 8 ? len : 8;
+	struct client_wr w;
 
-	return client_post_rdma_id(
-		c, IBV_WR_RDMA_READ, scratch, c->msgs_mr->lkey, tail,
-		rc->addr + off + len - tail, rc->rkey, true, wr_id);
+	client_wr_rdma(&w, IBV_WR_RDMA_READ, scratch, c->msgs_mr->lkey, tail,
+		       rc->addr + off + len - tail, rc->rkey, true, wr_id);
+	return post_after(c, before, &w);
 }
 
 void client_persist_request(const struct chunk_client *c,
@@ -360,7 +399,8 @@ void client_persist_request(const struct chunk_client *c,
 	req->u.persist.epoch = c->epoch;
 }
 
-int client_call(struct chunk_client *c, struct proto_msg *req)
+int client_call_after(struct chunk_client *c, struct proto_msg *req,
+		      struct client_wr *before)
 {
 	int len, rc = wait_for(c, slot0_free);
 
@@ -371,8 +411,13 @@ int client_call(struct chunk_client *c, struct proto_msg *req)
 	if (len < 0)
 		return CHUNK_E_INVAL;
 	c->reply_ready = false;
-	rc = post_frame(c, 0, len);
+	rc = post_frame(c, 0, len, before);
 	return rc ? rc : wait_reply(c);
+}
+
+int client_call(struct chunk_client *c, struct proto_msg *req)
+{
+	return client_call_after(c, req, NULL);
 }
 
 bool client_request_slot_free(const struct chunk_client *c)
@@ -385,7 +430,7 @@ bool client_request_slot_free(const struct chunk_client *c)
 }
 
 int client_post_request(struct chunk_client *c, struct proto_msg *req,
-			uint64_t *request_id)
+			uint64_t *request_id, struct client_wr *before)
 {
 	unsigned i;
 	int len;
@@ -399,7 +444,7 @@ int client_post_request(struct chunk_client *c, struct proto_msg *req,
 	if (len < 0)
 		return CHUNK_E_INVAL;
 	*request_id = req->hdr.request_id;
-	return post_frame(c, i, len);
+	return post_frame(c, i, len, before);
 }
 
 int client_send_raw(struct chunk_client *c, const void *frame, size_t len)
@@ -416,7 +461,7 @@ int client_send_raw(struct chunk_client *c, const void *frame, size_t len)
 				  : 0;
 	memcpy(send_slot(c, 0), frame, len);
 	c->reply_ready = false;
-	rc = post_frame(c, 0, (int)len);
+	rc = post_frame(c, 0, (int)len, NULL);
 	return rc ? rc : wait_reply(c);
 }
 

@@ -92,13 +92,33 @@ struct chunk_client {
 #define WR_RDMA	 3ull /* a synchronous RDMA WRITE or READ */
 #define WR_ASYNC 4ull /* the RDMA WR that completes an async op */
 
+/*
+ * A work request built but not posted yet: a write whose persist follows,
+ * so that both reach the device in one ibv_post_send (one doorbell). The
+ * functions taking `before` post it chained ahead of their own, or only
+ * their own when it is NULL; either way it is posted or dropped, never
+ * left behind.
+ */
+struct client_wr {
+	struct ibv_send_wr wr;
+	struct ibv_sge sge;
+};
+
+/* Fills *w as one RDMA WRITE or READ. */
+void client_wr_rdma(struct client_wr *w, enum ibv_wr_opcode op, void *local,
+		    uint32_t lkey, size_t len, uint64_t remote, uint32_t rkey,
+		    bool signaled, uint64_t wr_id);
+
+/* Posts *w on its own. */
+int client_post_rdma_wr(struct chunk_client *c, struct client_wr *w);
+
 /* Whether client_post_request() has a send slot to use. */
 bool client_request_slot_free(const struct chunk_client *c);
 
 /* Encodes req (setting its request id) into a free send slot and posts it;
  * sets *request_id. Returns CHUNK_E_AGAIN when every slot is busy. */
 int client_post_request(struct chunk_client *c, struct proto_msg *req,
-			uint64_t *request_id);
+			uint64_t *request_id, struct client_wr *before);
 
 /* Called by the completion handler: whether an async op took this reply
  * (and completed), and the completion of an async op's RDMA WR. */
@@ -130,6 +150,10 @@ void client_adopt_epoch(struct chunk_client *c, uint32_t epoch);
  * the ERROR's status as CHUNK_E_*, or a transport error. */
 int client_call(struct chunk_client *c, struct proto_msg *req);
 
+/* The same with before posted ahead of the request. */
+int client_call_after(struct chunk_client *c, struct proto_msg *req,
+		      struct client_wr *before);
+
 /* Sends len raw bytes as one message and waits for the reply (tests use
  * it to send malformed frames). Returns as client_call(). */
 int client_send_raw(struct chunk_client *c, const void *frame, size_t len);
@@ -149,7 +173,8 @@ int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
  * signaled READ of the range's last bytes behind the WRITEs (wr_id as
  * given). persist-rpc: *req filled as the PERSIST request for the range. */
 int client_post_tail_read(struct chunk_client *c, const struct remote_chunk *rc,
-			  uint64_t off, uint64_t len, uint64_t wr_id);
+			  uint64_t off, uint64_t len, uint64_t wr_id,
+			  struct client_wr *before);
 void client_persist_request(const struct chunk_client *c,
 			    const struct remote_chunk *rc, uint64_t off,
 			    uint64_t len, struct proto_msg *req);

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chunkclient.h"
+#include "timing.h"
 
 struct demo_opts {
 	const char *host;
@@ -26,29 +26,6 @@ enum step { STEP_ALLOC, STEP_WRITE, STEP_SEAL, STEP_OPEN, STEP_READ, STEPS };
 static const char *const step_names[STEPS] = {
 	"alloc", "write+persist", "seal", "open", "read",
 };
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double percentile(double *v, unsigned n, double p)
-{
-	unsigned i = (unsigned)(p * (n - 1) + 0.5);
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[i];
-}
 
 static void fill_random(unsigned char *buf, size_t len, unsigned *seed)
 {
@@ -70,19 +47,19 @@ static int check(int rc, const char *what)
 static int store_one(struct chunk_client *w, const unsigned char *data,
 		     size_t len, unsigned long long *id, double *t)
 {
-	double t0 = now_us();
+	double t0 = timing_now_us();
 
 	if (check(chunk_alloc(w, len, id), "alloc"))
 		return -1;
-	t[STEP_ALLOC] = now_us() - t0;
-	t0 = now_us();
+	t[STEP_ALLOC] = timing_now_us() - t0;
+	t0 = timing_now_us();
 	if (check(chunk_write_persist(w, *id, 0, data, len), "write+persist"))
 		return -1;
-	t[STEP_WRITE] = now_us() - t0;
-	t0 = now_us();
+	t[STEP_WRITE] = timing_now_us() - t0;
+	t0 = timing_now_us();
 	if (check(chunk_seal(w, *id, len, chunk_crc32c(0, data, len)), "seal"))
 		return -1;
-	t[STEP_SEAL] = now_us() - t0;
+	t[STEP_SEAL] = timing_now_us() - t0;
 	return 0;
 }
 
@@ -92,15 +69,15 @@ static int load_one(struct chunk_client *r, unsigned long long id,
 		    double *t)
 {
 	struct chunk_info info;
-	double t0 = now_us();
+	double t0 = timing_now_us();
 
 	if (check(chunk_open(r, id, &info), "open"))
 		return -1;
-	t[STEP_OPEN] = now_us() - t0;
-	t0 = now_us();
+	t[STEP_OPEN] = timing_now_us() - t0;
+	t0 = timing_now_us();
 	if (check(chunk_read(r, id, 0, back, len), "read"))
 		return -1;
-	t[STEP_READ] = now_us() - t0;
+	t[STEP_READ] = timing_now_us() - t0;
 	return info.length != len || memcmp(back, want, len) != 0 ||
 	       info.crc32c != chunk_crc32c(0, back, len);
 }
@@ -122,8 +99,8 @@ static void report(const struct demo_opts *o, double *lat[STEPS], unsigned bad,
 	printf("  %-14s %12s %12s\n", "step", "p50 us", "p99 us");
 	for (int s = 0; s < STEPS; s++)
 		printf("  %-14s %12.1f %12.1f\n", step_names[s],
-		       percentile(lat[s], o->chunks, 0.50),
-		       percentile(lat[s], o->chunks, 0.99));
+		       timing_percentile(lat[s], o->chunks, 0.50),
+		       timing_percentile(lat[s], o->chunks, 0.99));
 	printf("  write+persist  %.1f MB/s; read %.1f MB/s\n",
 	       mb * o->chunks / (write_total / 1e6),
 	       mb * o->chunks / (read_total / 1e6));

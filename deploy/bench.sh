@@ -7,14 +7,20 @@ set -euo pipefail
 
 usage() {
 	cat <<'HELP'
-Usage: deploy/bench.sh [--json] [--iters N]
+Usage: deploy/bench.sh [--json] [--iters N] [--rounds N] [--poll-us US]
 
-In one boot: perftest (ib_write_lat, ib_read_lat, ib_send_lat at 64 B,
-4 KiB, 64 KiB and 1 MiB; ib_write_bw at 1 MiB), then chunkbench against a
-chunkd on /dev/dax0.0 started with direct_write_to_pmem = true (so both
-persistence methods are offered). Prints one table: our figure, the raw
-figure it is compared with, their ratio, and the target. --json prints the
-same as JSON. --iters sets the operations per figure (default 1000).
+In one boot, --rounds times (default 3): perftest (ib_write_lat,
+ib_read_lat, ib_send_lat at 64 B, 4 KiB, 64 KiB and 1 MiB; ib_write_bw and
+ib_read_bw at 1 MiB), then chunkbench against a chunkd on /dev/dax0.0
+started with direct_write_to_pmem = true (so both persistence methods are
+offered). Each figure is the median of the rounds (emulation is noisy;
+interleaving the rounds spreads its drift over both sides). Prints one
+table: our figure, the raw figure it is compared with, their ratio, and
+the target; --json prints the same as JSON.
+
+  --iters N     operations per figure (default 1000)
+  --poll-us US  busy-poll time of chunkd and of chunkbench's clients
+                (default: their defaults, 50 us)
 HELP
 }
 
@@ -24,12 +30,16 @@ addr=${CHUNKD_TEST_ADDR:-10.0.2.15}
 dax=${CHUNKD_TEST_DAX:-/dev/dax0.0}
 json=0
 iters=1000
+rounds=3
+poll_us=
 inside=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--json) json=1; shift ;;
 	--iters) iters=${2:?--iters needs a value}; shift 2 ;;
+	--rounds) rounds=${2:?--rounds needs a value}; shift 2 ;;
+	--poll-us) poll_us=${2:?--poll-us needs a value}; shift 2 ;;
 	--inside) inside=1; shift ;;
 	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -56,29 +66,43 @@ measure() {
 				echo "\"$tool/$size\": $(perftest "$tool" "$size"),"
 			done
 		done
-		echo "\"ib_write_bw/1048576\": $(perftest ib_write_bw 1048576)"
+		echo "\"ib_write_bw/1048576\": $(perftest ib_write_bw 1048576),"
+		echo "\"ib_read_bw/1048576\": $(perftest ib_read_bw 1048576)"
 		echo "}"
 	} >"$out.raw"
+	local poll=()
+	[ -n "$poll_us" ] && poll=(--poll-us "$poll_us")
 	build/server/chunkd --pool "$dax" --listen "$addr" --port 7490 \
-		--direct-write-to-pmem --log-level warn 2>"$out.log" &
+		--direct-write-to-pmem --log-level warn "${poll[@]}" 2>"$out.log" &
 	local chunkd=$!
 	sleep 2
-	build/client/chunkbench --port 7490 --iters "$iters" --json "$addr" >"$out.ours"
+	build/client/chunkbench --port 7490 --iters "$iters" "${poll[@]}" \
+		--json "$addr" >"$out.ours"
 	kill -TERM "$chunkd"
 	wait "$chunkd"
 }
 
 tabulate() {
-	python3 - "$1" "$json" <<'PY'
-import json, sys
-base, as_json = sys.argv[1], sys.argv[2] == "1"
-raw = json.load(open(base + ".raw"))
-ours = json.load(open(base + ".ours"))
+	python3 - "$1" "$rounds" "$json" <<'PY'
+import json, statistics, sys
+base, rounds, as_json = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+
+def median_of(runs):
+    """The median of each number across the rounds' reports."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {k: median_of([r[k] for r in runs]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return statistics.median(runs)
+    return first
+
+load = lambda kind: [json.load(open(f"{base}.{r}.{kind}")) for r in range(rounds)]
+raw, ours = median_of(load("raw")), median_of(load("ours"))
 rows = []
-def row(name, our, against, raw_value, target, better_low=True):
-    ratio = our / raw_value if raw_value else None
+def row(name, our, against, raw_value, target):
     rows.append({"figure": name, "ours": our, "raw": raw_value,
-                 "against": against, "ratio": ratio, "target": target})
+                 "against": against, "ratio": our / raw_value if raw_value else None,
+                 "target": target})
 wp = ours["write_persist"]
 for size in ("64", "4096"):
     if "read-after-write" in wp:
@@ -93,26 +117,38 @@ for size in ("65536", "1048576"):
         row(f"write+persist {method} {size} B p50 us", wp[method][size]["p50_us"],
             f"ib_write_lat {size} + ib_read_lat 64",
             raw[f"ib_write_lat/{size}"] + raw["ib_read_lat/64"], "")
-row("stream write 1 MiB MB/s", ours["stream_write_mb_s"], "ib_write_bw 1 MiB",
-    raw["ib_write_bw/1048576"], ">= 0.95")
+row("stream write 1 MiB, persisted, MB/s", ours["stream"]["write_mb_s"],
+    "ib_write_bw 1 MiB", raw["ib_write_bw/1048576"], ">= 0.95")
+row("stream read sealed 1 MiB MB/s", ours["stream"]["read_mb_s"],
+    "ib_read_bw 1 MiB", raw["ib_read_bw/1048576"], "")
 for size in ("64", "4096", "65536", "1048576"):
     row(f"read sealed {size} B p50 us", ours["read"][size]["p50_us"],
         f"ib_read_lat {size}", raw[f"ib_read_lat/{size}"],
         "<= 1.10" if size in ("64", "4096") else "")
 if as_json:
-    print(json.dumps({"rows": rows, "raw": raw, "chunkbench": ours}, indent=2))
-else:
-    print(f"{'figure':46} {'ours':>10} {'raw':>10} {'ratio':>7}  target   raw figure")
-    for r in rows:
-        print(f"{r['figure']:46} {r['ours']:10.1f} {r['raw']:10.1f} "
-              f"{r['ratio']:7.2f}  {r['target']:8} {r['against']}")
-    print(f"alloc+seal+free: {ours['alloc_seal_free_per_s']:.0f} per s")
+    print(json.dumps({"rounds": rounds, "rows": rows, "raw": raw,
+                      "chunkbench": ours}, indent=2))
+    sys.exit(0)
+print(f"medians of {rounds} rounds")
+print(f"{'figure':46} {'ours':>10} {'raw':>10} {'ratio':>7}  target   raw figure")
+for r in rows:
+    print(f"{r['figure']:46} {r['ours']:10.1f} {r['raw']:10.1f} "
+          f"{r['ratio']:7.2f}  {r['target']:8} {r['against']}")
+t = ours["threads"]
+for kind, label in (("write_persist", "write+persist persist-rpc"), ("read", "read sealed")):
+    f = t[kind]
+    print(f"{t['connections']} connections at once, {label} {t['op_bytes']} B: "
+          f"p50 {f['p50_us']:.1f} us, p99 {f['p99_us']:.1f} us, "
+          f"{f['ops_s']:.0f} ops/s, {f['mb_s']:.1f} MB/s")
+print(f"alloc+seal+free: {ours['alloc_seal_free_per_s']:.0f} per s")
 PY
 }
 
 if [ "$inside" = 1 ]; then
 	work=$(mktemp -d)
-	measure "$work/bench"
+	for ((r = 0; r < rounds; r++)); do
+		measure "$work/bench.$r"
+	done
 	tabulate "$work/bench"
 	rm -rf "$work"
 	exit 0
@@ -120,7 +156,8 @@ fi
 "$repo/deploy/install-deps.sh" >/dev/null
 cmake -S . -B build -DCHUNKD_WERROR=ON >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
-args=(--iters "$iters")
+args=(--iters "$iters" --rounds "$rounds")
+[ -n "$poll_us" ] && args+=(--poll-us "$poll_us")
 [ "$json" = 1 ] && args+=(--json)
 if [ -n "$(ls /sys/class/infiniband 2>/dev/null)" ] && [ -c "$dax" ]; then
 	exec "$0" --inside "${args[@]}"

@@ -100,6 +100,15 @@ static int op_write_persist(struct chunk_client *c, unsigned long long id,
 	return check(chunk_write_persist(c, id, 0, buf, len), "write+persist");
 }
 
+/* The persist alone, of bytes already written: what the library adds to
+ * its tail READ or its PERSIST round trip. */
+static int op_persist(struct chunk_client *c, unsigned long long id,
+		      uint8_t *buf, size_t len)
+{
+	(void)buf;
+	return check(chunk_persist(c, id, 0, len), "persist");
+}
+
 static int op_read(struct chunk_client *c, unsigned long long id, uint8_t *buf,
 		   size_t len)
 {
@@ -181,15 +190,30 @@ static const char *method_name(unsigned m)
 						   : "persist-rpc";
 }
 
-/* write+persist for each method chunkd offers: one connection per method. */
+/* The persist of 64 bytes alone, into persist_only[method]. */
+static int measure_persist_only(struct chunk_client *c,
+				const struct bench_opts *o, uint8_t *buf,
+				const char *method, json_t *persist_only)
+{
+	struct figure f;
+	int rc = measure(c, o, buf, 64, op_persist, &f);
+
+	if (rc == CHUNK_OK)
+		json_object_set_new(persist_only, method, figure_json(&f));
+	return rc;
+}
+
+/* write+persist for each method chunkd offers (one connection per method),
+ * and the persist alone. */
 static int bench_write_persist(const struct bench_opts *o, uint8_t *buf,
 			       json_t *report)
 {
 	const unsigned methods[] = {CHUNK_PERSIST_RPC,
 				    CHUNK_PERSIST_READ_AFTER_WRITE};
-	json_t *by_method = json_object();
+	json_t *by_method = json_object(), *persist_only = json_object();
 
 	json_object_set_new(report, "write_persist", by_method);
+	json_object_set_new(report, "persist_only_64", persist_only);
 	for (size_t m = 0; m < 2; m++) {
 		struct chunk_client *c = connect_with(o, methods[m]);
 		struct chunk_mem *mem = NULL;
@@ -208,6 +232,10 @@ static int bench_write_persist(const struct bench_opts *o, uint8_t *buf,
 		rc = check(chunk_mem_reg(c, buf, BUF_SIZE, &mem), "mem_reg");
 		rc = rc ? rc
 			: measure_sizes(c, o, buf, op_write_persist, per_size);
+		rc = rc ? rc
+			: measure_persist_only(c, o, buf,
+					       method_name(methods[m]),
+					       persist_only);
 		chunk_mem_dereg(&mem);
 		chunk_client_disconnect(&c);
 		if (rc)
@@ -513,6 +541,12 @@ static void print_table(json_t *report)
 		snprintf(what, sizeof(what), "w+p %s", method);
 		print_row(what, size, f);
 	}
+	json_object_foreach(json_object_get(report, "persist_only_64"), method,
+			    f)
+	{
+		snprintf(what, sizeof(what), "persist %s", method);
+		print_row(what, "64", f);
+	}
 	json_object_foreach(json_object_get(report, "read"), size, f)
 		print_row("read (sealed)", size, f);
 	snprintf(what, sizeof(what), "%lld conns",
@@ -536,7 +570,8 @@ static void usage(FILE *out)
 		"\n"
 		"Measures chunkd at HOST through libchunkclient, from registered memory:\n"
 		"  write+persist of 64 B, 4 KiB, 64 KiB and 1 MiB for each persistence\n"
-		"    method chunkd offers, and reads of sealed chunks of those sizes;\n"
+		"    method chunkd offers, the persist of 64 B alone, and reads of\n"
+		"    sealed chunks of those sizes;\n"
 		"  a stream of 1 MiB writes into a 64 MiB chunk, persisted, then of\n"
 		"    1 MiB reads of it sealed, --depth operations in flight;\n"
 		"  alloc+seal+free per second;\n"

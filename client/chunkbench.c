@@ -618,6 +618,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	bool ok = true;
 	int opt;
 
+	opterr = 0; /* one line of our own instead */
 	while (ok && (opt = getopt_long(argc, argv, "p:n:d:t:P:jh", longopts,
 					NULL)) != -1) {
 		switch (opt) {
@@ -647,9 +648,14 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			ok = false;
 		}
 	}
-	if (!ok || optind != argc - 1) {
-		fprintf(stderr, "chunkbench: %s (see --help)\n",
-			ok ? "one HOST expected" : "bad option or value");
+	if (!ok) {
+		fprintf(stderr,
+			"chunkbench: bad option or value: '%s' (see --help)\n",
+			argv[optind - 1]);
+		return 2;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "chunkbench: one HOST expected (see --help)\n");
 		return 2;
 	}
 	o->host = argv[optind];

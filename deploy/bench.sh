@@ -11,7 +11,8 @@ Usage: deploy/bench.sh [--json] [--iters N] [--rounds N] [--poll-us US]
 
 In one boot, --rounds times (default 3): perftest (ib_write_lat,
 ib_read_lat, ib_send_lat at 64 B, 4 KiB, 64 KiB and 1 MiB; ib_write_bw and
-ib_read_bw at 1 MiB), then chunkbench against a chunkd on /dev/dax0.0
+ib_read_bw at 1 MiB) and the raw WRITE+READ pair of tests/perf at 64 B and
+4 KiB (the floor of read-after-write, which perftest lacks), then chunkbench against a chunkd on /dev/dax0.0
 started with direct_write_to_pmem = true (so both persistence methods are
 offered). Each figure is the median of the rounds (emulation is noisy;
 interleaving the rounds spreads its drift over both sides). Prints one
@@ -72,6 +73,27 @@ perftest() {
 	echo null
 }
 
+# The raw WRITE+READ pair (tests/perf/write_read_lat), busy-polled: the
+# floor of write+persist by read-after-write, which perftest does not give.
+write_read_pair() {
+	local size=$1 value try tool=build/tests/perf/write_read_lat
+	for try in 1 2 3; do
+		"$tool" >/dev/null 2>&1 &
+		local server=$!
+		sleep "$try"
+		value=$("$tool" -s "$size" -n "$iters" "$addr" 2>/dev/null |
+			awk -v s="$size" '$1 == s { print $2; exit }')
+		kill "$server" 2>/dev/null || true
+		wait "$server" 2>/dev/null || true
+		if [ -n "$value" ]; then
+			echo "$value"
+			return
+		fi
+	done
+	echo "bench.sh: write_read_lat -s $size printed no figure" >&2
+	echo null
+}
+
 measure() {
 	local out=$1 tool size
 	{
@@ -82,7 +104,9 @@ measure() {
 			done
 		done
 		echo "\"ib_write_bw/1048576\": $(perftest ib_write_bw 1048576),"
-		echo "\"ib_read_bw/1048576\": $(perftest ib_read_bw 1048576)"
+		echo "\"ib_read_bw/1048576\": $(perftest ib_read_bw 1048576),"
+		echo "\"write_read_pair/64\": $(write_read_pair 64),"
+		echo "\"write_read_pair/4096\": $(write_read_pair 4096)"
 		echo "}"
 	} >"$out.raw"
 	local poll=()
@@ -136,6 +160,11 @@ for size in ("64", "4096"):
     row(f"write+persist persist-rpc {size} B p50 us",
         wp["persist-rpc"][size]["p50_us"], f"2 x ib_send_lat {size}",
         twice(raw[f"ib_send_lat/{size}"]), "<= 1.25")
+if "read-after-write" in wp:
+    for size in ("64", "4096"):
+        row(f"write+persist read-after-write {size} B p50 us",
+            wp["read-after-write"][size]["p50_us"],
+            f"raw WRITE+READ pair {size}", raw[f"write_read_pair/{size}"], "")
 for method, against, raw_value in (
         ("read-after-write", "ib_read_lat 64", raw["ib_read_lat/64"]),
         ("persist-rpc", "2 x ib_send_lat 64", twice(raw["ib_send_lat/64"]))):

@@ -22,6 +22,8 @@ the target; --json prints the same as JSON.
   --iters N     operations per figure (default 1000)
   --rounds N    rounds of perftest then chunkbench (default 3); each
                 round's outputs are kept in build/bench
+  --report     print the table of the last run (build/bench) again; give
+                the same --rounds and --poll-us
   --poll-us US  how long chunkd and chunkbench's clients busy-poll before
                 sleeping (default 1000: a round trip under emulation takes
                 tens of microseconds, and perftest busy-polls throughout;
@@ -38,6 +40,7 @@ iters=1000
 rounds=3
 poll_us=1000
 inside=0
+report=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=${2:?--rounds needs a value}; shift 2 ;;
 	--poll-us) poll_us=${2:?--poll-us needs a value}; shift 2 ;;
 	--inside) inside=1; shift ;;
+	--report) report=1; shift ;;
 	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -64,7 +68,7 @@ perftest() {
 			awk -v s="$size" -v c="$col" '$1 == s { print $c; exit }')
 		kill "$server" 2>/dev/null || true
 		wait "$server" 2>/dev/null || true
-		if [ -n "$value" ]; then
+		if [[ $value =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
 			echo "$value"
 			return
 		fi
@@ -85,7 +89,7 @@ write_read_pair() {
 			awk -v s="$size" '$1 == s { print $2; exit }')
 		kill "$server" 2>/dev/null || true
 		wait "$server" 2>/dev/null || true
-		if [ -n "$value" ]; then
+		if [[ $value =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
 			echo "$value"
 			return
 		fi
@@ -204,6 +208,14 @@ print(f"alloc+seal+free: {ours['alloc_seal_free_per_s']:.0f} per s")
 PY
 }
 
+if [ "$report" = 1 ]; then
+	[ -f build/bench/bench.0.ours ] || {
+		echo "bench.sh: no earlier run in build/bench" >&2
+		exit 1
+	}
+	tabulate build/bench/bench
+	exit 0
+fi
 if [ "$inside" = 1 ]; then
 	# Each round's outputs stay in build/bench for a second look.
 	work=$repo/build/bench

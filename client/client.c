@@ -399,6 +399,15 @@ void client_persist_request(const struct chunk_client *c,
 	req->u.persist.epoch = c->epoch;
 }
 
+/* Whether chunkd renews the lease when it serves this request: HELLO
+ * starts it, and every request that carries the epoch renews it. */
+static bool renews_lease(unsigned type)
+{
+	return type == PROTO_HELLO || type == PROTO_ALLOC ||
+	       type == PROTO_PERSIST || type == PROTO_SEAL ||
+	       type == PROTO_FREE || type == PROTO_RENEW;
+}
+
 int client_call_after(struct chunk_client *c, struct proto_msg *req,
 		      struct client_wr *before)
 {
@@ -412,7 +421,11 @@ int client_call_after(struct chunk_client *c, struct proto_msg *req,
 		return CHUNK_E_INVAL;
 	c->reply_ready = false;
 	rc = post_frame(c, 0, len, before);
-	return rc ? rc : wait_reply(c);
+	rc = rc ? rc : wait_reply(c);
+	if (rc == CHUNK_OK && renews_lease(req->hdr.type))
+		__atomic_store_n(&c->lease_renewed_us, clock_mono_us(),
+				 __ATOMIC_RELAXED);
+	return rc;
 }
 
 int client_call(struct chunk_client *c, struct proto_msg *req)
@@ -617,7 +630,8 @@ static int greet(struct chunk_client *c)
 		return CHUNK_E_PROTO;
 	c->session = c->reply.u.welcome.session;
 	c->epoch = c->reply.u.welcome.epoch;
-	c->lease_ttl_ms = c->reply.u.welcome.lease_ttl_ms;
+	__atomic_store_n(&c->lease_ttl_ms, c->reply.u.welcome.lease_ttl_ms,
+			 __ATOMIC_RELAXED);
 	offered = c->reply.u.welcome.persist_methods & c->opts.persist_methods;
 	/* read-after-write needs no server CPU: cheapest where offered. */
 	c->persist_method = offered & CHUNK_PERSIST_READ_AFTER_WRITE
@@ -691,6 +705,7 @@ static void free_client(struct chunk_client *c)
 	free(c->msgs);
 	free(c->bounce);
 	pthread_cond_destroy(&c->renewer_wake);
+	pthread_mutex_destroy(&c->renewer_lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -719,35 +734,74 @@ static void renew_now(struct chunk_client *c)
 	req.u.renew.epoch = c->epoch;
 	rc = client_finish(c, client_call(c, &req));
 	if (rc == CHUNK_OK && c->reply.hdr.type == PROTO_RENEWED)
-		c->lease_ttl_ms = c->reply.u.renew.lease_ttl_ms;
+		__atomic_store_n(&c->lease_ttl_ms,
+				 c->reply.u.renew.lease_ttl_ms,
+				 __ATOMIC_RELAXED);
 	else if (rc != CHUNK_E_STALE) /* STALE was handled: a new epoch */
 		log_warn("session %llu: renewing the lease: %s",
 			 (unsigned long long)c->session, chunk_strerror(rc));
 }
 
-/* Renews the lease every third of its TTL until the client goes away. */
+/* The renewer's period: a third of the lease's TTL, at least 50 ms. */
+static uint64_t renew_period_ms(const struct chunk_client *c)
+{
+	uint32_t ttl = __atomic_load_n(&c->lease_ttl_ms, __ATOMIC_RELAXED);
+
+	return ttl / 3 < 50 ? 50 : ttl / 3;
+}
+
+static struct timespec mono_after_ms(uint64_t ms)
+{
+	struct timespec when;
+
+	clock_gettime(CLOCK_MONOTONIC, &when);
+	when.tv_sec += (time_t)(ms / 1000);
+	when.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (when.tv_nsec >= 1000000000) {
+		when.tv_sec++;
+		when.tv_nsec -= 1000000000;
+	}
+	return when;
+}
+
+/* Whether no request has renewed the lease for a period: a busy client's
+ * own requests keep it, and the renewer leaves it alone. */
+static bool lease_needs_renewal(const struct chunk_client *c, uint64_t ms)
+{
+	uint64_t last = __atomic_load_n(&c->lease_renewed_us, __ATOMIC_RELAXED);
+
+	return clock_mono_us() - last >= ms * 1000u;
+}
+
+/*
+ * Renews the lease when a third of its TTL has passed without a request
+ * that renewed it, until the client goes away. It sleeps on a lock of its
+ * own and takes the client's lock only to renew: waiting for the client's
+ * lock while the application holds it in a loop made every unlock wake
+ * this thread (the lock is not fair), slowing the application's first
+ * tens of milliseconds on each connection to half speed.
+ */
 static void *renew_loop(void *arg)
 {
 	struct chunk_client *c = arg;
 
-	client_lock(c);
+	pthread_mutex_lock(&c->renewer_lock);
 	while (!c->stopping) {
-		uint64_t ms =
-			c->lease_ttl_ms / 3 < 50 ? 50 : c->lease_ttl_ms / 3;
-		struct timespec when;
+		uint64_t ms = renew_period_ms(c);
+		struct timespec when = mono_after_ms(ms);
 
-		clock_gettime(CLOCK_MONOTONIC, &when);
-		when.tv_sec += (time_t)(ms / 1000);
-		when.tv_nsec += (long)(ms % 1000) * 1000000;
-		if (when.tv_nsec >= 1000000000) {
-			when.tv_sec++;
-			when.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&c->renewer_wake, &c->lock, &when);
-		if (!c->stopping && c->id)
+		pthread_cond_timedwait(&c->renewer_wake, &c->renewer_lock,
+				       &when);
+		if (c->stopping || !lease_needs_renewal(c, ms))
+			continue;
+		pthread_mutex_unlock(&c->renewer_lock);
+		client_lock(c);
+		if (c->id)
 			renew_now(c);
+		client_unlock(c);
+		pthread_mutex_lock(&c->renewer_lock);
 	}
-	client_unlock(c);
+	pthread_mutex_unlock(&c->renewer_lock);
 	return NULL;
 }
 
@@ -761,6 +815,7 @@ static int init_lock(struct chunk_client *c)
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
 	rc = pthread_mutex_init(&c->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
+	rc = rc ? rc : pthread_mutex_init(&c->renewer_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	rc = rc ? rc : pthread_cond_init(&c->renewer_wake, &ca);
@@ -772,10 +827,10 @@ static void stop_renewer(struct chunk_client *c)
 {
 	if (!c->renewer_running)
 		return;
-	client_lock(c);
+	pthread_mutex_lock(&c->renewer_lock);
 	c->stopping = true;
 	pthread_cond_signal(&c->renewer_wake);
-	client_unlock(c);
+	pthread_mutex_unlock(&c->renewer_lock);
 	pthread_join(c->renewer, NULL);
 	c->renewer_running = false;
 }

@@ -60,11 +60,15 @@ struct chunk_client {
 	struct ibv_mr *bounce_mr;
 	uint64_t session;
 	uint32_t epoch;	       /* of the lease, sent with every request */
-	uint32_t lease_ttl_ms; /* from WELCOME */
+	uint32_t lease_ttl_ms; /* from WELCOME; atomic: the renewer reads it */
+	uint64_t lease_renewed_us; /* last renewing reply; atomic, likewise */
 	uint8_t nonce[PROTO_NONCE_LEN]; /* from chunkd, to answer in HELLO */
 	/* One lock for everything below: public calls and the lease renewer
 	 * take it (recursive: a callback may start async operations). */
 	pthread_mutex_t lock;
+	/* The renewer sleeps on renewer_wake under renewer_lock, which also
+	 * guards stopping; it takes lock only to renew. */
+	pthread_mutex_t renewer_lock;
 	pthread_cond_t renewer_wake;
 	pthread_t renewer;
 	bool renewer_running, stopping;

@@ -185,14 +185,6 @@ static int sleep_on_cq(struct chunk_client *c, int ms)
 	return 0;
 }
 
-/*
- * Empty polls between two looks at the clock while spinning. Reading the
- * clock can cost a system call and an emulated device access (a guest on
- * the HPET clocksource: 17% of a persist-rpc loop's samples were read_hpet),
- * while an empty poll of the CQ costs a few loads.
- */
-#define POLLS_PER_CLOCK_READ 32
-
 /* Waits until done(c) holds, an error completion, or timeout_ms. */
 static int wait_for_ms(struct chunk_client *c,
 		       bool (*done)(struct chunk_client *), unsigned timeout_ms)
@@ -209,7 +201,7 @@ static int wait_for_ms(struct chunk_client *c,
 			return c->wc_error;
 		if (client_poll_cq(c) > 0)
 			continue;
-		if (++empty_polls % POLLS_PER_CLOCK_READ != 0)
+		if (++empty_polls % CLOCK_POLLS_PER_READ != 0)
 			continue;
 		now = clock_mono_us();
 		if (now >= deadline)

@@ -280,11 +280,6 @@ static int drain_cq(struct rdma_conn *c)
 	return n < 0 ? -1 : seen;
 }
 
-/* Empty polls between two looks at the clock: reading it can cost a
- * system call and an emulated device access (the HPET in a guest), an
- * empty poll of the CQ a few loads. */
-#define POLLS_PER_CLOCK_READ 32
-
 /* Keeps polling for poll_us after the last completion: a request that
  * follows closely is served without the wake-up of the completion channel. */
 static int spin_cq(struct rdma_conn *c)
@@ -301,7 +296,7 @@ static int spin_cq(struct rdma_conn *c)
 			deadline = clock_mono_us() + c->srv->opts.poll_us;
 			continue;
 		}
-		if (++empty_polls % POLLS_PER_CLOCK_READ == 0 &&
+		if (++empty_polls % CLOCK_POLLS_PER_READ == 0 &&
 		    clock_mono_us() >= deadline)
 			return 0;
 	}

@@ -54,17 +54,19 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-# One perftest figure: t_typical (us) for latency tools, average MB/s for
-# bw; null when three tries print none (the client can reach the server
-# before it listens when emulation is slow).
-perftest() {
-	local tool=$1 size=$2 col value try
-	case $tool in *_bw) col=4 ;; *) col=5 ;; esac
+# One raw figure: runs TOOL ARGS... as the server, then TOOL ARGS... ADDR
+# as the client, and prints the number in column COL of the client's row
+# for SIZE; null when three tries print none (the client can reach the
+# server before it listens when emulation is slow, and perftest prints
+# "inf" now and then).
+raw_figure() {
+	local col=$1 size=$2 value try
+	shift 2
 	for try in 1 2 3; do
-		"$tool" -s "$size" -n "$iters" -F >/dev/null 2>&1 &
+		"$@" >/dev/null 2>&1 &
 		local server=$!
 		sleep "$try"
-		value=$("$tool" -s "$size" -n "$iters" -F "$addr" 2>/dev/null |
+		value=$("$@" "$addr" 2>/dev/null |
 			awk -v s="$size" -v c="$col" '$1 == s { print $c; exit }')
 		kill "$server" 2>/dev/null || true
 		wait "$server" 2>/dev/null || true
@@ -73,29 +75,22 @@ perftest() {
 			return
 		fi
 	done
-	echo "bench.sh: $tool -s $size printed no figure" >&2
+	echo "bench.sh: $1 -s $size printed no figure" >&2
 	echo null
+}
+
+# t_typical (us) for perftest's latency tools, average MB/s for bw.
+perftest() {
+	local tool=$1 size=$2 col=5
+	case $tool in *_bw) col=4 ;; esac
+	raw_figure "$col" "$size" "$tool" -s "$size" -n "$iters" -F
 }
 
 # The raw WRITE+READ pair (tests/perf/write_read_lat), busy-polled: the
 # floor of write+persist by read-after-write, which perftest does not give.
+# Its server ignores -s and -n.
 write_read_pair() {
-	local size=$1 value try tool=build/tests/perf/write_read_lat
-	for try in 1 2 3; do
-		"$tool" >/dev/null 2>&1 &
-		local server=$!
-		sleep "$try"
-		value=$("$tool" -s "$size" -n "$iters" "$addr" 2>/dev/null |
-			awk -v s="$size" '$1 == s { print $2; exit }')
-		kill "$server" 2>/dev/null || true
-		wait "$server" 2>/dev/null || true
-		if [[ $value =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
-			echo "$value"
-			return
-		fi
-	done
-	echo "bench.sh: write_read_lat -s $size printed no figure" >&2
-	echo null
+	raw_figure 2 "$1" build/tests/perf/write_read_lat -s "$1" -n "$iters"
 }
 
 measure() {

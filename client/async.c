@@ -190,9 +190,7 @@ static int client_poll_locked(struct chunk_client *c, int timeout_ms)
 	    !c->wc_error)
 		st = client_wait_async(c, timeout_ms);
 	/* Arm the channel so chunk_client_fd() wakes the application. */
-	if (!c->wc_error && c->cq && ibv_req_notify_cq(c->cq, 0) == 0)
-		while (client_poll_cq(c) > 0)
-			;
+	client_arm_channel(c);
 	if (c->wc_error)
 		st = client_finish(c, c->wc_error);
 	if (st && st != CHUNK_E_TIMEOUT)

@@ -33,6 +33,14 @@ CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
 void client_lock(struct chunk_client *c)
 {
 	pthread_mutex_lock(&c->lock);
+	if (renewer_due(c))
+		renewer_post(c);
+}
+
+void client_lease_renewed(struct chunk_client *c)
+{
+	__atomic_store_n(&c->lease_renewed_us, clock_mono_us(),
+			 __ATOMIC_RELAXED);
 }
 
 void client_unlock(struct chunk_client *c)
@@ -125,7 +133,7 @@ static void on_recv(struct chunk_client *c, unsigned slot, uint32_t len)
 		log_error("session %llu: malformed reply of %u bytes",
 			  (unsigned long long)c->session, len);
 		c->wc_error = CHUNK_E_PROTO;
-	} else if (!async_take_reply(c, &msg)) {
+	} else if (!renewer_take_reply(c, &msg) && !async_take_reply(c, &msg)) {
 		c->reply = msg;
 		c->reply_ready = true;
 	}
@@ -203,6 +211,8 @@ static int wait_for_ms(struct chunk_client *c,
 			continue;
 		if (++empty_polls % CLOCK_POLLS_PER_READ != 0)
 			continue;
+		if (renewer_due(c)) /* a long wait of a busy client */
+			renewer_post(c);
 		now = clock_mono_us();
 		if (now >= deadline)
 			return CHUNK_E_TIMEOUT;
@@ -220,6 +230,19 @@ static int wait_for_ms(struct chunk_client *c,
 static int wait_for(struct chunk_client *c, bool (*done)(struct chunk_client *))
 {
 	return wait_for_ms(c, done, c->opts.timeout_ms);
+}
+
+int client_wait_until(struct chunk_client *c,
+		      bool (*done)(struct chunk_client *))
+{
+	return wait_for(c, done);
+}
+
+void client_arm_channel(struct chunk_client *c)
+{
+	if (!c->wc_error && c->cq && ibv_req_notify_cq(c->cq, 0) == 0)
+		while (client_poll_cq(c) > 0)
+			;
 }
 
 static bool async_progress(struct chunk_client *c)
@@ -426,8 +449,7 @@ int client_call_after(struct chunk_client *c, struct proto_msg *req,
 	rc = post_frame(c, 0, len, before);
 	rc = rc ? rc : wait_reply(c);
 	if (rc == CHUNK_OK && renews_lease(req->hdr.type))
-		__atomic_store_n(&c->lease_renewed_us, clock_mono_us(),
-				 __ATOMIC_RELAXED);
+		client_lease_renewed(c);
 	return rc;
 }
 
@@ -660,6 +682,7 @@ static void drop_connection(struct chunk_client *c)
 	c->busy_send_slots = 0;
 	c->wc_error = 0;
 	c->reply_ready = false;
+	renewer_forget(c);
 }
 
 static int connect_once(struct chunk_client *c)
@@ -707,8 +730,7 @@ static void free_client(struct chunk_client *c)
 	free(c->chunks);
 	free(c->msgs);
 	free(c->bounce);
-	pthread_cond_destroy(&c->renewer_wake);
-	pthread_mutex_destroy(&c->renewer_lock);
+	renewer_fini(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -727,115 +749,16 @@ static void take_opts(struct chunk_client *c, const struct chunk_client_opts *o)
 		c->opts.timeout_ms = 10000;
 }
 
-/* ---- the lease renewer ---- */
-
-static void renew_now(struct chunk_client *c)
-{
-	struct proto_msg req = {.hdr.type = PROTO_RENEW};
-	int rc;
-
-	req.u.renew.epoch = c->epoch;
-	rc = client_finish(c, client_call(c, &req));
-	if (rc == CHUNK_OK && c->reply.hdr.type == PROTO_RENEWED)
-		__atomic_store_n(&c->lease_ttl_ms,
-				 c->reply.u.renew.lease_ttl_ms,
-				 __ATOMIC_RELAXED);
-	else if (rc != CHUNK_E_STALE) /* STALE was handled: a new epoch */
-		log_warn("session %llu: renewing the lease: %s",
-			 (unsigned long long)c->session, chunk_strerror(rc));
-}
-
-/* The renewer's period: a third of the lease's TTL, at least 50 ms. */
-static uint64_t renew_period_ms(const struct chunk_client *c)
-{
-	uint32_t ttl = __atomic_load_n(&c->lease_ttl_ms, __ATOMIC_RELAXED);
-
-	return ttl / 3 < 50 ? 50 : ttl / 3;
-}
-
-static struct timespec mono_after_ms(uint64_t ms)
-{
-	struct timespec when;
-
-	clock_gettime(CLOCK_MONOTONIC, &when);
-	when.tv_sec += (time_t)(ms / 1000);
-	when.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (when.tv_nsec >= 1000000000) {
-		when.tv_sec++;
-		when.tv_nsec -= 1000000000;
-	}
-	return when;
-}
-
-/* Whether no request has renewed the lease for a period: a busy client's
- * own requests keep it, and the renewer leaves it alone. */
-static bool lease_needs_renewal(const struct chunk_client *c, uint64_t ms)
-{
-	uint64_t last = __atomic_load_n(&c->lease_renewed_us, __ATOMIC_RELAXED);
-
-	return clock_mono_us() - last >= ms * 1000u;
-}
-
-/*
- * Renews the lease when a third of its TTL has passed without a request
- * that renewed it, until the client goes away. It sleeps on a lock of its
- * own and takes the client's lock only to renew: waiting for the client's
- * lock while the application holds it in a loop made every unlock wake
- * this thread (the lock is not fair), slowing the application's first
- * tens of milliseconds on each connection to half speed.
- */
-static void *renew_loop(void *arg)
-{
-	struct chunk_client *c = arg;
-
-	pthread_mutex_lock(&c->renewer_lock);
-	while (!c->stopping) {
-		uint64_t ms = renew_period_ms(c);
-		struct timespec when = mono_after_ms(ms);
-
-		pthread_cond_timedwait(&c->renewer_wake, &c->renewer_lock,
-				       &when);
-		if (c->stopping || !lease_needs_renewal(c, ms))
-			continue;
-		pthread_mutex_unlock(&c->renewer_lock);
-		client_lock(c);
-		if (c->id)
-			renew_now(c);
-		client_unlock(c);
-		pthread_mutex_lock(&c->renewer_lock);
-	}
-	pthread_mutex_unlock(&c->renewer_lock);
-	return NULL;
-}
-
 static int init_lock(struct chunk_client *c)
 {
 	pthread_mutexattr_t ma;
-	pthread_condattr_t ca;
 	int rc;
 
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
 	rc = pthread_mutex_init(&c->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
-	rc = rc ? rc : pthread_mutex_init(&c->renewer_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	rc = rc ? rc : pthread_cond_init(&c->renewer_wake, &ca);
-	pthread_condattr_destroy(&ca);
-	return rc ? CHUNK_E_NOMEM : CHUNK_OK;
-}
-
-static void stop_renewer(struct chunk_client *c)
-{
-	if (!c->renewer_running)
-		return;
-	pthread_mutex_lock(&c->renewer_lock);
-	c->stopping = true;
-	pthread_cond_signal(&c->renewer_wake);
-	pthread_mutex_unlock(&c->renewer_lock);
-	pthread_join(c->renewer, NULL);
-	c->renewer_running = false;
+	return rc ? CHUNK_E_NOMEM : renewer_init(&c->renewer);
 }
 
 CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
@@ -869,12 +792,8 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 		return CHUNK_E_NODEV;
 	}
 	rc = connect_once(c);
-	if (rc == CHUNK_OK && c->opts.renew_lease) {
-		rc = pthread_create(&c->renewer, NULL, renew_loop, c)
-			     ? CHUNK_E_NOMEM
-			     : CHUNK_OK;
-		c->renewer_running = rc == CHUNK_OK;
-	}
+	if (rc == CHUNK_OK && c->opts.renew_lease)
+		rc = renewer_start(c);
 	if (rc) {
 		free_client(c);
 		return rc;
@@ -889,7 +808,7 @@ CHUNK_EXPORT void chunk_client_disconnect(struct chunk_client **client)
 
 	if (!c)
 		return;
-	stop_renewer(c);
+	renewer_stop(c);
 	if (c->id && rdma_disconnect(c->id) == 0)
 		expect_cm_event(c, RDMA_CM_EVENT_DISCONNECTED);
 	free_client(c);

@@ -13,6 +13,7 @@
 #include "chunkclient.h"
 #include "common/idmap.h"
 #include "proto/msg.h"
+#include "renewer.h"
 
 #define CLIENT_CREDITS 16u /* the server's RECV credits */
 /* After the messages: the target of read-after-write's small READ. */
@@ -63,15 +64,10 @@ struct chunk_client {
 	uint32_t lease_ttl_ms; /* from WELCOME; atomic: the renewer reads it */
 	uint64_t lease_renewed_us; /* last renewing reply; atomic, likewise */
 	uint8_t nonce[PROTO_NONCE_LEN]; /* from chunkd, to answer in HELLO */
+	struct renewer renewer;		/* see renewer.h for its locking */
 	/* One lock for everything below: public calls and the lease renewer
 	 * take it (recursive: a callback may start async operations). */
 	pthread_mutex_t lock;
-	/* The renewer sleeps on renewer_wake under renewer_lock, which also
-	 * guards stopping; it takes lock only to renew. */
-	pthread_mutex_t renewer_lock;
-	pthread_cond_t renewer_wake;
-	pthread_t renewer;
-	bool renewer_running, stopping;
 	unsigned persist_method;
 	uint64_t next_request;
 	uint64_t sync_request;	/* the request a synchronous call waits on */
@@ -143,8 +139,22 @@ int client_poll_cq(struct chunk_client *c);
  * complete. */
 int client_wait_async(struct chunk_client *c, int timeout_ms);
 
+/* Takes the client's lock for a public call, and posts a lease renewal
+ * if the renewer marked one due (renewer.h). */
 void client_lock(struct chunk_client *c);
 void client_unlock(struct chunk_client *c);
+
+/* Records that chunkd renewed the lease just now. */
+void client_lease_renewed(struct chunk_client *c);
+
+/* Waits up to the client's timeout until done(c) holds or a completion
+ * fails. */
+int client_wait_until(struct chunk_client *c,
+		      bool (*done)(struct chunk_client *));
+
+/* Arms the completion channel, so chunk_client_fd() becomes readable at
+ * the next completion; processes what arrived before the arming. */
+void client_arm_channel(struct chunk_client *c);
 
 /* After STALE: the lease was lost, so the chunks it granted are gone; takes
  * the server's current epoch. */

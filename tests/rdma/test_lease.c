@@ -1,13 +1,16 @@
 /*
  * Leases against a real chunkd with a 1 s lease: a client that stops
  * renewing loses its OPEN chunks (not its SEALED ones) and its stale epoch
- * is refused; the library's renewer keeps a quiet client's chunks alive.
+ * is refused; the library's renewer keeps a quiet client's chunks alive,
+ * and a busy one's whose calls are all one-sided (read-after-write), sync
+ * or async.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/chunkd_proc.h"
@@ -20,7 +23,8 @@ static char pool[64];
 
 static void setup(void)
 {
-	static const char *const extra[] = {"--lease-ttl-ms", "1000", NULL};
+	static const char *const extra[] = {"--lease-ttl-ms", "1000",
+					    "--direct-write-to-pmem", NULL};
 
 	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-lease-%d.pool",
 		 (int)getpid());
@@ -37,15 +41,21 @@ static void teardown(void)
 
 TestSuite(lease, .init = setup, .fini = teardown, .timeout = 300);
 
-static struct chunk_client *connect_renewing(bool renew)
+static struct chunk_client *connect_polling(bool renew, unsigned poll_us)
 {
 	struct chunk_client_opts o;
 	struct chunk_client *c = NULL;
 
 	chunk_client_opts_init(&o);
 	o.renew_lease = renew;
+	o.poll_us = poll_us;
 	cr_assert_eq(chunk_client_connect(server.addr, PORT, &o, &c), CHUNK_OK);
 	return c;
+}
+
+static struct chunk_client *connect_renewing(bool renew)
+{
+	return connect_polling(renew, 50);
 }
 
 static unsigned long long store(struct chunk_client *c, uint8_t *data,
@@ -114,4 +124,123 @@ Test(lease, the_renewer_keeps_a_quiet_clients_chunks)
 				chunk_crc32c(0, data, sizeof(data))),
 		     CHUNK_OK);
 	chunk_client_disconnect(&c);
+}
+
+/* Three and a half TTLs. */
+#define BUSY_SECONDS 3.5
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A client of one-sided calls only: nothing but the renewer speaks. It
+ * busy-polls, as a latency-minded application does (chunkbench does), so
+ * it holds its lock nearly all the time. */
+static struct chunk_client *connect_one_sided(void)
+{
+	struct chunk_client *c = connect_polling(true, 1000);
+
+	cr_assert_eq(chunk_client_persist_method(c),
+		     CHUNK_PERSIST_READ_AFTER_WRITE,
+		     "chunkd offers read-after-write here");
+	return c;
+}
+
+/* Large writes: each call holds the client's lock for tens of
+ * milliseconds under emulation, with a gap of nanoseconds between calls. */
+#define BUSY_CHUNK (1u << 20)
+#define BUSY_PIECE (256u << 10)
+
+static uint8_t *busy_data(void)
+{
+	uint8_t *data = malloc(BUSY_CHUNK);
+
+	cr_assert_not_null(data);
+	for (size_t i = 0; i < BUSY_CHUNK; i++)
+		data[i] = (uint8_t)(i * 13 + 1);
+	return data;
+}
+
+Test(lease, a_client_busy_with_one_sided_writes_keeps_its_chunk)
+{
+	struct chunk_client *c = connect_one_sided();
+	uint8_t *data = busy_data();
+	struct chunk_mem *mem = NULL;
+	unsigned long long id, writes = 0;
+	double end;
+
+	cr_assert_eq(chunk_mem_reg(c, data, BUSY_CHUNK, &mem), CHUNK_OK);
+	cr_assert_eq(chunk_alloc(c, BUSY_CHUNK, &id), CHUNK_OK);
+	end = now_s() + BUSY_SECONDS;
+	while (now_s() < end) {
+		size_t off = (size_t)(writes % 4) * BUSY_PIECE;
+
+		cr_assert_eq(
+			chunk_write_persist(c, id, off, data + off, BUSY_PIECE),
+			CHUNK_OK, "write+persist %llu", writes);
+		writes++;
+	}
+	cr_assert_eq(chunk_seal(c, id, BUSY_CHUNK,
+				chunk_crc32c(0, data, BUSY_CHUNK)),
+		     CHUNK_OK, "sealed after %llu write+persists", writes);
+	chunk_mem_dereg(&mem);
+	chunk_client_disconnect(&c);
+	free(data);
+}
+
+struct async_state {
+	unsigned in_flight;
+	unsigned long long done, failed;
+};
+
+static void on_done(void *arg, int status)
+{
+	struct async_state *st = arg;
+
+	st->in_flight--;
+	st->done++;
+	if (status != CHUNK_OK)
+		st->failed++;
+}
+
+Test(lease, a_client_busy_with_async_one_sided_writes_keeps_its_chunk)
+{
+	struct chunk_client *c = connect_one_sided();
+	uint8_t *data = busy_data();
+	struct async_state st = {0};
+	struct chunk_mem *mem = NULL;
+	unsigned long long id, started = 0;
+	double end;
+
+	cr_assert_eq(chunk_mem_reg(c, data, BUSY_CHUNK, &mem), CHUNK_OK);
+	cr_assert_eq(chunk_alloc(c, BUSY_CHUNK, &id), CHUNK_OK);
+	end = now_s() + BUSY_SECONDS;
+	while (now_s() < end && st.failed == 0) {
+		while (st.in_flight < 4) {
+			size_t off = (size_t)(started % 4) * BUSY_PIECE;
+
+			cr_assert_eq(chunk_write_persist_async(
+					     c, id, off, data + off, BUSY_PIECE,
+					     on_done, &st),
+				     CHUNK_OK);
+			st.in_flight++;
+			started++;
+		}
+		cr_assert_geq(chunk_client_poll(c, -1), 0);
+	}
+	while (st.in_flight)
+		cr_assert_geq(chunk_client_poll(c, -1), 0);
+	cr_assert_eq(st.failed, 0, "%llu of %llu writes failed", st.failed,
+		     st.done);
+	cr_assert_eq(chunk_seal(c, id, BUSY_CHUNK,
+				chunk_crc32c(0, data, BUSY_CHUNK)),
+		     CHUNK_OK, "sealed after %llu async write+persists",
+		     st.done);
+	chunk_mem_dereg(&mem);
+	chunk_client_disconnect(&c);
+	free(data);
 }

@@ -16,7 +16,9 @@
 
 #include "chunkclient.h"
 
-#define DEFAULT_SOCKET "/run/chunkd.sock"
+#define DEFAULT_SOCKET	"/run/chunkd.sock"
+#define DEFAULT_TIMEOUT 30 /* seconds; a scrub of a large pool takes a while   \
+			    */
 
 enum exit_code {
 	EXIT_OK = 0,	      /* done */
@@ -27,6 +29,7 @@ enum exit_code {
 
 struct ctl {
 	const char *socket;
+	unsigned timeout_s; /* for chunkd's answer */
 	bool json;
 };
 
@@ -50,11 +53,14 @@ static const char usage_text[] =
 	"  -s, --socket PATH  chunkd's admin socket (default " DEFAULT_SOCKET
 	")\n"
 	"  -j, --json         print chunkd's JSON reply instead of a table\n"
+	"  -t, --timeout S    wait at most S seconds for chunkd's answer\n"
+	"                     (default 30)\n"
 	"  -h, --help         this help; COMMAND --help for one command's\n"
 	"  -V, --version      the version\n"
 	"\n"
 	"Exit status: 0 done, 1 chunkd refused or found a problem (verify: a\n"
-	"mismatch), 2 usage error, 3 no chunkd answers on the socket.\n";
+	"mismatch), 2 usage error, 3 no chunkd answers on the socket (or not\n"
+	"in time).\n";
 
 /* One command's help, for COMMAND --help. */
 static const char *command_help(const char *cmd)
@@ -89,6 +95,16 @@ static int usage_error(const char *what, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* A chunkd that accepts but never answers (wedged, or out of descriptors)
+ * must not hang the operator's shell. */
+static void set_timeout(int fd, unsigned seconds)
+{
+	struct timeval tv = {.tv_sec = seconds};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 /* Sends one request line and reads the reply line; NULL if unreachable. */
 static json_t *ask(const struct ctl *ctl, json_t *req)
 {
@@ -97,7 +113,7 @@ static json_t *ask(const struct ctl *ctl, json_t *req)
 	size_t got = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	json_t *parsed = NULL;
-	ssize_t n;
+	ssize_t n = 0;
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ctl->socket);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
@@ -105,6 +121,7 @@ static json_t *ask(const struct ctl *ctl, json_t *req)
 			ctl->socket, strerror(errno));
 		goto out;
 	}
+	set_timeout(fd, ctl->timeout_s);
 	if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0)
 		goto out;
 	while (got < sizeof(reply) - 1 &&
@@ -112,6 +129,12 @@ static json_t *ask(const struct ctl *ctl, json_t *req)
 		got += (size_t)n;
 		if (memchr(reply, '\n', got))
 			break;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		fprintf(stderr,
+			"chunkctl: chunkd on %s did not answer within %u s\n",
+			ctl->socket, ctl->timeout_s);
+		goto out;
 	}
 	reply[got] = '\0';
 	parsed = json_loads(reply, JSON_DISABLE_EOF_CHECK, NULL);
@@ -155,6 +178,11 @@ static void print_status(json_t *r)
 	json_array_foreach(json_object_get(r, "persistence"), i, m)
 		printf(" %s", json_string_value(m));
 	printf("\nauth refused  %lld\n", num(r, "auth_refused"));
+	printf("refused       %lld connections over the limit, %lld without "
+	       "HELLO in time, %lld abandoned handshakes\n",
+	       num(json_object_get(r, "counters"), "connections_refused"),
+	       num(json_object_get(r, "counters"), "hello_timeouts"),
+	       num(json_object_get(r, "counters"), "handshakes_failed"));
 }
 
 static void print_lease_row(json_t *l)
@@ -252,6 +280,16 @@ static bool parse_id(const char *text, long long *id)
 	return !errno && *text && !*end && *id > 0;
 }
 
+static bool parse_seconds(const char *text, unsigned *out)
+{
+	long long n;
+
+	if (!parse_id(text, &n) || n > 86400)
+		return false;
+	*out = (unsigned)n;
+	return true;
+}
+
 /* Builds the request for argv (the command and its arguments); returns
  * NULL after printing a usage error. */
 static json_t *build_request(int argc, char **argv, const char **cmd)
@@ -297,19 +335,28 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
+		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	struct ctl ctl = {.socket = DEFAULT_SOCKET};
+	struct ctl ctl = {.socket = DEFAULT_SOCKET,
+			  .timeout_s = DEFAULT_TIMEOUT};
 	const char *cmd = NULL, *help;
 	json_t *req;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+s:jhV", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jt:hV", options, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 's':
 			ctl.socket = optarg;
+			break;
+		case 't':
+			if (!parse_seconds(optarg, &ctl.timeout_s))
+				return usage_error("--timeout needs seconds, "
+						   "1 to 86400, not",
+						   optarg);
 			break;
 		case 'j':
 			ctl.json = true;

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "export.h"
 #include "proto/auth.h"
+#include "proto/reject.h"
 #include "proto/wire.h"
 
 #define CQ_DEPTH	   (4 * CLIENT_CREDITS + 2 * CLIENT_MAX_ASYNC + 64)
@@ -511,6 +512,8 @@ static int expect_cm_event(struct chunk_client *c, enum rdma_cm_event_type want)
 	struct pollfd pfd = {.fd = c->cm->fd, .events = POLLIN};
 	struct rdma_cm_event *ev;
 	enum rdma_cm_event_type got;
+	char text[PROTO_REJECT_TEXT_MAX + 1];
+	unsigned reason = 0;
 	int status;
 
 	if (poll(&pfd, 1, (int)c->opts.timeout_ms) <= 0)
@@ -522,9 +525,19 @@ static int expect_cm_event(struct chunk_client *c, enum rdma_cm_event_type want)
 	if (got == RDMA_CM_EVENT_ESTABLISHED &&
 	    ev->param.conn.private_data_len >= PROTO_NONCE_LEN)
 		memcpy(c->nonce, ev->param.conn.private_data, PROTO_NONCE_LEN);
+	if (got == RDMA_CM_EVENT_REJECTED)
+		reason = proto_reject_decode(ev->param.conn.private_data,
+					     ev->param.conn.private_data_len,
+					     text, sizeof(text));
 	rdma_ack_cm_event(ev);
 	if (got == want)
 		return CHUNK_OK;
+	if (reason) {
+		log_error("%s port %u refused the connection: %s", c->host,
+			  c->port, text);
+		return reason == PROTO_REJECT_BUSY ? CHUNK_E_BUSY
+						   : CHUNK_E_CONNECT;
+	}
 	log_error("connecting to %s port %u: %s (status %d)", c->host, c->port,
 		  rdma_event_str(got), status);
 	return got == RDMA_CM_EVENT_ADDR_ERROR ||

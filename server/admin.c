@@ -16,13 +16,22 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "scrub.h"
 
 #define ADMIN_MAX_LINE 4096
+/* After accept() fails for want of descriptors, wait this long before
+ * trying again (the socket stays readable: retrying at once spins). */
+#define ACCEPT_BACKOFF_MS 100
+#define LOG_INTERVAL_US	  (10 * 1000000ull)
 
 struct admin {
 	struct event_base *base;
 	struct evconnlistener *listener;
+	struct event *resume_timer; /* re-enables the listener after backoff */
+	struct ratelimit accept_log;
+	struct bufferevent *clients[ADMIN_MAX_CLIENTS];
+	unsigned client_count;
 	struct service *svc;
 	struct pool *pool;
 	char pool_path[4096];
@@ -211,7 +220,7 @@ static json_t *cmd_status(struct admin *a)
 	if (a->svc->persist_methods & PROTO_PERSIST_READ_AFTER_WRITE)
 		json_array_append_new(methods, json_string("read-after-write"));
 	return ok_reply(json_pack(
-		"{s:{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:i, s:o, s:i, s:{s:I, s:I, s:I, s:I}}",
+		"{s:{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:i, s:o, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 		"pool", "path", a->pool_path, "backing",
 		pool_backing_name(a->pool->backing), "size",
 		(json_int_t)a->pool->geo.pool_size, "area_offset",
@@ -226,7 +235,12 @@ static json_t *cmd_status(struct admin *a)
 		(json_int_t)a->svc->counters.requests, "malformed",
 		(json_int_t)a->svc->counters.malformed, "leases_expired",
 		(json_int_t)a->svc->counters.leases_expired, "leases_revoked",
-		(json_int_t)a->svc->counters.leases_revoked));
+		(json_int_t)a->svc->counters.leases_revoked,
+		"handshakes_failed",
+		(json_int_t)a->svc->counters.handshakes_failed,
+		"hello_timeouts", (json_int_t)a->svc->counters.hello_timeouts,
+		"connections_refused",
+		(json_int_t)a->svc->counters.connections_refused));
 }
 
 static json_t *cmd_verify(struct admin *a)
@@ -279,6 +293,17 @@ char *admin_handle_line(struct admin *a, const char *line)
 
 /* ---- the socket ---- */
 
+static void close_client(struct admin *a, struct bufferevent *bev)
+{
+	for (unsigned i = 0; i < a->client_count; i++) {
+		if (a->clients[i] == bev) {
+			a->clients[i] = a->clients[--a->client_count];
+			break;
+		}
+	}
+	bufferevent_free(bev);
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct evbuffer *in = bufferevent_get_input(bev);
@@ -297,15 +322,14 @@ static void on_read(struct bufferevent *bev, void *arg)
 	if (evbuffer_get_length(in) > ADMIN_MAX_LINE) {
 		log_warn("admin: a request line longer than %d bytes; closing",
 			 ADMIN_MAX_LINE);
-		bufferevent_free(bev);
+		close_client(arg, bev);
 	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)arg;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		bufferevent_free(bev);
+		close_client(arg, bev);
 }
 
 /* Only root and chunkd's own user may administer it. */
@@ -317,6 +341,21 @@ static bool peer_allowed(evutil_socket_t fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		return false;
 	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+/* More clients than the descriptor reserve holds: one line, then close. */
+static void refuse_client(evutil_socket_t fd)
+{
+	char line[160];
+	int len =
+		snprintf(line, sizeof(line),
+			 "{\"ok\":false,\"error\":\"chunkd serves at most "
+			 "%u admin connections at once\",\"code\":\"EBUSY\"}\n",
+			 ADMIN_MAX_CLIENTS);
+
+	if (write(fd, line, (size_t)len) < 0)
+		log_debug("admin: refusing a client: %s", strerror(errno));
+	evutil_closesocket(fd);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
@@ -333,13 +372,52 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	if (a->client_count == ADMIN_MAX_CLIENTS) {
+		refuse_client(fd);
+		return;
+	}
 	bev = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		evutil_closesocket(fd);
 		return;
 	}
+	a->clients[a->client_count++] = bev;
 	bufferevent_setcb(bev, on_read, NULL, on_event, a);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin *a = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(a->listener);
+}
+
+/*
+ * accept() failed. Out of descriptors (or memory), the pending connection
+ * stays queued and the socket readable, so trying again at once would
+ * spin and log without end: pause the listener for a moment instead, and
+ * say so once per interval.
+ */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct admin *a = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval backoff = {.tv_sec = 0,
+				  .tv_usec = ACCEPT_BACKOFF_MS * 1000};
+	uint64_t held;
+	char more[80];
+
+	if (ratelimit_allow(&a->accept_log, clock_mono_us(), &held))
+		log_warn("admin: accept: %s; pausing %d ms between tries%s",
+			 strerror(err), ACCEPT_BACKOFF_MS,
+			 ratelimit_suffix(held, more, sizeof(more)));
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		evconnlistener_disable(l);
+		evtimer_add(a->resume_timer, &backoff);
+	}
 }
 
 /* Whether a chunkd answers on the socket file at path. */
@@ -408,15 +486,18 @@ int admin_start(struct event_base *base, const char *path, struct service *svc,
 	a->pool = pool;
 	snprintf(a->pool_path, sizeof(a->pool_path), "%s", pool_path);
 	snprintf(a->path, sizeof(a->path), "%s", path);
+	a->accept_log.interval_us = LOG_INTERVAL_US;
 	a->listener = evconnlistener_new(base, on_accept, a,
 					 LEV_OPT_CLOSE_ON_FREE, -1, fd);
-	if (!a->listener) {
-		close(fd);
-		unlink(path);
-		free(a);
+	a->resume_timer = evtimer_new(base, on_resume, a);
+	if (!a->listener || !a->resume_timer) {
+		if (!a->listener)
+			close(fd);
+		admin_stop(&a);
 		snprintf(err, err_len, "cannot serve admin socket %s", path);
 		return -ENOMEM;
 	}
+	evconnlistener_set_error_cb(a->listener, on_accept_error);
 	*out = a;
 	return 0;
 }
@@ -427,7 +508,12 @@ void admin_stop(struct admin **pa)
 
 	if (!a)
 		return;
-	evconnlistener_free(a->listener);
+	while (a->client_count)
+		close_client(a, a->clients[0]);
+	if (a->resume_timer)
+		event_free(a->resume_timer);
+	if (a->listener)
+		evconnlistener_free(a->listener);
 	unlink(a->path);
 	free(a);
 	*pa = NULL;

@@ -28,6 +28,10 @@
 #include "pool.h"
 #include "service.h"
 
+/* Connections served at once; more get one refusing line. They fit in the
+ * descriptor reserve (fd_limit.h), so RDMA clients cannot starve them. */
+#define ADMIN_MAX_CLIENTS 16u
+
 struct admin;
 
 /*

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ void config_defaults(struct config *cfg)
 	cfg->port = CONFIG_DEFAULT_PORT;
 	cfg->poll_us = CONFIG_DEFAULT_POLL_US;
 	cfg->lease_ttl_ms = CONFIG_DEFAULT_LEASE_TTL_MS;
+	cfg->hello_timeout_ms = CONFIG_DEFAULT_HELLO_MS;
 	snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "%s",
 		 CONFIG_DEFAULT_ADMIN_SOCKET);
 	cfg->log_level = LOG_LEVEL_INFO;
@@ -86,11 +88,50 @@ static int set_pool(struct config *c, const char *key, const char *v, char *err,
 	return bad(err, len, "pool", key, v, "unknown key");
 }
 
+/* The [server] keys that are 32-bit counts in a range. */
+static uint32_t *server_number(struct config *c, const char *key, uint64_t *min,
+			       uint64_t *max, const char **want)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+		uint64_t min, max;
+		const char *want;
+	} keys[] = {
+		{"poll_us", offsetof(struct config, poll_us), 0, 1000000,
+		 "microseconds, 0 to 1000000"},
+		{"lease_ttl_ms", offsetof(struct config, lease_ttl_ms), 100,
+		 3600000, "milliseconds, 100 to 3600000"},
+		{"hello_timeout_ms", offsetof(struct config, hello_timeout_ms),
+		 100, 600000, "milliseconds, 100 to 600000"},
+		{"max_connections", offsetof(struct config, max_connections), 0,
+		 1000000, "a count, 0 (from the descriptor limit) to 1000000"},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!strcmp(key, keys[i].key)) {
+			*min = keys[i].min;
+			*max = keys[i].max;
+			*want = keys[i].want;
+			return (uint32_t *)((char *)c + keys[i].offset);
+		}
+	}
+	return NULL;
+}
+
 static int set_server(struct config *c, const char *key, const char *v,
 		      char *err, size_t len)
 {
-	uint64_t n;
+	uint64_t n, min, max;
+	const char *want;
+	uint32_t *number = server_number(c, key, &min, &max, &want);
 
+	if (number) {
+		if (parse_uint(v, max, &n) || n < min)
+			return bad(err, len, "server", key, v, want);
+		*number = (uint32_t)n;
+		return 0;
+	}
 	if (!strcmp(key, "listen"))
 		return copy_text(c->listen, sizeof(c->listen), v)
 			       ? bad(err, len, "server", key, v, "too long")
@@ -100,20 +141,6 @@ static int set_server(struct config *c, const char *key, const char *v,
 			return bad(err, len, "server", key, v,
 				   "a port, 1 to 65535");
 		c->port = (uint16_t)n;
-		return 0;
-	}
-	if (!strcmp(key, "poll_us")) {
-		if (parse_uint(v, 1000000, &n))
-			return bad(err, len, "server", key, v,
-				   "microseconds, 0 to 1000000");
-		c->poll_us = (uint32_t)n;
-		return 0;
-	}
-	if (!strcmp(key, "lease_ttl_ms")) {
-		if (parse_uint(v, 3600000, &n) || n < 100)
-			return bad(err, len, "server", key, v,
-				   "milliseconds, 100 to 3600000");
-		c->lease_ttl_ms = (uint32_t)n;
 		return 0;
 	}
 	if (!strcmp(key, "direct_write_to_pmem"))

@@ -13,6 +13,9 @@
  *   port = 7470
  *   poll_us = 50               ; busy-poll spell after activity, 0 = none
  *   lease_ttl_ms = 10000       ; a session's lease; clients renew it
+ *   hello_timeout_ms = 5000    ; a new connection's time to say HELLO
+ *   max_connections = 0        ; at once; 0: as many as the descriptor
+ *                              ; limit allows (server/fd_limit.h)
  *   direct_write_to_pmem = false ; true only where RDMA writes reach the
  *                              ; persistence domain (DDIO off or eADR)
  *   log_level = info
@@ -35,6 +38,7 @@
 #define CONFIG_DEFAULT_PORT	    7470u
 #define CONFIG_DEFAULT_POLL_US	    50u
 #define CONFIG_DEFAULT_LEASE_TTL_MS 10000u
+#define CONFIG_DEFAULT_HELLO_MS	    5000u
 #define CONFIG_DEFAULT_ADMIN_SOCKET "/run/chunkd.sock"
 
 struct config {
@@ -46,6 +50,8 @@ struct config {
 	uint16_t port;
 	uint32_t poll_us;
 	uint32_t lease_ttl_ms;
+	uint32_t hello_timeout_ms;
+	uint32_t max_connections; /* 0: from the descriptor limit */
 	bool direct_write_to_pmem;
 	enum log_level log_level;
 	char admin_socket[108];

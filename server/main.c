@@ -18,6 +18,7 @@
 #include "admin.h"
 #include "proto/auth.h"
 #include "config.h"
+#include "fd_limit.h"
 #include "pool.h"
 #include "rdma_server.h"
 #include "scrub.h"
@@ -30,7 +31,7 @@ struct flag_setting {
 
 struct options {
 	const char *config_path;
-	struct flag_setting flags[16];
+	struct flag_setting flags[32];
 	int flag_count;
 	bool verify;
 };
@@ -64,6 +65,11 @@ static void print_usage(FILE *out)
 		"                           sleeping (default %u; 0: never)\n"
 		"      --lease-ttl-ms N     a session's lease (default %u); expired\n"
 		"                           leases lose their unsealed chunks\n"
+		"      --hello-timeout-ms N close a connection that has not said HELLO\n"
+		"                           within N ms (default %u)\n"
+		"      --max-connections N  serve at most N clients at once; more are\n"
+		"                           refused (default 0: as many as the file\n"
+		"                           descriptor limit allows, at most %u)\n"
 		"      --direct-write-to-pmem  offer read-after-write persistence: only\n"
 		"                           where RDMA writes reach the persistence\n"
 		"                           domain (DDIO off or eADR)\n"
@@ -79,7 +85,8 @@ static void print_usage(FILE *out)
 		"Exit status: 0 on success, 1 on a failure or a scrub mismatch, 2 on\n"
 		"a usage error.\n",
 		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_POLL_US,
-		CONFIG_DEFAULT_LEASE_TTL_MS, CONFIG_DEFAULT_ADMIN_SOCKET);
+		CONFIG_DEFAULT_LEASE_TTL_MS, CONFIG_DEFAULT_HELLO_MS,
+		FD_LIMIT_MAX_CONNECTIONS, CONFIG_DEFAULT_ADMIN_SOCKET);
 }
 
 static void add_flag(struct options *o, const char *section, const char *key,
@@ -107,6 +114,8 @@ static bool flag_for(int opt, const char **section, const char **key)
 		{'l', "server", "log_level"},
 		{'d', "server", "direct_write_to_pmem"},
 		{'t', "server", "lease_ttl_ms"},
+		{'H', "server", "hello_timeout_ms"},
+		{'M', "server", "max_connections"},
 		{'A', "admin", "socket"},
 		{'S', "auth", "secrets"},
 	};
@@ -135,6 +144,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"poll-us", required_argument, NULL, 'u'},
 		{"direct-write-to-pmem", no_argument, NULL, 'd'},
 		{"lease-ttl-ms", required_argument, NULL, 't'},
+		{"hello-timeout-ms", required_argument, NULL, 'H'},
+		{"max-connections", required_argument, NULL, 'M'},
 		{"admin-socket", required_argument, NULL, 'A'},
 		{"secrets", required_argument, NULL, 'S'},
 		{"verify", no_argument, NULL, 'v'},
@@ -275,6 +286,25 @@ static void on_signal(evutil_socket_t sig, short events, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* The connection limit: the configured one, or what the descriptor
+ * limit (raised to its hard value) allows. */
+static uint32_t connection_limit(const struct config *cfg)
+{
+	uint64_t fds = fd_limit_raise();
+	uint32_t n = cfg->max_connections ? cfg->max_connections
+					  : fd_limit_connections(fds);
+
+	log_info("at most %u connections at once (file descriptor limit %llu)",
+		 n, (unsigned long long)fds);
+	if (cfg->max_connections &&
+	    cfg->max_connections > fd_limit_connections(fds))
+		log_warn(
+			"max_connections %u is more than %llu file descriptors can hold; "
+			"connections past %u will be refused for want of descriptors",
+			n, (unsigned long long)fds, fd_limit_connections(fds));
+	return n;
+}
+
 /* Serves clients until SIGINT or SIGTERM. */
 static int serve(const struct config *cfg, struct pool *pool,
 		 struct table *table)
@@ -283,6 +313,8 @@ static int serve(const struct config *cfg, struct pool *pool,
 		.listen = cfg->listen[0] ? cfg->listen : "0.0.0.0",
 		.port = cfg->port,
 		.poll_us = cfg->poll_us,
+		.max_connections = connection_limit(cfg),
+		.hello_timeout_ms = cfg->hello_timeout_ms,
 	};
 	struct event_base *base = event_base_new();
 	struct event *sigint = NULL, *sigterm = NULL;
@@ -297,6 +329,9 @@ static int serve(const struct config *cfg, struct pool *pool,
 		log_error("cannot create the event loop");
 		return EXIT_FAILURE;
 	}
+	/* A chunkctl that gives up before its answer must not take chunkd
+	 * with it: a write to its closed socket fails with EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
 	service_init(&svc, table, pool_chunk_area(pool), &pool->persist,
 		     (uint32_t)pool->geo.granularity, cfg->direct_write_to_pmem,
 		     cfg->lease_ttl_ms);
@@ -329,7 +364,7 @@ static int serve(const struct config *cfg, struct pool *pool,
 		 ro.listen, rdma_server_port(srv),
 		 cfg->direct_write_to_pmem ? ", read-after-write" : "");
 	event_base_dispatch(base);
-	rc = EXIT_SUCCESS;
+	rc = rdma_server_lost_device(srv) ? EXIT_FAILURE : EXIT_SUCCESS;
 out:
 	admin_stop(&admin);
 	rdma_server_stop(&srv);

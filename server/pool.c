@@ -202,6 +202,7 @@ static int load(struct pool *pool, const struct pool_opts *o, bool made,
 {
 	struct superblock_report *r = &pool->superblock;
 	int rc = superblock_read(pool->base, pool->mapped_len, &pool->geo, r);
+	char here[32], recorded[32];
 
 	if (rc == -ENODATA &&
 	    (made || o->create_size || pool->backing == POOL_DEVDAX))
@@ -216,6 +217,14 @@ static int load(struct pool *pool, const struct pool_opts *o, bool made,
 			err, err_len, rc,
 			"pool %s has format version newer than %u, which this chunkd supports",
 			o->path, SUPERBLOCK_FORMAT_VERSION);
+	if (rc == -EFBIG)
+		return fail(
+			err, err_len, rc,
+			"pool %s is shorter than its superblock records (%s here, %s recorded): truncated, or not the file it was; refusing to touch it",
+			o->path,
+			units_format_size(pool->mapped_len, here, sizeof(here)),
+			units_format_size(r->recorded_size, recorded,
+					  sizeof(recorded)));
 	if (rc)
 		return fail(
 			err, err_len, rc,

@@ -2,440 +2,212 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 
-#include "common/log.h"
-#include "proto/auth.h"
 #include "common/clock.h"
+#include "common/log.h"
+#include "common/ratelimit.h"
+#include "proto/reject.h"
 
-#define RECV_DEPTH RDMA_SERVER_CREDITS
-#define SEND_DEPTH (2 * RDMA_SERVER_CREDITS)
-#define CQ_DEPTH   (RECV_DEPTH + SEND_DEPTH)
-#define WR_RECV	   1ull
-#define WR_SEND	   2ull
-
-/* One chunk MR in a connection's PD. */
-struct chunk_mr {
-	uint64_t chunk;
-	bool write;
-	struct ibv_mr *mr;
-	struct chunk_mr *next;
-};
-
-struct rdma_conn {
-	struct rdma_server *srv;
-	struct rdma_cm_id *id;
-	struct ibv_pd *pd;
-	struct ibv_comp_channel *channel;
-	struct ibv_cq *cq;
-	struct event *cq_event;
-	uint8_t *bufs; /* RECV_DEPTH receive, then SEND_DEPTH send buffers */
-	struct ibv_mr *bufs_mr;
-	uint32_t send_free[SEND_DEPTH];
-	unsigned send_free_count;
-	struct session session;
-	bool session_started;
-	struct chunk_mr *mrs;
-	char peer[64];
-	struct rdma_conn *next;
-};
+#define LISTEN_BACKLOG	64
+#define LOG_INTERVAL_US (10 * 1000000ull)
 
 struct rdma_server {
-	struct event_base *base;
-	struct service *svc;
+	struct rdma_conn_env env; /* first: the connections point here */
 	struct rdma_server_opts opts;
 	struct rdma_event_channel *cm_channel;
 	struct rdma_cm_id *listen_id;
 	struct event *cm_event;
 	struct event *lease_timer;
 	struct rdma_conn *conns;
+	uint32_t conn_count;
+	bool lost_device;
+	/* Floods are told once per LOG_INTERVAL_US each. */
+	struct ratelimit handshake_log, refuse_log, hello_log;
 };
 
-static uint8_t *recv_buf(struct rdma_conn *c, unsigned i)
+static struct rdma_server *server_of(struct rdma_conn_env *env)
 {
-	return c->bufs + (size_t)i * PROTO_MAX_FRAME;
+	return (struct rdma_server *)env; /* env is its first member */
 }
 
-static uint8_t *send_buf(struct rdma_conn *c, unsigned i)
+static struct service_counters *counters(struct rdma_server *srv)
 {
-	return c->bufs + (size_t)(RECV_DEPTH + i) * PROTO_MAX_FRAME;
+	return &srv->env.svc->counters;
 }
 
-/* ---- capabilities: chunk MRs in this connection's PD ---- */
+/* ---- the list of connections ---- */
 
-static struct chunk_mr **find_mr(struct rdma_conn *c, uint64_t chunk,
-				 bool write)
+static void conn_link(struct rdma_server *srv, struct rdma_conn *c)
 {
-	struct chunk_mr **p = &c->mrs;
-
-	while (*p && ((*p)->chunk != chunk || (*p)->write != write))
-		p = &(*p)->next;
-	return p;
+	rdma_conn_set_next(c, srv->conns);
+	srv->conns = c;
+	srv->conn_count++;
 }
 
-static int add_mr(struct rdma_conn *c, uint64_t chunk, bool write,
-		  uint8_t *addr, uint64_t len, uint32_t *rkey)
+static void conn_unlink(struct rdma_server *srv, struct rdma_conn *c)
 {
-	int access = write ? IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-				     IBV_ACCESS_REMOTE_READ
-			   : IBV_ACCESS_REMOTE_READ;
-	struct chunk_mr *m = calloc(1, sizeof(*m));
+	struct rdma_conn *o = srv->conns;
 
-	if (!m)
-		return -ENOMEM;
-	m->mr = ibv_reg_mr(c->pd, addr, len, access);
-	if (!m->mr) {
-		int rc = -errno;
-
-		log_error("%s: ibv_reg_mr of chunk %llu (%llu bytes): %s",
-			  c->peer, (unsigned long long)chunk,
-			  (unsigned long long)len, strerror(errno));
-		free(m);
-		return rc;
-	}
-	m->chunk = chunk;
-	m->write = write;
-	m->next = c->mrs;
-	c->mrs = m;
-	*rkey = m->mr->rkey;
-	return 0;
-}
-
-static void drop_mr(struct rdma_conn *c, uint64_t chunk, bool write)
-{
-	struct chunk_mr **p = find_mr(c, chunk, write), *m = *p;
-
-	if (!m)
-		return;
-	*p = m->next;
-	if (ibv_dereg_mr(m->mr))
-		log_error("%s: ibv_dereg_mr of chunk %llu: %s", c->peer,
-			  (unsigned long long)chunk, strerror(errno));
-	free(m);
-}
-
-static int caps_grant_write(void *ctx, uint64_t chunk, uint8_t *addr,
-			    uint64_t len, uint32_t *rkey)
-{
-	return add_mr(ctx, chunk, true, addr, len, rkey);
-}
-
-static void caps_revoke_write(void *ctx, uint64_t chunk)
-{
-	drop_mr(ctx, chunk, true);
-}
-
-static int caps_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
-			   uint64_t len, uint32_t *rkey)
-{
-	struct rdma_conn *c = ctx;
-	struct chunk_mr *m = *find_mr(c, chunk, false);
-
-	if (m) {
-		*rkey = m->mr->rkey;
-		return 0;
-	}
-	if (len == 0) { /* nothing to read: no MR, no rkey */
-		*rkey = 0;
-		return 0;
-	}
-	return add_mr(c, chunk, false, addr, len, rkey);
-}
-
-static void caps_revoke_read(void *ctx, uint64_t chunk)
-{
-	drop_mr(ctx, chunk, false);
-}
-
-static const struct session_caps conn_caps = {
-	.grant_write = caps_grant_write,
-	.revoke_write = caps_revoke_write,
-	.grant_read = caps_grant_read,
-	.revoke_read = caps_revoke_read,
-};
-
-/* ---- teardown ---- */
-
-static void conn_unlink(struct rdma_conn *c)
-{
-	struct rdma_conn **p = &c->srv->conns;
-
-	while (*p && *p != c)
-		p = &(*p)->next;
-	if (*p)
-		*p = c->next;
-}
-
-/* Frees everything a connection holds; copes with half-built ones. */
-static void conn_destroy(struct rdma_conn *c)
-{
-	if (c->session_started)
-		service_session_end(c->srv->svc, &c->session);
-	while (c->mrs)
-		drop_mr(c, c->mrs->chunk, c->mrs->write);
-	if (c->id && c->id->qp)
-		rdma_destroy_qp(c->id);
-	if (c->cq_event)
-		event_free(c->cq_event);
-	if (c->cq)
-		ibv_destroy_cq(c->cq);
-	if (c->channel)
-		ibv_destroy_comp_channel(c->channel);
-	if (c->bufs_mr)
-		ibv_dereg_mr(c->bufs_mr);
-	free(c->bufs);
-	if (c->pd)
-		ibv_dealloc_pd(c->pd);
-	if (c->id)
-		rdma_destroy_id(c->id);
-	conn_unlink(c);
-	free(c);
-}
-
-/* ---- the data path ---- */
-
-static int post_recv(struct rdma_conn *c, unsigned i)
-{
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)recv_buf(c, i),
-		.length = PROTO_MAX_FRAME,
-		.lkey = c->bufs_mr->lkey,
-	};
-	struct ibv_recv_wr wr = {
-		.wr_id = WR_RECV << 32 | i, .sg_list = &sge, .num_sge = 1};
-	struct ibv_recv_wr *bad;
-
-	return ibv_post_recv(c->id->qp, &wr, &bad) ? -errno : 0;
-}
-
-static int send_reply(struct rdma_conn *c, const struct proto_msg *reply)
-{
-	struct ibv_send_wr wr = {0}, *bad;
-	struct ibv_sge sge;
-	unsigned i;
-	int len;
-
-	if (c->send_free_count == 0) {
-		log_error(
-			"%s: more requests outstanding than the %u credits; closing",
-			c->peer, RDMA_SERVER_CREDITS);
-		return -ENOBUFS;
-	}
-	i = c->send_free[--c->send_free_count];
-	len = proto_encode(reply, send_buf(c, i), PROTO_MAX_FRAME);
-	if (len < 0)
-		return len;
-	sge = (struct ibv_sge){.addr = (uintptr_t)send_buf(c, i),
-			       .length = (uint32_t)len,
-			       .lkey = c->bufs_mr->lkey};
-	wr.wr_id = WR_SEND << 32 | i;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.opcode = IBV_WR_SEND;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	return ibv_post_send(c->id->qp, &wr, &bad) ? -errno : 0;
-}
-
-/* Handles one completion; returns nonzero when the connection is broken. */
-static int on_completion(struct rdma_conn *c, const struct ibv_wc *wc)
-{
-	unsigned kind = (unsigned)(wc->wr_id >> 32), i = (uint32_t)wc->wr_id;
-	struct proto_msg reply;
-	int rc;
-
-	if (wc->status != IBV_WC_SUCCESS) {
-		if (wc->status != IBV_WC_WR_FLUSH_ERR)
-			log_warn("%s: %s completion failed: %s", c->peer,
-				 kind == WR_RECV ? "receive" : "send",
-				 ibv_wc_status_str(wc->status));
-		return -EIO;
-	}
-	if (kind == WR_SEND) {
-		c->send_free[c->send_free_count++] = i;
-		return 0;
-	}
-	service_handle(c->srv->svc, &c->session, recv_buf(c, i), wc->byte_len,
-		       &reply);
-	rc = send_reply(c, &reply);
-	return rc ? rc : post_recv(c, i);
-}
-
-/* Polls until the CQ is empty; returns completions seen, or -1 if broken. */
-static int drain_cq(struct rdma_conn *c)
-{
-	struct ibv_wc wc[16];
-	int n, seen = 0;
-
-	while ((n = ibv_poll_cq(c->cq, 16, wc)) > 0) {
-		for (int k = 0; k < n; k++)
-			if (on_completion(c, &wc[k]))
-				return -1;
-		seen += n;
-	}
-	return n < 0 ? -1 : seen;
-}
-
-/* Keeps polling for poll_us after the last completion: a request that
- * follows closely is served without the wake-up of the completion channel. */
-static int spin_cq(struct rdma_conn *c)
-{
-	uint64_t deadline = clock_mono_us() + c->srv->opts.poll_us;
-	unsigned empty_polls = 0;
-	int n;
-
-	for (;;) {
-		n = drain_cq(c);
-		if (n < 0)
-			return -1;
-		if (n > 0) {
-			deadline = clock_mono_us() + c->srv->opts.poll_us;
-			continue;
-		}
-		if (++empty_polls % CLOCK_POLLS_PER_READ == 0 &&
-		    clock_mono_us() >= deadline)
-			return 0;
-	}
-}
-
-static void conn_fail(struct rdma_conn *c)
-{
-	/* The DISCONNECTED event that follows frees the connection. */
-	event_del(c->cq_event);
-	rdma_disconnect(c->id);
-}
-
-static void on_cq_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct rdma_conn *c = arg;
-	struct ibv_cq *cq;
-	void *ctx;
-	int n;
-
-	(void)fd;
-	(void)what;
-	if (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
-		ibv_ack_cq_events(cq, 1);
-	do {
-		if (drain_cq(c) < 0 || spin_cq(c) < 0 ||
-		    ibv_req_notify_cq(c->cq, 0)) {
-			conn_fail(c);
+	if (o == c) {
+		srv->conns = rdma_conn_next(c);
+	} else {
+		while (o && rdma_conn_next(o) != c)
+			o = rdma_conn_next(o);
+		if (!o)
 			return;
-		}
-		/* A completion may have slipped in before the re-arm. */
-		n = drain_cq(c);
-		if (n < 0) {
-			conn_fail(c);
-			return;
-		}
-	} while (n > 0);
+		rdma_conn_set_next(o, rdma_conn_next(c));
+	}
+	srv->conn_count--;
 }
 
-/* ---- connection set-up ---- */
-
-static int conn_make_queues(struct rdma_conn *c)
+static void conn_free(struct rdma_server *srv, struct rdma_conn *c)
 {
-	struct ibv_qp_init_attr attr = {0};
-	size_t len = (size_t)(RECV_DEPTH + SEND_DEPTH) * PROTO_MAX_FRAME;
-
-	c->pd = ibv_alloc_pd(c->id->verbs);
-	c->channel = c->pd ? ibv_create_comp_channel(c->id->verbs) : NULL;
-	c->cq = c->channel ? ibv_create_cq(c->id->verbs, CQ_DEPTH, c,
-					   c->channel, 0)
-			   : NULL;
-	if (!c->cq)
-		return -errno;
-	attr.send_cq = attr.recv_cq = c->cq;
-	attr.qp_type = IBV_QPT_RC;
-	attr.cap.max_send_wr = SEND_DEPTH;
-	attr.cap.max_recv_wr = RECV_DEPTH;
-	attr.cap.max_send_sge = attr.cap.max_recv_sge = 1;
-	if (rdma_create_qp(c->id, c->pd, &attr))
-		return -errno;
-	c->bufs = calloc(1, len);
-	c->bufs_mr = c->bufs ? ibv_reg_mr(c->pd, c->bufs, len,
-					  IBV_ACCESS_LOCAL_WRITE)
-			     : NULL;
-	if (!c->bufs_mr)
-		return c->bufs ? -errno : -ENOMEM;
-	for (unsigned i = 0; i < SEND_DEPTH; i++)
-		c->send_free[c->send_free_count++] = i;
-	for (unsigned i = 0; i < RECV_DEPTH; i++)
-		if (post_recv(c, i))
-			return -errno;
-	return 0;
+	conn_unlink(srv, c);
+	rdma_conn_destroy(c);
 }
 
-static int conn_watch_cq(struct rdma_conn *c)
+/* Disconnects (the client sees DISCONNECTED) and frees at once: no event
+ * of this id is delivered after rdma_destroy_id. */
+static void conn_close(struct rdma_server *srv, struct rdma_conn *c)
 {
-	int flags = fcntl(c->channel->fd, F_GETFL);
-
-	if (flags < 0 || fcntl(c->channel->fd, F_SETFL, flags | O_NONBLOCK))
-		return -errno;
-	c->cq_event = event_new(c->srv->base, c->channel->fd,
-				EV_READ | EV_PERSIST, on_cq_ready, c);
-	if (!c->cq_event || event_add(c->cq_event, NULL))
-		return -ENOMEM;
-	return ibv_req_notify_cq(c->cq, 0) ? -errno : 0;
+	rdma_disconnect(rdma_conn_id(c));
+	conn_free(srv, c);
 }
 
-static void describe_peer(struct rdma_cm_id *id, char *buf, size_t len)
+/* Tells one of a flood of events, at most once per interval. */
+static void log_flood(struct ratelimit *r, const char *what, const char *peer)
 {
-	struct sockaddr *sa = rdma_get_peer_addr(id);
-	char host[48] = "?";
+	uint64_t held;
+	char more[80];
 
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host,
-			  sizeof(host));
-	snprintf(buf, len, "%s:%u", host, be16toh(rdma_get_dst_port(id)));
+	if (ratelimit_allow(r, clock_mono_us(), &held))
+		log_info("%s: %s%s", peer, what,
+			 ratelimit_suffix(held, more, sizeof(more)));
+}
+
+static void on_hello_timeout(struct rdma_conn_env *env, struct rdma_conn *c)
+{
+	struct rdma_server *srv = server_of(env);
+
+	counters(srv)->hello_timeouts++;
+	log_flood(&srv->hello_log, "closed: no HELLO in time",
+		  rdma_conn_peer(c));
+	conn_close(srv, c);
+}
+
+/* ---- connection requests ---- */
+
+static void reject(struct rdma_cm_id *id, unsigned reason, const char *text)
+{
+	uint8_t data[PROTO_REJECT_MAX];
+	size_t len = proto_reject_encode(reason, text, data);
+
+	rdma_reject(id, data, (uint8_t)len);
+	rdma_destroy_id(id);
 }
 
 static void on_connect_request(struct rdma_server *srv, struct rdma_cm_id *id,
 			       const struct rdma_conn_param *req)
 {
-	struct rdma_conn *c = calloc(1, sizeof(*c));
-	struct rdma_conn_param accept = {0};
+	struct rdma_conn *c;
+	char peer[64], text[PROTO_REJECT_TEXT_MAX + 1];
 	int rc;
 
-	if (!c) {
-		rdma_reject(id, NULL, 0);
+	rdma_conn_describe_peer(id, peer, sizeof(peer));
+	if (srv->conn_count >= srv->opts.max_connections) {
+		counters(srv)->connections_refused++;
+		snprintf(text, sizeof(text),
+			 "chunkd is at its limit of %u connections",
+			 srv->opts.max_connections);
+		log_flood(&srv->refuse_log, text, peer);
+		reject(id, PROTO_REJECT_BUSY, text);
+		return;
+	}
+	rc = rdma_conn_accept(&srv->env, id, req, &c);
+	if (rc == -EINVAL) {
+		/* rdma_accept refuses a request its client has withdrawn. */
+		counters(srv)->handshakes_failed++;
+		log_flood(&srv->handshake_log, "withdrew its request", peer);
 		rdma_destroy_id(id);
 		return;
 	}
-	c->srv = srv;
-	c->id = id;
-	id->context = c;
-	describe_peer(id, c->peer, sizeof(c->peer));
-	c->next = srv->conns;
-	srv->conns = c;
-	rc = conn_make_queues(c);
-	rc = rc ? rc : conn_watch_cq(c);
-	/* Let the client READ from us (read-after-write, chunk reads) with as
-	 * many READs in flight as it asks for and the device allows. */
-	accept.responder_resources = req->initiator_depth;
-	accept.initiator_depth = req->responder_resources;
-	accept.rnr_retry_count = 7;
-	/* The nonce the client's HELLO must answer (proto/auth.h). */
-	auth_new_nonce(c->session.nonce);
-	accept.private_data = c->session.nonce;
-	accept.private_data_len = PROTO_NONCE_LEN;
-	if (rc == 0 && rdma_accept(id, &accept))
-		rc = -errno;
 	if (rc) {
-		log_error("%s: cannot accept: %s", c->peer, strerror(-rc));
-		rdma_reject(id, NULL, 0);
-		conn_destroy(c);
+		counters(srv)->connections_refused++;
+		snprintf(text, sizeof(text), "chunkd cannot set up: %s",
+			 strerror(-rc));
+		log_flood(&srv->refuse_log, text, peer);
+		reject(id, PROTO_REJECT_INTERNAL, text);
 		return;
 	}
-	service_session_start(srv->svc, &c->session, &conn_caps, c);
-	c->session.peer = c->peer;
-	c->session_started = true;
-	log_info("%s: connected, session %llu", c->peer,
-		 (unsigned long long)c->session.id);
+	conn_link(srv, c);
+	log_info("%s: connected, session %llu", peer,
+		 (unsigned long long)rdma_conn_session(c));
+}
+
+/* ---- rdma_cm events, each handled deliberately ---- */
+
+/* The listener's device went away: nothing can be served any more. */
+static void on_listener_removed(struct rdma_server *srv)
+{
+	log_error("the RDMA device of %s went away; stopping",
+		  srv->opts.listen);
+	srv->lost_device = true;
+	event_base_loopbreak(srv->env.base);
+}
+
+static void on_conn_event(struct rdma_server *srv, struct rdma_conn *c,
+			  const struct rdma_cm_event *ev)
+{
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ESTABLISHED:
+		rdma_conn_established(c);
+		break;
+	case RDMA_CM_EVENT_REJECTED:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+		/* The client abandoned the handshake (it died, or gave up
+		 * waiting): nothing will come of this connection. */
+		counters(srv)->handshakes_failed++;
+		log_flood(&srv->handshake_log, rdma_event_str(ev->event),
+			  rdma_conn_peer(c));
+		conn_free(srv, c);
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+		log_info("%s: disconnected, session %llu", rdma_conn_peer(c),
+			 (unsigned long long)rdma_conn_session(c));
+		conn_free(srv, c);
+		break;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		log_warn("%s: the RDMA device went away", rdma_conn_peer(c));
+		conn_free(srv, c);
+		break;
+	default:
+		/* TIMEWAIT_EXIT comes after the id is destroyed, so never;
+		 * the rest belong to an active side or to multicast. */
+		log_debug("%s: ignored rdma_cm event %s", rdma_conn_peer(c),
+			  rdma_event_str(ev->event));
+	}
+}
+
+static void on_listener_event(struct rdma_server *srv,
+			      const struct rdma_cm_event *ev)
+{
+	switch (ev->event) {
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		on_listener_removed(srv);
+		break;
+	case RDMA_CM_EVENT_ADDR_CHANGE:
+		log_warn("the address of %s moved to another device",
+			 srv->opts.listen);
+		break;
+	default:
+		log_debug("ignored rdma_cm event %s on the listener",
+			  rdma_event_str(ev->event));
+	}
 }
 
 static void on_cm_event(evutil_socket_t fd, short what, void *arg)
@@ -451,27 +223,18 @@ static void on_cm_event(evutil_socket_t fd, short what, void *arg)
 
 		/* Ack first: destroying an id waits for its events' acks. */
 		rdma_ack_cm_event(ev);
-		switch (copy.event) {
-		case RDMA_CM_EVENT_CONNECT_REQUEST:
+		if (copy.event == RDMA_CM_EVENT_CONNECT_REQUEST)
 			on_connect_request(srv, copy.id, &param);
-			break;
-		case RDMA_CM_EVENT_DISCONNECTED:
-			if (copy.id->context) {
-				struct rdma_conn *c = copy.id->context;
-
-				log_info("%s: disconnected, session %llu",
-					 c->peer,
-					 (unsigned long long)c->session.id);
-				conn_destroy(c);
-			}
-			break;
-		case RDMA_CM_EVENT_ESTABLISHED:
-		case RDMA_CM_EVENT_TIMEWAIT_EXIT:
-			break;
-		default:
-			log_debug("rdma_cm event %s",
+		else if (copy.id == srv->listen_id)
+			on_listener_event(srv, &copy);
+		else if (copy.id->context)
+			on_conn_event(srv, copy.id->context, &copy);
+		else
+			log_debug("rdma_cm event %s for an id with no "
+				  "connection",
 				  rdma_event_str(copy.event));
-		}
+		if (srv->lost_device)
+			return;
 	}
 }
 
@@ -483,21 +246,21 @@ static void on_lease_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	service_expire_leases(srv->svc);
+	service_expire_leases(srv->env.svc);
 }
 
 /* Checks leases four times per TTL (between 50 ms and 1 s apart), so one
  * expires at most a quarter of its TTL late. */
 static int start_lease_timer(struct rdma_server *srv)
 {
-	uint32_t ms = srv->svc->lease_ttl_ms / 4;
+	uint32_t ms = srv->env.svc->lease_ttl_ms / 4;
 	struct timeval every;
 
 	ms = ms < 50 ? 50 : ms > 1000 ? 1000 : ms;
 	every.tv_sec = ms / 1000;
 	every.tv_usec = (ms % 1000) * 1000;
 	srv->lease_timer =
-		event_new(srv->base, -1, EV_PERSIST, on_lease_timer, srv);
+		event_new(srv->env.base, -1, EV_PERSIST, on_lease_timer, srv);
 	return srv->lease_timer && event_add(srv->lease_timer, &every) == 0
 		       ? 0
 		       : -ENOMEM;
@@ -534,9 +297,24 @@ static int listen_on(struct rdma_server *srv, char *err, size_t len)
 			err, len, -errno,
 			"rdma_bind_addr (is it an RDMA device's address, and the port free?)",
 			o);
-	if (rdma_listen(srv->listen_id, 64))
+	if (rdma_listen(srv->listen_id, LISTEN_BACKLOG))
 		return fail(err, len, -errno, "rdma_listen", o);
 	return 0;
+}
+
+static void init_server(struct rdma_server *srv, struct event_base *base,
+			struct service *svc,
+			const struct rdma_server_opts *opts)
+{
+	srv->env.base = base;
+	srv->env.svc = svc;
+	srv->env.poll_us = opts->poll_us;
+	srv->env.hello_timeout_ms = opts->hello_timeout_ms;
+	srv->env.on_hello_timeout = on_hello_timeout;
+	srv->opts = *opts;
+	srv->handshake_log.interval_us = LOG_INTERVAL_US;
+	srv->refuse_log.interval_us = LOG_INTERVAL_US;
+	srv->hello_log.interval_us = LOG_INTERVAL_US;
 }
 
 int rdma_server_start(struct event_base *base, struct service *svc,
@@ -548,9 +326,7 @@ int rdma_server_start(struct event_base *base, struct service *svc,
 
 	if (!srv)
 		return -ENOMEM;
-	srv->base = base;
-	srv->svc = svc;
-	srv->opts = *opts;
+	init_server(srv, base, svc, opts);
 	srv->cm_channel = rdma_create_event_channel();
 	if (!srv->cm_channel) {
 		rc = fail(
@@ -586,6 +362,11 @@ uint16_t rdma_server_port(const struct rdma_server *srv)
 	return be16toh(rdma_get_src_port(srv->listen_id));
 }
 
+bool rdma_server_lost_device(const struct rdma_server *srv)
+{
+	return srv->lost_device;
+}
+
 void rdma_server_stop(struct rdma_server **psrv)
 {
 	struct rdma_server *srv = *psrv;
@@ -593,7 +374,7 @@ void rdma_server_stop(struct rdma_server **psrv)
 	if (!srv)
 		return;
 	while (srv->conns)
-		conn_destroy(srv->conns);
+		conn_free(srv, srv->conns);
 	if (srv->cm_event)
 		event_free(srv->cm_event);
 	if (srv->lease_timer)

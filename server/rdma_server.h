@@ -1,14 +1,12 @@
 /*
  * chunkd's RDMA transport: listens with librdmacm and serves each client
- * connection as one session of the chunk service.
+ * connection (rdma_conn.h) as one session of the chunk service.
  *
- * Per connection: its own protection domain, so an rkey granted to one
- * client works through no other client's QP (DESIGN.md, "Capabilities"); a
- * completion channel watched by the event loop; RECV buffers for requests
- * and SEND buffers for replies. Write access to an OPEN chunk is an MR of
- * exactly its bytes in the owner's PD, deregistered at seal, free or
- * session end; read access to a SEALED chunk is a read-only MR of its sealed
- * bytes in the reader's PD.
+ * Connections are bounded: at most max_connections at once (more are
+ * rejected with a reason the client library reports), a connection that
+ * has not said HELLO within hello_timeout_ms is closed, and a handshake
+ * the client abandons (REJECTED, CONNECT_ERROR, UNREACHABLE) frees what
+ * was set up for it. Each is counted in the service's counters.
  *
  * Threading: everything runs on the event-loop thread of base.
  */
@@ -16,18 +14,18 @@
 #define CHUNKD_SERVER_RDMA_SERVER_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "rdma_conn.h"
 #include "service.h"
-
-/* Requests a client may have outstanding; the server posts this many RECVs
- * per connection. */
-#define RDMA_SERVER_CREDITS 16u
 
 struct rdma_server_opts {
 	const char *listen; /* address of an RDMA device, or 0.0.0.0 */
 	uint16_t port;
-	uint32_t poll_us; /* busy-poll spell after a completion, 0: none */
+	uint32_t poll_us;	   /* busy-poll spell after a completion */
+	uint32_t max_connections;  /* at once; more are rejected */
+	uint32_t hello_timeout_ms; /* a connection's time to say HELLO */
 };
 
 struct rdma_server;
@@ -45,5 +43,8 @@ void rdma_server_stop(struct rdma_server **srv);
 
 /* The port it listens on (useful when opts->port was 0). */
 uint16_t rdma_server_port(const struct rdma_server *srv);
+
+/* Whether the listener's device went away (chunkd then stops serving). */
+bool rdma_server_lost_device(const struct rdma_server *srv);
 
 #endif

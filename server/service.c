@@ -259,6 +259,12 @@ static void do_hello(struct service *s, struct session *sess,
 		fail(r, PROTO_ST_STATE, "HELLO was already said");
 		return;
 	}
+	if (!sess->lease_deadline_us) {
+		/* The lease ran out before HELLO: the session is dead. */
+		fail(r, PROTO_ST_STALE,
+		     "the session's lease expired before HELLO; reconnect");
+		return;
+	}
 	if (!authenticated(s, sess, req, r))
 		return;
 	sess->greeted = true;

@@ -68,6 +68,10 @@ struct service_counters {
 	uint64_t leases_expired;
 	uint64_t leases_revoked;
 	uint64_t auth_refused; /* failed authentications */
+	/* The transport's: */
+	uint64_t handshakes_failed;   /* connections the client abandoned */
+	uint64_t hello_timeouts;      /* closed without HELLO in time */
+	uint64_t connections_refused; /* over the connection limit */
 };
 
 struct service {

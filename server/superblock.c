@@ -106,12 +106,13 @@ void superblock_format(const struct persister *p, uint8_t *base,
 	write_copy(p, base, 1, geo);
 }
 
-/* Whether the parts of the pool the geometry names fit together. */
-static bool geometry_is_sane(const struct pool_geometry *g, uint64_t mapped)
+/* Whether the parts of the pool the geometry names fit together (the
+ * caller checks the pool's size against what is mapped). */
+static bool geometry_is_sane(const struct pool_geometry *g)
 {
 	uint64_t table_end;
 
-	if (g->pool_size > mapped || g->granularity < GRANULARITY_MIN ||
+	if (g->granularity < GRANULARITY_MIN ||
 	    (g->granularity & (g->granularity - 1)) ||
 	    g->table_offset != SUPERBLOCK_AREA_SIZE || g->table_slots == 0 ||
 	    g->table_slots > UINT32_MAX)
@@ -144,9 +145,11 @@ static enum superblock_copy_state read_copy(const uint8_t *buf, uint64_t mapped,
 	if (geo->format_version > SUPERBLOCK_FORMAT_VERSION)
 		return SB_COPY_TOO_NEW;
 	if (geo->format_version == 0 || !all_zero(buf + 96, 28) ||
-	    !geometry_is_sane(geo, mapped))
+	    !geometry_is_sane(geo))
 		return SB_COPY_CORRUPT;
-	return SB_COPY_GOOD;
+	/* An intact copy of a longer pool: the file was cut short, or it
+	 * is another pool's superblock. Either way, not this one's data. */
+	return geo->pool_size > mapped ? SB_COPY_LONGER : SB_COPY_GOOD;
 }
 
 int superblock_read(const uint8_t *base, uint64_t mapped_len,
@@ -160,11 +163,17 @@ int superblock_read(const uint8_t *base, uint64_t mapped_len,
 		st[0] = st[1] = SB_COPY_CORRUPT;
 		return -EBADMSG;
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		st[i] = read_copy(base + (size_t)i * SUPERBLOCK_COPY_SIZE,
 				  mapped_len, &copies[i]);
+		if (st[i] == SB_COPY_LONGER)
+			report->recorded_size = copies[i].pool_size;
+	}
 	if (st[0] == SB_COPY_TOO_NEW || st[1] == SB_COPY_TOO_NEW)
 		return -EPROTONOSUPPORT;
+	if ((st[0] == SB_COPY_LONGER || st[1] == SB_COPY_LONGER) &&
+	    st[0] != SB_COPY_GOOD && st[1] != SB_COPY_GOOD)
+		return -EFBIG;
 	if (st[0] == SB_COPY_BLANK && st[1] == SB_COPY_BLANK)
 		return -ENODATA;
 	if (st[0] == SB_COPY_GOOD &&
@@ -205,6 +214,8 @@ const char *superblock_copy_state_name(enum superblock_copy_state state)
 		return "corrupt";
 	case SB_COPY_TOO_NEW:
 		return "newer format";
+	case SB_COPY_LONGER:
+		return "records a longer pool";
 	}
 	return "unknown";
 }

@@ -48,11 +48,13 @@ enum superblock_copy_state {
 	SB_COPY_BLANK,	 /* all zero: never written */
 	SB_COPY_CORRUPT, /* bad magic, checksum or geometry */
 	SB_COPY_TOO_NEW, /* valid, but a newer format than ours */
+	SB_COPY_LONGER,	 /* valid, but records a pool longer than the map */
 };
 
 struct superblock_report {
 	enum superblock_copy_state copy[2];
-	int used_copy; /* 0 or 1, or -1 when none was used */
+	int used_copy;		/* 0 or 1, or -1 when none was used */
+	uint64_t recorded_size; /* pool size a LONGER copy records */
 };
 
 /*

@@ -37,6 +37,7 @@ enum chunk_status {
 	CHUNK_E_TIMEOUT = -13,	/* the server did not answer in time */
 	CHUNK_E_INTERNAL = -14, /* a bug or an unexpected system error */
 	CHUNK_E_AGAIN = -15,	/* too many operations in flight: poll first */
+	CHUNK_E_BUSY = -16,	/* the server is at its connection limit */
 };
 
 /* A one-line English description of a status; never NULL, also for codes
@@ -100,9 +101,10 @@ void chunk_client_opts_init(struct chunk_client_opts *opts);
  * Connects to chunkd at host (an address of an RDMA device) and port, and
  * starts a session. opts may be NULL for defaults. Returns CHUNK_OK and sets
  * *client, or CHUNK_E_NODEV (no RDMA, no route), CHUNK_E_CONNECT (refused,
- * timed out), CHUNK_E_AUTH (chunkd refused the name or secret: nothing is
+ * timed out), CHUNK_E_BUSY (chunkd serves as many clients as it may; try
+ * again later), CHUNK_E_AUTH (chunkd refused the name or secret: nothing is
  * granted before authentication), CHUNK_E_PROTO, CHUNK_E_NOMEM; *client is
- * then not set.
+ * then not set. chunkd's reason for a refusal goes to the log callback.
  */
 int chunk_client_connect(const char *host, uint16_t port,
 			 const struct chunk_client_opts *opts,

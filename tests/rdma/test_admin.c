@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../common/chunkd_proc.h"
+#include "../common/ctl_json.h"
 #include "../common/run_cmd.h"
 #include "chunkclient.h"
 
@@ -36,34 +37,19 @@ static void teardown(void)
 
 TestSuite(admin, .init = setup, .fini = teardown, .timeout = 300);
 
-/* Runs chunkctl --json ARGS; returns its parsed output and sets *status. */
 static json_t *ctl(int *status, const char *a1, const char *a2, const char *a3)
 {
-	char *argv[] = {CHUNKCTL_BINARY, "--socket", server.admin_socket,
-			"--json",	 (char *)a1, (char *)a2,
-			(char *)a3,	 NULL};
-	struct cmd_result r;
-
-	cr_assert_eq(run_cmd(argv, &r), 0);
-	*status = r.status;
-	return json_loads(r.out, 0, NULL);
+	return ctl_json(CHUNKCTL_BINARY, &server, status, a1, a2, a3);
 }
 
 static json_t *ctl_ok(const char *a1, const char *a2, const char *a3)
 {
-	int status;
-	json_t *j = ctl(&status, a1, a2, a3);
-
-	cr_assert_eq(status, 0, "chunkctl %s %s exited %d", a1, a2 ? a2 : "",
-		     status);
-	cr_assert_not_null(j, "chunkctl printed no JSON");
-	cr_assert(json_is_true(json_object_get(j, "ok")));
-	return j;
+	return ctl_json_ok(CHUNKCTL_BINARY, &server, a1, a2, a3);
 }
 
 static long long num(json_t *obj, const char *key)
 {
-	return (long long)json_integer_value(json_object_get(obj, key));
+	return json_num(obj, key);
 }
 
 static struct chunk_client *connect_client(void)

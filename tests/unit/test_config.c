@@ -76,3 +76,26 @@ Test(config, a_missing_file_is_named)
 		-ENOENT);
 	cr_assert(strstr(err, "/nonexistent/chunkd.ini"), "%s", err);
 }
+
+Test(config, connection_bounds_have_defaults_and_ranges)
+{
+	struct config c;
+
+	config_defaults(&c);
+	cr_assert_eq(c.hello_timeout_ms, CONFIG_DEFAULT_HELLO_MS);
+	cr_assert_eq(c.max_connections, 0, "0: from the descriptor limit");
+	write_config("[server]\nhello_timeout_ms = 250\nmax_connections = 8\n"
+		     "lease_ttl_ms = 2000\n");
+	cr_assert_eq(config_load(&c, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.hello_timeout_ms, 250);
+	cr_assert_eq(c.max_connections, 8);
+	cr_assert_eq(c.lease_ttl_ms, 2000);
+	cr_assert_eq(config_set(&c, "server", "hello_timeout_ms", "99", err,
+				sizeof(err)),
+		     -EINVAL);
+	cr_assert(strstr(err, "100 to 600000"), "%s", err);
+	cr_assert_eq(config_set(&c, "server", "max_connections", "-1", err,
+				sizeof(err)),
+		     -EINVAL);
+	cr_assert_eq(c.max_connections, 8, "a refused value changes nothing");
+}

@@ -151,6 +151,26 @@ Test(pool, corrupt_superblocks_are_refused_and_left_alone)
 	free(after);
 }
 
+Test(pool, a_truncated_pool_is_refused_as_shorter_not_as_corrupt)
+{
+	struct pool *p = open_ok(SIZE);
+	void *before, *after;
+	size_t len_before, len_after;
+
+	pool_close(&p);
+	cr_assert_eq(truncate(path, SIZE / 2), 0);
+	before = read_file(&len_before);
+	cr_assert_eq(open_fails(0), -EFBIG);
+	cr_assert(strstr(err, "shorter than its superblock records"), "%s",
+		  err);
+	cr_assert(strstr(err, "2M here, 4M recorded"), "%s", err);
+	after = read_file(&len_after);
+	cr_assert_eq(len_before, len_after);
+	cr_assert_arr_eq(before, after, len_before, "the pool was written");
+	free(before);
+	free(after);
+}
+
 Test(pool, one_damaged_copy_is_repaired_from_the_other)
 {
 	struct pool *p = open_ok(SIZE);

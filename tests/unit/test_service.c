@@ -376,6 +376,20 @@ Test(service, an_expired_lease_loses_open_chunks_keeps_sealed_and_moves_epoch)
 	cr_assert_eq(r.u.renew.lease_ttl_ms, 1000);
 }
 
+Test(service, a_hello_after_the_lease_ran_out_is_refused)
+{
+	struct proto_msg r;
+
+	fake_now_us += 1100000; /* past the 1 s lease, and no word yet */
+	cr_assert_eq(service_expire_leases(&svc), 2);
+	r = call(&a, msg(PROTO_HELLO));
+	cr_assert_eq(r.hdr.type, PROTO_ERROR, "a dead session is not welcomed");
+	cr_assert_eq(r.u.error.status, PROTO_ST_STALE);
+	cr_assert_not(a.greeted);
+	cr_assert_eq(call(&a, msg(PROTO_ALLOC)).u.error.status, PROTO_ST_STATE,
+		     "and nothing is granted to it");
+}
+
 Test(service, an_operator_revokes_a_lease_at_once)
 {
 	struct proto_msg g;

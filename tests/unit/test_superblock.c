@@ -159,6 +159,9 @@ Test(superblock, geometry_beyond_the_mapping_is_refused)
 	struct pool_geometry g;
 	struct superblock_report r;
 
-	cr_assert_eq(superblock_read(mp.image, POOL_SIZE / 2, &g, &r),
-		     -EBADMSG);
+	cr_assert_eq(superblock_read(mp.image, POOL_SIZE / 2, &g, &r), -EFBIG,
+		     "intact copies of a longer pool");
+	cr_assert_eq(r.copy[0], SB_COPY_LONGER);
+	cr_assert_eq(r.copy[1], SB_COPY_LONGER);
+	cr_assert_eq(r.recorded_size, POOL_SIZE);
 }

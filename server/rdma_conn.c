@@ -1,0 +1,483 @@
+#include "rdma_conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <infiniband/verbs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "proto/auth.h"
+
+#define RECV_DEPTH RDMA_CONN_CREDITS
+#define SEND_DEPTH (2 * RDMA_CONN_CREDITS)
+#define CQ_DEPTH   (RECV_DEPTH + SEND_DEPTH)
+#define WR_RECV	   1ull
+#define WR_SEND	   2ull
+
+/* One chunk MR in a connection's PD. */
+struct chunk_mr {
+	uint64_t chunk;
+	bool write;
+	struct ibv_mr *mr;
+	struct chunk_mr *next;
+};
+
+struct rdma_conn {
+	struct rdma_conn_env *env;
+	struct rdma_cm_id *id;
+	enum rdma_conn_state state;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *channel;
+	struct ibv_cq *cq;
+	struct event *cq_event;
+	struct event *hello_timer;
+	uint8_t *bufs; /* RECV_DEPTH receive, then SEND_DEPTH send buffers */
+	struct ibv_mr *bufs_mr;
+	uint32_t send_free[SEND_DEPTH];
+	unsigned send_free_count;
+	struct session session;
+	bool session_started;
+	struct chunk_mr *mrs;
+	char peer[64];
+	struct rdma_conn *next;
+};
+
+static uint8_t *recv_buf(struct rdma_conn *c, unsigned i)
+{
+	return c->bufs + (size_t)i * PROTO_MAX_FRAME;
+}
+
+static uint8_t *send_buf(struct rdma_conn *c, unsigned i)
+{
+	return c->bufs + (size_t)(RECV_DEPTH + i) * PROTO_MAX_FRAME;
+}
+
+enum rdma_conn_state rdma_conn_state(const struct rdma_conn *c)
+{
+	return c->state;
+}
+
+struct rdma_cm_id *rdma_conn_id(const struct rdma_conn *c)
+{
+	return c->id;
+}
+
+const char *rdma_conn_peer(const struct rdma_conn *c)
+{
+	return c->peer;
+}
+
+uint64_t rdma_conn_session(const struct rdma_conn *c)
+{
+	return c->session.id;
+}
+
+struct rdma_conn *rdma_conn_next(const struct rdma_conn *c)
+{
+	return c->next;
+}
+
+void rdma_conn_set_next(struct rdma_conn *c, struct rdma_conn *next)
+{
+	c->next = next;
+}
+
+/* ---- capabilities: chunk MRs in this connection's PD ---- */
+
+static struct chunk_mr **find_mr(struct rdma_conn *c, uint64_t chunk,
+				 bool write)
+{
+	struct chunk_mr **p = &c->mrs;
+
+	while (*p && ((*p)->chunk != chunk || (*p)->write != write))
+		p = &(*p)->next;
+	return p;
+}
+
+static int add_mr(struct rdma_conn *c, uint64_t chunk, bool write,
+		  uint8_t *addr, uint64_t len, uint32_t *rkey)
+{
+	int access = write ? IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+				     IBV_ACCESS_REMOTE_READ
+			   : IBV_ACCESS_REMOTE_READ;
+	struct chunk_mr *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	m->mr = ibv_reg_mr(c->pd, addr, len, access);
+	if (!m->mr) {
+		int rc = -errno;
+
+		log_error("%s: ibv_reg_mr of chunk %llu (%llu bytes): %s",
+			  c->peer, (unsigned long long)chunk,
+			  (unsigned long long)len, strerror(errno));
+		free(m);
+		return rc;
+	}
+	m->chunk = chunk;
+	m->write = write;
+	m->next = c->mrs;
+	c->mrs = m;
+	*rkey = m->mr->rkey;
+	return 0;
+}
+
+static void drop_mr(struct rdma_conn *c, uint64_t chunk, bool write)
+{
+	struct chunk_mr **p = find_mr(c, chunk, write), *m = *p;
+
+	if (!m)
+		return;
+	*p = m->next;
+	if (ibv_dereg_mr(m->mr))
+		log_error("%s: ibv_dereg_mr of chunk %llu: %s", c->peer,
+			  (unsigned long long)chunk, strerror(errno));
+	free(m);
+}
+
+static int caps_grant_write(void *ctx, uint64_t chunk, uint8_t *addr,
+			    uint64_t len, uint32_t *rkey)
+{
+	return add_mr(ctx, chunk, true, addr, len, rkey);
+}
+
+static void caps_revoke_write(void *ctx, uint64_t chunk)
+{
+	drop_mr(ctx, chunk, true);
+}
+
+static int caps_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
+			   uint64_t len, uint32_t *rkey)
+{
+	struct rdma_conn *c = ctx;
+	struct chunk_mr *m = *find_mr(c, chunk, false);
+
+	if (m) {
+		*rkey = m->mr->rkey;
+		return 0;
+	}
+	if (len == 0) { /* nothing to read: no MR, no rkey */
+		*rkey = 0;
+		return 0;
+	}
+	return add_mr(c, chunk, false, addr, len, rkey);
+}
+
+static void caps_revoke_read(void *ctx, uint64_t chunk)
+{
+	drop_mr(ctx, chunk, false);
+}
+
+static const struct session_caps conn_caps = {
+	.grant_write = caps_grant_write,
+	.revoke_write = caps_revoke_write,
+	.grant_read = caps_grant_read,
+	.revoke_read = caps_revoke_read,
+};
+
+/* ---- teardown ---- */
+
+/* Frees everything a connection holds; copes with half-built ones. */
+void rdma_conn_destroy(struct rdma_conn *c)
+{
+	if (c->session_started)
+		service_session_end(c->env->svc, &c->session);
+	while (c->mrs)
+		drop_mr(c, c->mrs->chunk, c->mrs->write);
+	if (c->hello_timer)
+		event_free(c->hello_timer);
+	if (c->id && c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->cq_event)
+		event_free(c->cq_event);
+	if (c->cq)
+		ibv_destroy_cq(c->cq);
+	if (c->channel)
+		ibv_destroy_comp_channel(c->channel);
+	if (c->bufs_mr)
+		ibv_dereg_mr(c->bufs_mr);
+	free(c->bufs);
+	if (c->pd)
+		ibv_dealloc_pd(c->pd);
+	if (c->id)
+		rdma_destroy_id(c->id);
+	free(c);
+}
+
+/* ---- the data path ---- */
+
+static int post_recv(struct rdma_conn *c, unsigned i)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)recv_buf(c, i),
+		.length = PROTO_MAX_FRAME,
+		.lkey = c->bufs_mr->lkey,
+	};
+	struct ibv_recv_wr wr = {
+		.wr_id = WR_RECV << 32 | i, .sg_list = &sge, .num_sge = 1};
+	struct ibv_recv_wr *bad;
+
+	return ibv_post_recv(c->id->qp, &wr, &bad) ? -errno : 0;
+}
+
+static int send_reply(struct rdma_conn *c, const struct proto_msg *reply)
+{
+	struct ibv_send_wr wr = {0}, *bad;
+	struct ibv_sge sge;
+	unsigned i;
+	int len;
+
+	if (c->send_free_count == 0) {
+		log_error(
+			"%s: more requests outstanding than the %u credits; closing",
+			c->peer, RDMA_CONN_CREDITS);
+		return -ENOBUFS;
+	}
+	i = c->send_free[--c->send_free_count];
+	len = proto_encode(reply, send_buf(c, i), PROTO_MAX_FRAME);
+	if (len < 0)
+		return len;
+	sge = (struct ibv_sge){.addr = (uintptr_t)send_buf(c, i),
+			       .length = (uint32_t)len,
+			       .lkey = c->bufs_mr->lkey};
+	wr.wr_id = WR_SEND << 32 | i;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	return ibv_post_send(c->id->qp, &wr, &bad) ? -errno : 0;
+}
+
+/* Handles one completion; returns nonzero when the connection is broken. */
+static int on_completion(struct rdma_conn *c, const struct ibv_wc *wc)
+{
+	unsigned kind = (unsigned)(wc->wr_id >> 32), i = (uint32_t)wc->wr_id;
+	struct proto_msg reply;
+	int rc;
+
+	if (wc->status != IBV_WC_SUCCESS) {
+		if (wc->status != IBV_WC_WR_FLUSH_ERR)
+			log_warn("%s: %s completion failed: %s", c->peer,
+				 kind == WR_RECV ? "receive" : "send",
+				 ibv_wc_status_str(wc->status));
+		return -EIO;
+	}
+	if (kind == WR_SEND) {
+		c->send_free[c->send_free_count++] = i;
+		return 0;
+	}
+	service_handle(c->env->svc, &c->session, recv_buf(c, i), wc->byte_len,
+		       &reply);
+	rc = send_reply(c, &reply);
+	return rc ? rc : post_recv(c, i);
+}
+
+/* Polls until the CQ is empty; returns completions seen, or -1 if broken. */
+static int drain_cq(struct rdma_conn *c)
+{
+	struct ibv_wc wc[16];
+	int n, seen = 0;
+
+	while ((n = ibv_poll_cq(c->cq, 16, wc)) > 0) {
+		for (int k = 0; k < n; k++)
+			if (on_completion(c, &wc[k]))
+				return -1;
+		seen += n;
+	}
+	return n < 0 ? -1 : seen;
+}
+
+/* Keeps polling for poll_us after the last completion: a request that
+ * follows closely is served without the wake-up of the completion channel. */
+static int spin_cq(struct rdma_conn *c)
+{
+	uint64_t deadline = clock_mono_us() + c->env->poll_us;
+	unsigned empty_polls = 0;
+	int n;
+
+	for (;;) {
+		n = drain_cq(c);
+		if (n < 0)
+			return -1;
+		if (n > 0) {
+			deadline = clock_mono_us() + c->env->poll_us;
+			continue;
+		}
+		if (++empty_polls % CLOCK_POLLS_PER_READ == 0 &&
+		    clock_mono_us() >= deadline)
+			return 0;
+	}
+}
+
+static void conn_fail(struct rdma_conn *c)
+{
+	/* The DISCONNECTED event that follows frees the connection. */
+	event_del(c->cq_event);
+	c->state = RDMA_CONN_CLOSING;
+	rdma_disconnect(c->id);
+}
+
+static void on_cq_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct rdma_conn *c = arg;
+	struct ibv_cq *cq;
+	void *ctx;
+	int n;
+
+	(void)fd;
+	(void)what;
+	if (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
+		ibv_ack_cq_events(cq, 1);
+	do {
+		if (drain_cq(c) < 0 || spin_cq(c) < 0 ||
+		    ibv_req_notify_cq(c->cq, 0)) {
+			conn_fail(c);
+			return;
+		}
+		/* A completion may have slipped in before the re-arm. */
+		n = drain_cq(c);
+		if (n < 0) {
+			conn_fail(c);
+			return;
+		}
+	} while (n > 0);
+}
+
+/* ---- set-up ---- */
+
+static int make_queues(struct rdma_conn *c)
+{
+	struct ibv_qp_init_attr attr = {0};
+	size_t len = (size_t)(RECV_DEPTH + SEND_DEPTH) * PROTO_MAX_FRAME;
+
+	c->pd = ibv_alloc_pd(c->id->verbs);
+	c->channel = c->pd ? ibv_create_comp_channel(c->id->verbs) : NULL;
+	c->cq = c->channel ? ibv_create_cq(c->id->verbs, CQ_DEPTH, c,
+					   c->channel, 0)
+			   : NULL;
+	if (!c->cq)
+		return -errno;
+	attr.send_cq = attr.recv_cq = c->cq;
+	attr.qp_type = IBV_QPT_RC;
+	attr.cap.max_send_wr = SEND_DEPTH;
+	attr.cap.max_recv_wr = RECV_DEPTH;
+	attr.cap.max_send_sge = attr.cap.max_recv_sge = 1;
+	if (rdma_create_qp(c->id, c->pd, &attr))
+		return -errno;
+	c->bufs = calloc(1, len);
+	c->bufs_mr = c->bufs ? ibv_reg_mr(c->pd, c->bufs, len,
+					  IBV_ACCESS_LOCAL_WRITE)
+			     : NULL;
+	if (!c->bufs_mr)
+		return c->bufs ? -errno : -ENOMEM;
+	for (unsigned i = 0; i < SEND_DEPTH; i++)
+		c->send_free[c->send_free_count++] = i;
+	for (unsigned i = 0; i < RECV_DEPTH; i++)
+		if (post_recv(c, i))
+			return -errno;
+	return 0;
+}
+
+static int watch_cq(struct rdma_conn *c)
+{
+	int flags = fcntl(c->channel->fd, F_GETFL);
+
+	if (flags < 0 || fcntl(c->channel->fd, F_SETFL, flags | O_NONBLOCK))
+		return -errno;
+	c->cq_event = event_new(c->env->base, c->channel->fd,
+				EV_READ | EV_PERSIST, on_cq_ready, c);
+	if (!c->cq_event || event_add(c->cq_event, NULL))
+		return -ENOMEM;
+	return ibv_req_notify_cq(c->cq, 0) ? -errno : 0;
+}
+
+static void on_hello_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct rdma_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (!c->session.greeted)
+		c->env->on_hello_timeout(c->env, c);
+}
+
+static int start_hello_timer(struct rdma_conn *c)
+{
+	uint32_t ms = c->env->hello_timeout_ms;
+	struct timeval after = {.tv_sec = ms / 1000,
+				.tv_usec = (ms % 1000) * 1000};
+
+	c->hello_timer = evtimer_new(c->env->base, on_hello_deadline, c);
+	return c->hello_timer && evtimer_add(c->hello_timer, &after) == 0
+		       ? 0
+		       : -ENOMEM;
+}
+
+void rdma_conn_describe_peer(struct rdma_cm_id *id, char *buf, size_t len)
+{
+	struct sockaddr *sa = rdma_get_peer_addr(id);
+	char host[48] = "?";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host,
+			  sizeof(host));
+	snprintf(buf, len, "%s:%u", host, be16toh(rdma_get_dst_port(id)));
+}
+
+static int accept_request(struct rdma_conn *c,
+			  const struct rdma_conn_param *req)
+{
+	struct rdma_conn_param accept = {0};
+
+	/* Let the client READ from us (read-after-write, chunk reads) with as
+	 * many READs in flight as it asks for and the device allows. */
+	accept.responder_resources = req->initiator_depth;
+	accept.initiator_depth = req->responder_resources;
+	accept.rnr_retry_count = 7;
+	/* The nonce the client's HELLO must answer (proto/auth.h). */
+	auth_new_nonce(c->session.nonce);
+	accept.private_data = c->session.nonce;
+	accept.private_data_len = PROTO_NONCE_LEN;
+	return rdma_accept(c->id, &accept) ? -errno : 0;
+}
+
+int rdma_conn_accept(struct rdma_conn_env *env, struct rdma_cm_id *id,
+		     const struct rdma_conn_param *req, struct rdma_conn **out)
+{
+	struct rdma_conn *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	c->env = env;
+	c->id = id;
+	c->state = RDMA_CONN_ACCEPTING;
+	rdma_conn_describe_peer(id, c->peer, sizeof(c->peer));
+	rc = make_queues(c);
+	rc = rc ? rc : watch_cq(c);
+	rc = rc ? rc : start_hello_timer(c);
+	rc = rc ? rc : accept_request(c, req);
+	if (rc) {
+		c->id = NULL; /* the caller's, to reject */
+		if (id->qp)
+			rdma_destroy_qp(id);
+		rdma_conn_destroy(c);
+		return rc;
+	}
+	id->context = c;
+	service_session_start(env->svc, &c->session, &conn_caps, c);
+	c->session.peer = c->peer;
+	c->session_started = true;
+	*out = c;
+	return 0;
+}
+
+void rdma_conn_established(struct rdma_conn *c)
+{
+	if (c->state == RDMA_CONN_ACCEPTING)
+		c->state = RDMA_CONN_ESTABLISHED;
+}

@@ -7,7 +7,7 @@
 
 struct cmd_result {
 	int status; /* exit status, or 128 + signal */
-	char out[8192];
+	char out[1 << 19]; /* chunkctl chunks lists a whole table */
 	char err[8192];
 };
 

@@ -13,7 +13,10 @@ an RDMA device and device-DAX, otherwise inside the soft-RoCE guest
 
 Options:
       --sanitize     build with clang, ASan and UBSan (in build-asan/), and
-                     run the libFuzzer targets for 30 s each
+                     run the libFuzzer targets from their seed corpora: the
+                     protocol decoder for 10 million executions, the admin
+                     socket's lines, the config and secrets parsers for 30 s
+                     each
       --host-only    skip the rdma suite
   -B, --build-dir D  build folder (default: build, or build-asan)
   -h, --help         show this help
@@ -107,7 +110,7 @@ ctest_args=(--test-dir "$build_dir" --output-on-failure --no-tests=error)
 status=0
 
 echo "== host tests"
-run_ctest ctest "${ctest_args[@]}" -LE 'rdma|crash' || status=1
+run_ctest ctest "${ctest_args[@]}" -LE 'rdma|crash|fuzz' || status=1
 
 echo "== crash harness"
 crash_log=$(mktemp)
@@ -121,6 +124,20 @@ fi
 crash_images=$(grep -oE 'crash images checked: [0-9]+' "$crash_log" | awk '{ n += $4 } END { print n + 0 }')
 rm -f "$crash_log"
 echo "crash harness: $crash_images crash images checked"
+
+if [ "$sanitize" = 1 ]; then
+	echo "== fuzzing, from seed corpora written by the encoders"
+	fuzz_log=$(mktemp)
+	if run_ctest ctest "${ctest_args[@]}" -L fuzz -V >"$fuzz_log"; then
+		grep -E 'tests passed' "$fuzz_log" || true
+	else
+		status=1
+		cat "$fuzz_log"
+	fi
+	# "fuzz: proto: N executions from S seeds; coverage ..."
+	grep -oE 'fuzz: [a-z]+: .*' "$fuzz_log" || true
+	rm -f "$fuzz_log"
+fi
 
 if [ "$host_only" = 0 ]; then
 	where=${CHUNKD_TEST_ON:-}

@@ -51,6 +51,11 @@ static json_t *error_reply(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* The text may quote the request's bytes, which need not be UTF-8:
+	 * jansson would refuse it, and the client would get no answer. */
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", text, "code",
 			 err == ENOENT	 ? "ENOENT"
 			 : err == EINVAL ? "EINVAL"
@@ -286,9 +291,12 @@ char *admin_handle_line(struct admin *a, const char *line)
 			: error_reply(EINVAL, "not a JSON object: %s",
 				      jerr.text);
 	json_decref(req);
-	text = json_dumps(reply, JSON_COMPACT);
+	text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
 	json_decref(reply);
-	return text;
+	/* Every line gets an answer, even when memory ran out. */
+	return text ? text
+		    : strdup("{\"ok\":false,\"error\":\"chunkd could not "
+			     "build the reply\",\"code\":\"EIO\"}");
 }
 
 /* ---- the socket ---- */

@@ -123,6 +123,8 @@ static int start(struct chunk_client *c, unsigned long long id,
 	i = op_start(c, done, arg);
 	if (i < 0)
 		return CHUNK_E_AGAIN;
+	if (!c->cq_armed) /* its completion must wake chunk_client_fd() */
+		client_arm_cq(c);
 	if (buf)
 		client_wr_rdma(&rdma,
 			       write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ,

@@ -16,9 +16,10 @@
 
 #include "chunkclient.h"
 
-#define DEFAULT_SOCKET	"/run/chunkd.sock"
-#define DEFAULT_TIMEOUT 30 /* seconds; a scrub of a large pool takes a while   \
-			    */
+#define DEFAULT_SOCKET "/run/chunkd.sock"
+#define DEFAULT_TIMEOUT                                                        \
+	30 /* seconds; a scrub of a large pool takes a while                   \
+	    */
 
 enum exit_code {
 	EXIT_OK = 0,	      /* done */

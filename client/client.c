@@ -185,18 +185,21 @@ static int sleep_on_cq(struct chunk_client *c, int ms)
 
 	if (ibv_req_notify_cq(c->cq, 0))
 		return CHUNK_E_CONNECT;
+	c->cq_armed = true;
 	if (client_poll_cq(c) > 0) /* arrived before the re-arm */
 		return 0;
 	if (poll(&pfd, 1, ms) == 0)
 		return CHUNK_E_TIMEOUT;
-	if (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
+	if (ibv_get_cq_event(c->channel, &cq, &ctx) == 0) {
 		ibv_ack_cq_events(cq, 1);
+		c->cq_armed = false;
+	}
 	return 0;
 }
 
 /* Waits until done(c) holds, an error completion, or timeout_ms. */
-static int wait_for_ms(struct chunk_client *c,
-		       bool (*done)(struct chunk_client *), unsigned timeout_ms)
+static int wait_loop(struct chunk_client *c,
+		     bool (*done)(struct chunk_client *), unsigned timeout_ms)
 {
 	uint64_t start = clock_mono_us(), spin_until = start + c->opts.poll_us;
 	uint64_t deadline = start + (uint64_t)timeout_ms * 1000u;
@@ -228,6 +231,23 @@ static int wait_for_ms(struct chunk_client *c,
 	return c->wc_error;
 }
 
+/*
+ * The same, leaving the completion channel armed while asynchronous
+ * operations are in flight: a sleep in the loop may have taken the event
+ * their completion was to raise, and the application may be waiting on
+ * chunk_client_fd() for it. Arming then polls, so completions that came
+ * first are processed (their callbacks run here, as documented).
+ */
+static int wait_for_ms(struct chunk_client *c,
+		       bool (*done)(struct chunk_client *), unsigned timeout_ms)
+{
+	int rc = wait_loop(c, done, timeout_ms);
+
+	if (!c->cq_armed && c->ops_in_flight)
+		client_arm_channel(c);
+	return rc;
+}
+
 static int wait_for(struct chunk_client *c, bool (*done)(struct chunk_client *))
 {
 	return wait_for_ms(c, done, c->opts.timeout_ms);
@@ -239,9 +259,16 @@ int client_wait_until(struct chunk_client *c,
 	return wait_for(c, done);
 }
 
-void client_arm_channel(struct chunk_client *c)
+void client_arm_cq(struct chunk_client *c)
 {
 	if (!c->wc_error && c->cq && ibv_req_notify_cq(c->cq, 0) == 0)
+		c->cq_armed = true;
+}
+
+void client_arm_channel(struct chunk_client *c)
+{
+	client_arm_cq(c);
+	if (c->cq_armed)
 		while (client_poll_cq(c) > 0)
 			;
 }
@@ -265,8 +292,10 @@ void client_consume_cq_events(struct chunk_client *c)
 	void *ctx;
 
 	/* The channel's fd is non-blocking: this stops at EAGAIN. */
-	while (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
+	while (ibv_get_cq_event(c->channel, &cq, &ctx) == 0) {
 		ibv_ack_cq_events(cq, 1);
+		c->cq_armed = false;
+	}
 }
 
 static bool sends_done(struct chunk_client *c)
@@ -695,6 +724,7 @@ static void drop_connection(struct chunk_client *c)
 	c->busy_send_slots = 0;
 	c->wc_error = 0;
 	c->reply_ready = false;
+	c->cq_armed = false;
 	renewer_forget(c);
 }
 

@@ -75,6 +75,7 @@ struct chunk_client {
 	bool reply_ready;
 	unsigned sends_in_flight; /* signaled WRs not yet completed */
 	int wc_error;		  /* first failed completion, as CHUNK_E_* */
+	bool cq_armed; /* the channel will signal the next completion */
 	struct remote_chunk *chunks;
 	size_t chunk_count, chunk_cap;
 	struct idmap chunk_index; /* id -> index in chunks */
@@ -155,6 +156,10 @@ int client_wait_until(struct chunk_client *c,
 /* Arms the completion channel, so chunk_client_fd() becomes readable at
  * the next completion; processes what arrived before the arming. */
 void client_arm_channel(struct chunk_client *c);
+
+/* Arms it only: for a work request about to be posted, whose completion
+ * cannot have come before. */
+void client_arm_cq(struct chunk_client *c);
 
 /* After STALE: the lease was lost, so the chunks it granted are gone; takes
  * the server's current epoch. */

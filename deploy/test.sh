@@ -17,7 +17,10 @@ Options:
                      protocol decoder for 10 million executions, the admin
                      socket's lines, the config and secrets parsers for 30 s
                      each
-      --host-only    skip the rdma suite
+      --tsan         build with clang and ThreadSanitizer (in build-tsan/)
+                     and run only the data path under it (label tsan:
+                     tests/tsan; Criterion's runner cannot start under TSan)
+      --host-only    skip the rdma suite (and with --tsan, everything)
   -B, --build-dir D  build folder (default: build, or build-asan)
   -h, --help         show this help
 
@@ -32,12 +35,14 @@ HELP
 }
 
 sanitize=0
+tsan=0
 host_only=0
 build_dir=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--sanitize) sanitize=1; shift ;;
+	--tsan) tsan=1; shift ;;
 	--host-only) host_only=1; shift ;;
 	-B | --build-dir) build_dir=${2:?--build-dir needs a value}; shift 2 ;;
 	*) echo "test.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -50,6 +55,7 @@ cd "$repo"
 "$repo/deploy/install-deps.sh"
 
 cmake_args=(-DCHUNKD_WERROR=ON)
+build_targets=()
 if [ "$sanitize" = 1 ]; then
 	build_dir=${build_dir:-build-asan}
 	cmake_args+=(-DCMAKE_C_COMPILER=clang "-DCHUNKD_SANITIZE=address;undefined"
@@ -57,13 +63,19 @@ if [ "$sanitize" = 1 ]; then
 	# Leaks, overflows and undefined behaviour all fail the test.
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+elif [ "$tsan" = 1 ]; then
+	build_dir=${build_dir:-build-tsan}
+	cmake_args+=(-DCMAKE_C_COMPILER=clang -DCHUNKD_SANITIZE=thread)
+	export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+	# Only what the tsan test runs: the rest is Criterion's.
+	build_targets=(--target chunkd chunkctl chunkbench tsan_datapath)
 else
 	build_dir=${build_dir:-build}
 fi
 
 echo "== configure and build ($build_dir)"
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
+cmake --build "$build_dir" -j "$(nproc)" "${build_targets[@]}"
 
 passed=0
 failed=0
@@ -109,21 +121,35 @@ host_rdma_addr() {
 ctest_args=(--test-dir "$build_dir" --output-on-failure --no-tests=error)
 status=0
 
-echo "== host tests"
-run_ctest ctest "${ctest_args[@]}" -LE 'rdma|crash|fuzz' || status=1
-
-echo "== crash harness"
-crash_log=$(mktemp)
-# Verbose, for the harness's counts; the whole log only when it fails.
-if run_ctest ctest "${ctest_args[@]}" -L crash -V >"$crash_log"; then
-	grep -E 'Test #|crash images checked|damaged records|tests passed' "$crash_log" || true
-else
-	status=1
-	cat "$crash_log"
+# The suite that needs an RDMA device: under TSan, only the data path.
+suite=rdma
+suite_args=()
+if [ "$tsan" = 1 ]; then
+	suite=tsan
+	suite_args=(-V) # its scenarios, one line each
 fi
-crash_images=$(grep -oE 'crash images checked: [0-9]+' "$crash_log" | awk '{ n += $4 } END { print n + 0 }')
-rm -f "$crash_log"
-echo "crash harness: $crash_images crash images checked"
+
+run_host_tests() {
+	echo "== host tests"
+	run_ctest ctest "${ctest_args[@]}" -LE 'rdma|crash|fuzz|tsan' || status=1
+
+	echo "== crash harness"
+	crash_log=$(mktemp)
+	# Verbose, for the harness's counts; the whole log only when it fails.
+	if run_ctest ctest "${ctest_args[@]}" -L crash -V >"$crash_log"; then
+		grep -E 'Test #|crash images checked|damaged records|tests passed' "$crash_log" || true
+	else
+		status=1
+		cat "$crash_log"
+	fi
+	crash_images=$(grep -oE 'crash images checked: [0-9]+' "$crash_log" | awk '{ n += $4 } END { print n + 0 }')
+	rm -f "$crash_log"
+	echo "crash harness: $crash_images crash images checked"
+}
+
+if [ "$tsan" = 0 ]; then
+	run_host_tests
+fi
 
 if [ "$sanitize" = 1 ]; then
 	echo "== fuzzing, from seed corpora written by the encoders"
@@ -147,13 +173,13 @@ if [ "$host_only" = 0 ]; then
 	case $where in
 	host)
 		export CHUNKD_TEST_ADDR=${CHUNKD_TEST_ADDR:-$(host_rdma_addr)}
-		echo "== rdma tests on this host (address $CHUNKD_TEST_ADDR)"
-		run_ctest ctest "${ctest_args[@]}" -L rdma || status=1
+		echo "== $suite tests on this host (address $CHUNKD_TEST_ADDR)"
+		run_ctest ctest "${ctest_args[@]}" -L "$suite" "${suite_args[@]}" || status=1
 		;;
 	guest)
-		echo "== rdma tests in the soft-RoCE guest (deploy/vm/run)"
+		echo "== $suite tests in the soft-RoCE guest (deploy/vm/run)"
 		run_ctest "$repo/deploy/vm/run" --timeout 2400 \
-			ctest "${ctest_args[@]}" -L rdma || status=1
+			ctest "${ctest_args[@]}" -L "$suite" "${suite_args[@]}" || status=1
 		;;
 	*)
 		echo "test.sh: CHUNKD_TEST_ON must be host or guest" >&2

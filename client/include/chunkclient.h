@@ -242,7 +242,8 @@ int chunk_client_poll(struct chunk_client *client, int timeout_ms);
 
 /*
  * A file descriptor for the application's own event loop: it becomes
- * readable when completions may be waiting; then call
+ * readable when completions may be waiting, whatever other calls came
+ * between an operation's start and its completion; then call
  * chunk_client_poll(client, 0). It stays the same for the client's life,
  * reconnects included.
  */

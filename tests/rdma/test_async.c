@@ -152,6 +152,25 @@ Test(async, completions_wake_the_applications_own_poll_loop)
 		     CHUNK_OK);
 }
 
+Test(async, the_fd_wakes_for_an_operation_started_right_after_a_sync_call)
+{
+	struct tally t = {0};
+	struct pollfd pfd = {.fd = chunk_client_fd(c), .events = POLLIN};
+	unsigned long long id;
+
+	/* Synchronous calls sleep on the completion channel and use up its
+	 * arming; no chunk_client_poll() comes between them and the start. */
+	cr_assert_eq(chunk_alloc(c, PIECE, &id), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist(c, id, 0, buf, PIECE), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist_async(c, id, 0, buf, PIECE, count, &t),
+		     CHUNK_OK);
+	for (int rounds = 0; t.done < 1; rounds++) {
+		cr_assert_lt(rounds, 1000);
+		wait_on_fd(&pfd);
+	}
+	cr_assert_eq(t.failed, 0, "%s", chunk_strerror(t.last_status));
+}
+
 Test(async, limits_and_bad_buffers_are_refused_up_front)
 {
 	struct tally t = {0};

@@ -55,7 +55,6 @@ cd "$repo"
 "$repo/deploy/install-deps.sh"
 
 cmake_args=(-DCHUNKD_WERROR=ON)
-build_targets=()
 if [ "$sanitize" = 1 ]; then
 	build_dir=${build_dir:-build-asan}
 	cmake_args+=(-DCMAKE_C_COMPILER=clang "-DCHUNKD_SANITIZE=address;undefined"
@@ -67,15 +66,13 @@ elif [ "$tsan" = 1 ]; then
 	build_dir=${build_dir:-build-tsan}
 	cmake_args+=(-DCMAKE_C_COMPILER=clang -DCHUNKD_SANITIZE=thread)
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
-	# Only what the tsan test runs: the rest is Criterion's.
-	build_targets=(--target chunkd chunkctl chunkbench tsan_datapath)
 else
 	build_dir=${build_dir:-build}
 fi
 
 echo "== configure and build ($build_dir)"
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)" "${build_targets[@]}"
+cmake --build "$build_dir" -j "$(nproc)"
 
 passed=0
 failed=0
@@ -129,21 +126,32 @@ if [ "$tsan" = 1 ]; then
 	suite_args=(-V) # its scenarios, one line each
 fi
 
+# Runs one label with ctest -V, prints the lines of its log that match
+# pattern (the whole log when it fails) and keeps them in $summary.
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+run_label_verbose() {
+	local label=$1 pattern=$2 log
+	log=$(mktemp)
+	if run_ctest ctest "${ctest_args[@]}" -L "$label" -V >"$log"; then
+		grep -oE "($pattern).*" "$log" >"$summary" || true
+		cat "$summary"
+	else
+		status=1
+		cat "$log"
+		: >"$summary"
+	fi
+	rm -f "$log"
+}
+
 run_host_tests() {
 	echo "== host tests"
 	run_ctest ctest "${ctest_args[@]}" -LE 'rdma|crash|fuzz|tsan' || status=1
 
 	echo "== crash harness"
-	crash_log=$(mktemp)
-	# Verbose, for the harness's counts; the whole log only when it fails.
-	if run_ctest ctest "${ctest_args[@]}" -L crash -V >"$crash_log"; then
-		grep -E 'Test #|crash images checked|damaged records|tests passed' "$crash_log" || true
-	else
-		status=1
-		cat "$crash_log"
-	fi
-	crash_images=$(grep -oE 'crash images checked: [0-9]+' "$crash_log" | awk '{ n += $4 } END { print n + 0 }')
-	rm -f "$crash_log"
+	# Its counts; the whole log only when it fails.
+	run_label_verbose crash 'Test #|crash images checked|damaged records|tests passed'
+	crash_images=$(grep -oE 'crash images checked: [0-9]+' "$summary" | awk '{ n += $4 } END { print n + 0 }')
 	echo "crash harness: $crash_images crash images checked"
 }
 
@@ -153,16 +161,8 @@ fi
 
 if [ "$sanitize" = 1 ]; then
 	echo "== fuzzing, from seed corpora written by the encoders"
-	fuzz_log=$(mktemp)
-	if run_ctest ctest "${ctest_args[@]}" -L fuzz -V >"$fuzz_log"; then
-		grep -E 'tests passed' "$fuzz_log" || true
-	else
-		status=1
-		cat "$fuzz_log"
-	fi
 	# "fuzz: proto: N executions from S seeds; coverage ..."
-	grep -oE 'fuzz: [a-z]+: .*' "$fuzz_log" || true
-	rm -f "$fuzz_log"
+	run_label_verbose fuzz 'fuzz: [a-z]+: |tests passed'
 fi
 
 if [ "$host_only" = 0 ]; then

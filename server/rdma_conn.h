@@ -46,8 +46,9 @@ struct rdma_conn_env {
 	struct service *svc;
 	uint32_t poll_us;	   /* busy-poll spell after a completion */
 	uint32_t hello_timeout_ms; /* HELLO's deadline after accepting */
-	/* Called when a connection's HELLO deadline passes unanswered: the
-	 * owner closes it (the connection cannot free itself). */
+	/* Called when a connection's HELLO deadline passes unanswered (or
+	 * its handshake never completed): the owner closes it (the
+	 * connection cannot free itself). */
 	void (*on_hello_timeout)(struct rdma_conn_env *env,
 				 struct rdma_conn *c);
 };

@@ -93,9 +93,19 @@ static void on_hello_timeout(struct rdma_conn_env *env, struct rdma_conn *c)
 {
 	struct rdma_server *srv = server_of(env);
 
-	counters(srv)->hello_timeouts++;
-	log_flood(&srv->hello_log, "closed: no HELLO in time",
-		  rdma_conn_peer(c));
+	if (rdma_conn_state(c) == RDMA_CONN_ACCEPTING) {
+		/* rdma_cm never said how the handshake ended (the client's
+		 * reject was lost, or never sent): an abandoned one all the
+		 * same. */
+		counters(srv)->handshakes_failed++;
+		log_flood(&srv->handshake_log,
+			  "closed: the handshake never completed",
+			  rdma_conn_peer(c));
+	} else {
+		counters(srv)->hello_timeouts++;
+		log_flood(&srv->hello_log, "closed: no HELLO in time",
+			  rdma_conn_peer(c));
+	}
 	conn_close(srv, c);
 }
 

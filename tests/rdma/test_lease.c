@@ -155,41 +155,54 @@ static struct chunk_client *connect_one_sided(void)
 #define BUSY_CHUNK (1u << 20)
 #define BUSY_PIECE (256u << 10)
 
-static uint8_t *busy_data(void)
-{
-	uint8_t *data = malloc(BUSY_CHUNK);
+/* A one-sided client with a chunk to write from registered memory. */
+struct busy {
+	struct chunk_client *c;
+	uint8_t *data;
+	struct chunk_mem *mem;
+	unsigned long long id;
+};
 
-	cr_assert_not_null(data);
+static void busy_start(struct busy *b)
+{
+	b->c = connect_one_sided();
+	b->data = malloc(BUSY_CHUNK);
+	cr_assert_not_null(b->data);
 	for (size_t i = 0; i < BUSY_CHUNK; i++)
-		data[i] = (uint8_t)(i * 13 + 1);
-	return data;
+		b->data[i] = (uint8_t)(i * 13 + 1);
+	cr_assert_eq(chunk_mem_reg(b->c, b->data, BUSY_CHUNK, &b->mem),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_alloc(b->c, BUSY_CHUNK, &b->id), CHUNK_OK);
+}
+
+/* The chunk survived: it seals with the bytes written. */
+static void busy_seal_and_end(struct busy *b, unsigned long long writes)
+{
+	cr_assert_eq(chunk_seal(b->c, b->id, BUSY_CHUNK,
+				chunk_crc32c(0, b->data, BUSY_CHUNK)),
+		     CHUNK_OK, "sealed after %llu write+persists", writes);
+	chunk_mem_dereg(&b->mem);
+	chunk_client_disconnect(&b->c);
+	free(b->data);
 }
 
 Test(lease, a_client_busy_with_one_sided_writes_keeps_its_chunk)
 {
-	struct chunk_client *c = connect_one_sided();
-	uint8_t *data = busy_data();
-	struct chunk_mem *mem = NULL;
-	unsigned long long id, writes = 0;
+	struct busy b;
+	unsigned long long writes = 0;
 	double end;
 
-	cr_assert_eq(chunk_mem_reg(c, data, BUSY_CHUNK, &mem), CHUNK_OK);
-	cr_assert_eq(chunk_alloc(c, BUSY_CHUNK, &id), CHUNK_OK);
+	busy_start(&b);
 	end = now_s() + BUSY_SECONDS;
 	while (now_s() < end) {
 		size_t off = (size_t)(writes % 4) * BUSY_PIECE;
 
-		cr_assert_eq(
-			chunk_write_persist(c, id, off, data + off, BUSY_PIECE),
-			CHUNK_OK, "write+persist %llu", writes);
+		cr_assert_eq(chunk_write_persist(b.c, b.id, off, b.data + off,
+						 BUSY_PIECE),
+			     CHUNK_OK, "write+persist %llu", writes);
 		writes++;
 	}
-	cr_assert_eq(chunk_seal(c, id, BUSY_CHUNK,
-				chunk_crc32c(0, data, BUSY_CHUNK)),
-		     CHUNK_OK, "sealed after %llu write+persists", writes);
-	chunk_mem_dereg(&mem);
-	chunk_client_disconnect(&c);
-	free(data);
+	busy_seal_and_end(&b, writes);
 }
 
 struct async_state {
@@ -209,38 +222,29 @@ static void on_done(void *arg, int status)
 
 Test(lease, a_client_busy_with_async_one_sided_writes_keeps_its_chunk)
 {
-	struct chunk_client *c = connect_one_sided();
-	uint8_t *data = busy_data();
+	struct busy b;
 	struct async_state st = {0};
-	struct chunk_mem *mem = NULL;
-	unsigned long long id, started = 0;
+	unsigned long long started = 0;
 	double end;
 
-	cr_assert_eq(chunk_mem_reg(c, data, BUSY_CHUNK, &mem), CHUNK_OK);
-	cr_assert_eq(chunk_alloc(c, BUSY_CHUNK, &id), CHUNK_OK);
+	busy_start(&b);
 	end = now_s() + BUSY_SECONDS;
 	while (now_s() < end && st.failed == 0) {
 		while (st.in_flight < 4) {
 			size_t off = (size_t)(started % 4) * BUSY_PIECE;
 
 			cr_assert_eq(chunk_write_persist_async(
-					     c, id, off, data + off, BUSY_PIECE,
-					     on_done, &st),
+					     b.c, b.id, off, b.data + off,
+					     BUSY_PIECE, on_done, &st),
 				     CHUNK_OK);
 			st.in_flight++;
 			started++;
 		}
-		cr_assert_geq(chunk_client_poll(c, -1), 0);
+		cr_assert_geq(chunk_client_poll(b.c, -1), 0);
 	}
 	while (st.in_flight)
-		cr_assert_geq(chunk_client_poll(c, -1), 0);
+		cr_assert_geq(chunk_client_poll(b.c, -1), 0);
 	cr_assert_eq(st.failed, 0, "%llu of %llu writes failed", st.failed,
 		     st.done);
-	cr_assert_eq(chunk_seal(c, id, BUSY_CHUNK,
-				chunk_crc32c(0, data, BUSY_CHUNK)),
-		     CHUNK_OK, "sealed after %llu async write+persists",
-		     st.done);
-	chunk_mem_dereg(&mem);
-	chunk_client_disconnect(&c);
-	free(data);
+	busy_seal_and_end(&b, st.done);
 }

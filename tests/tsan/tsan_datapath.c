@@ -93,6 +93,15 @@ static bool seal_and_check(struct chunk_client *c, unsigned long long id,
 	return same ? true : fail("read back other bytes");
 }
 
+/* Registers data and allocates a chunk of its size. (On failure the
+ * registration goes with the client.) */
+static bool registered_chunk(struct chunk_client *c, struct chunk_mem **mem,
+			     unsigned long long *id)
+{
+	return ok(chunk_mem_reg(c, data, CHUNK, mem), "mem_reg") &&
+	       ok(chunk_alloc(c, CHUNK, id), "alloc");
+}
+
 /* ---- scenarios ---- */
 
 /* One-sided write+persists in a tight loop: the application holds the
@@ -103,9 +112,7 @@ static bool busy_sync(struct chunk_client *c)
 	unsigned long long id, n = 0;
 	double end = now_s() + BUSY_S;
 
-	if (!ok(chunk_mem_reg(c, data, CHUNK, &mem), "mem_reg"))
-		return false;
-	if (!ok(chunk_alloc(c, CHUNK, &id), "alloc"))
+	if (!registered_chunk(c, &mem, &id))
 		return false;
 	while (now_s() < end) {
 		size_t off = (size_t)(n++ % (CHUNK / PIECE)) * PIECE;
@@ -138,9 +145,7 @@ static bool busy_async(struct chunk_client *c)
 	unsigned long long id, n = 0;
 	double end = now_s() + BUSY_S;
 
-	if (!ok(chunk_mem_reg(c, data, CHUNK, &mem), "mem_reg"))
-		return false;
-	if (!ok(chunk_alloc(c, CHUNK, &id), "alloc"))
+	if (!registered_chunk(c, &mem, &id))
 		return false;
 	while (now_s() < end || p.in_flight) {
 		while (now_s() < end && p.in_flight < 4) {
@@ -185,9 +190,7 @@ static bool own_loop(struct chunk_client *c)
 	struct pollfd pfd = {.fd = chunk_client_fd(c), .events = POLLIN};
 	unsigned long long id;
 
-	if (!ok(chunk_mem_reg(c, data, CHUNK, &mem), "mem_reg"))
-		return false;
-	if (!ok(chunk_alloc(c, CHUNK, &id), "alloc"))
+	if (!registered_chunk(c, &mem, &id))
 		return false;
 	for (unsigned round = 0; round < 8; round++) {
 		size_t off = (size_t)(round % (CHUNK / PIECE)) * PIECE;

@@ -86,3 +86,21 @@ void chunkd_kill(struct chunkd_proc *p)
 	wait_cmd(p->pid);
 	p->pid = 0;
 }
+
+void chunkd_fresh_pool(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "/dev/shm/chunkd-%s-%d.pool", name, (int)getpid());
+	unlink(path);
+}
+
+void chunkd_finish(struct chunkd_proc *p, const char *pool)
+{
+	if (p->pid > 0) /* 0: the test stopped or killed it itself */
+		cr_expect_eq(
+			chunkd_stop(p), 0,
+			"chunkd did not exit cleanly (a crash or a leak?)");
+	if (pool)
+		unlink(pool);
+	if (!getenv("CHUNKD_KEEP_LOGS"))
+		unlink(p->log_path);
+}

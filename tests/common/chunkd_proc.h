@@ -2,6 +2,7 @@
 #ifndef CHUNKD_TESTS_CHUNKD_PROC_H
 #define CHUNKD_TESTS_CHUNKD_PROC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,6 +23,16 @@ struct chunkd_proc {
  */
 void chunkd_start(struct chunkd_proc *p, const char *binary, const char *pool,
 		  const char *size, uint16_t port, const char *const *extra);
+
+/* A fresh DRAM pool for a test, /dev/shm/chunkd-NAME-PID.pool, removed
+ * if an earlier run left it; its path goes into path (len bytes). */
+void chunkd_fresh_pool(const char *name, char *path, size_t len);
+
+/* The end of a test's chunkd: stops it if it runs, failing the test
+ * unless it exits cleanly (status 0: no crash, no leak), then removes its
+ * log (kept when CHUNKD_KEEP_LOGS is set) and, unless pool is NULL, the
+ * pool file. */
+void chunkd_finish(struct chunkd_proc *p, const char *pool);
 
 /* SIGTERM, then waits; returns its exit status. */
 int chunkd_stop(struct chunkd_proc *p);

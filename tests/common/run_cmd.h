@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 struct cmd_result {
-	int status; /* exit status, or 128 + signal */
+	int status;	   /* exit status, or 128 + signal */
 	char out[1 << 19]; /* chunkctl chunks lists a whole table */
 	char err[8192];
 };

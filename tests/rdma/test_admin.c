@@ -22,17 +22,13 @@ static char pool[64];
 
 static void setup(void)
 {
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-admin-%d.pool",
-		 (int)getpid());
-	unlink(pool);
+	chunkd_fresh_pool("admin", pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, "32M", PORT, NULL);
 }
 
 static void teardown(void)
 {
-	cr_expect_eq(chunkd_stop(&server), 0, "chunkd did not exit cleanly");
-	unlink(pool);
-	unlink(server.log_path);
+	chunkd_finish(&server, pool);
 }
 
 TestSuite(admin, .init = setup, .fini = teardown, .timeout = 300);

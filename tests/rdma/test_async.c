@@ -39,9 +39,7 @@ static void count(void *arg, int status)
 
 static void setup(void)
 {
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-async-%d.pool",
-		 (int)getpid());
-	unlink(pool);
+	chunkd_fresh_pool("async", pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, "64M", PORT, NULL);
 	cr_assert_eq(chunk_client_connect(server.addr, PORT, NULL, &c),
 		     CHUNK_OK);
@@ -62,9 +60,7 @@ static void teardown(void)
 	chunk_client_disconnect(&c);
 	free(buf);
 	free(back);
-	cr_expect_eq(chunkd_stop(&server), 0, "chunkd did not exit cleanly");
-	unlink(pool);
-	unlink(server.log_path);
+	chunkd_finish(&server, pool);
 }
 
 TestSuite(async, .init = setup, .fini = teardown, .timeout = 300);

@@ -25,10 +25,8 @@ static void setup(void)
 	static const char *extra[] = {"--secrets", secrets, NULL};
 	FILE *f;
 
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-auth-%d.pool",
-		 (int)getpid());
+	chunkd_fresh_pool("auth", pool, sizeof(pool));
 	snprintf(secrets, sizeof(secrets), "%s.secrets", pool);
-	unlink(pool);
 	f = fopen(secrets, "w");
 	cr_assert_not_null(f);
 	fputs("writer-1 correct-horse\n", f);
@@ -39,10 +37,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	cr_expect_eq(chunkd_stop(&server), 0, "chunkd did not exit cleanly");
-	unlink(pool);
+	chunkd_finish(&server, pool);
 	unlink(secrets);
-	unlink(server.log_path);
 }
 
 TestSuite(auth, .init = setup, .fini = teardown, .timeout = 300);

@@ -22,17 +22,13 @@ static void setup(void)
 {
 	static const char *const extra[] = {"--direct-write-to-pmem", NULL};
 
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-bench-%d.pool",
-		 (int)getpid());
-	unlink(pool);
+	chunkd_fresh_pool("bench", pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, "192M", PORT, extra);
 }
 
 static void teardown(void)
 {
-	cr_expect_eq(chunkd_stop(&server), 0, "chunkd did not exit cleanly");
-	unlink(pool);
-	unlink(server.log_path);
+	chunkd_finish(&server, pool);
 }
 
 TestSuite(chunkbench, .init = setup, .fini = teardown, .timeout = 300);

@@ -29,18 +29,13 @@ static char pool[64];
 
 static void start(const char *const *extra)
 {
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-conns-%d.pool",
-		 (int)getpid());
-	unlink(pool);
+	chunkd_fresh_pool("conns", pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, "32M", PORT, extra);
 }
 
 static void teardown(void)
 {
-	cr_expect_eq(chunkd_stop(&server), 0, "chunkd did not exit cleanly");
-	unlink(pool);
-	if (!getenv("CHUNKD_KEEP_LOGS"))
-		unlink(server.log_path);
+	chunkd_finish(&server, pool);
 }
 
 TestSuite(connections, .fini = teardown, .timeout = 600);

@@ -23,19 +23,13 @@ static char pool[64];
 
 static void start_server(void)
 {
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-datapath-%d.pool",
-		 (int)getpid());
-	unlink(pool);
+	chunkd_fresh_pool("datapath", pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, "64M", PORT, NULL);
 }
 
 static void stop_server(void)
 {
-	if (server.pid > 0)
-		cr_expect_eq(chunkd_stop(&server), 0,
-			     "chunkd did not exit cleanly (leak or crash?)");
-	unlink(pool);
-	unlink(server.log_path);
+	chunkd_finish(&server, pool);
 }
 
 TestSuite(datapath, .init = start_server, .fini = stop_server, .timeout = 300);
@@ -407,9 +401,7 @@ static void start_direct_server(void)
 {
 	static const char *const extra[] = {"--direct-write-to-pmem", NULL};
 
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-direct-%d.pool",
-		 (int)getpid());
-	unlink(pool);
+	chunkd_fresh_pool("direct", pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, "16M", PORT + 1, extra);
 }
 

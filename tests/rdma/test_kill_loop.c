@@ -59,10 +59,7 @@ static unsigned seed, first_seed; /* rand_r's state, and where it began */
 
 static void teardown(void)
 {
-	cr_expect_eq(chunkd_stop(&server), 0, "chunkd did not exit cleanly");
-	if (pool_size)
-		unlink(pool);
-	unlink(server.log_path);
+	chunkd_finish(&server, pool_size ? pool : NULL); /* keep a device */
 }
 
 TestSuite(kill_loop, .fini = teardown, .timeout = 1200);
@@ -343,9 +340,7 @@ static void run_loop(void)
 
 Test(kill_loop, on_a_tmpfs_pool)
 {
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-kill-%d.pool",
-		 (int)getpid());
-	unlink(pool);
+	chunkd_fresh_pool("kill", pool, sizeof(pool));
 	pool_size = "64M";
 	extra_args = NULL;
 	run_loop();

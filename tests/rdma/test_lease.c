@@ -26,17 +26,13 @@ static void setup(void)
 	static const char *const extra[] = {"--lease-ttl-ms", "1000",
 					    "--direct-write-to-pmem", NULL};
 
-	snprintf(pool, sizeof(pool), "/dev/shm/chunkd-lease-%d.pool",
-		 (int)getpid());
-	unlink(pool);
+	chunkd_fresh_pool("lease", pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, "32M", PORT, extra);
 }
 
 static void teardown(void)
 {
-	cr_expect_eq(chunkd_stop(&server), 0, "chunkd did not exit cleanly");
-	unlink(pool);
-	unlink(server.log_path);
+	chunkd_finish(&server, pool);
 }
 
 TestSuite(lease, .init = setup, .fini = teardown, .timeout = 300);

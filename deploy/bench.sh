@@ -8,26 +8,29 @@ set -euo pipefail
 usage() {
 	cat <<'HELP'
 Usage: deploy/bench.sh [--json] [--iters N] [--rounds N] [--poll-us US]
+       deploy/bench.sh --report [--rounds N] [--poll-us US]
 
 In one boot, --rounds times (default 3): perftest (ib_write_lat,
 ib_read_lat, ib_send_lat at 64 B, 4 KiB, 64 KiB and 1 MiB; ib_write_bw and
 ib_read_bw at 1 MiB) and the raw WRITE+READ pair of tests/perf at 64 B and
-4 KiB (the floor of read-after-write, which perftest lacks), then chunkbench against a chunkd on /dev/dax0.0
-started with direct_write_to_pmem = true (so both persistence methods are
-offered). Each figure is the median of the rounds (emulation is noisy;
-interleaving the rounds spreads its drift over both sides). Prints one
+4 KiB (the floor of read-after-write, which perftest lacks), then
+chunkbench against a chunkd on /dev/dax0.0 started with
+direct_write_to_pmem = true (so both persistence methods are offered).
+Each figure is the median of the rounds (emulation is noisy; interleaving
+the rounds spreads its drift over both sides). Prints one
 table: our figure, the raw figure it is compared with, their ratio, and
 the target; --json prints the same as JSON.
 
   --iters N     operations per figure (default 1000)
   --rounds N    rounds of perftest then chunkbench (default 3); each
                 round's outputs are kept in build/bench
-  --report     print the table of the last run (build/bench) again; give
+  --report      print the table of the last run (build/bench) again; give
                 the same --rounds and --poll-us
   --poll-us US  how long chunkd and chunkbench's clients busy-poll before
                 sleeping (default 1000: a round trip under emulation takes
                 tens of microseconds, and perftest busy-polls throughout;
                 0 leaves chunkd and the library at their own default)
+  -h, --help    this help
 HELP
 }
 

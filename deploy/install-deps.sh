@@ -4,6 +4,26 @@
 # apt is only consulted when something is missing.
 set -euo pipefail
 
+case ${1:-} in
+-h | --help)
+	cat <<'HELP'
+Usage: deploy/install-deps.sh
+
+Installs with apt-get (as root, or through sudo) the Debian packages chunkd
+needs to build, run and test: the compilers, the libraries, rdma-core and
+perftest, ndctl, and what the soft-RoCE test guest needs (qemu, busybox).
+Packages already installed are left alone; apt is consulted only when one
+is missing. Takes no other option.
+HELP
+	exit 0
+	;;
+"") ;;
+*)
+	echo "install-deps.sh: unknown argument $1 (see --help)" >&2
+	exit 2
+	;;
+esac
+
 packages=(
 	# build
 	build-essential cmake pkg-config clang clang-format

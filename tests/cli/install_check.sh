@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the build into a temporary prefix and builds a program against
-# the installed header with pkg-config: what a user of libchunkclient does.
+# the installed header with pkg-config, linked with the shared library and
+# with the static one: what a user of libchunkclient does. Then runs an
+# installed program from that prefix.
 set -eu
 build=$1
 cc=${2:-cc}
@@ -30,7 +32,18 @@ if nm -D -u "$libdir/libchunkclient.so" | grep -q __asan; then
 fi
 "$cc" -Wall -Werror $sanitize "$prefix/use.c" $(pkg-config --cflags --libs chunkclient) -o "$prefix/use"
 LD_LIBRARY_PATH="$libdir" "$prefix/use"
+# The same against libchunkclient.a, with what pkg-config --static names.
+static_libs=$(pkg-config --static --libs chunkclient | sed 's/-lchunkclient//')
+"$cc" -Wall -Werror $sanitize "$prefix/use.c" $(pkg-config --cflags chunkclient) \
+	"$libdir/libchunkclient.a" $static_libs -o "$prefix/use-static"
+if ldd "$prefix/use-static" | grep -q libchunkclient; then
+	echo "install check: the static program needs libchunkclient.so"
+	exit 1
+fi
+"$prefix/use-static"
+# Installed programs start from any prefix, with no LD_LIBRARY_PATH.
+"$prefix/bin/chunkctl" --help >/dev/null
 # Only chunk_* symbols are exported, under the version node.
 nm -D --defined-only "$libdir/libchunkclient.so" |
 	awk '$3 != "CHUNKCLIENT_0" && $3 !~ /^chunk_.*@@CHUNKCLIENT_0$/ { print "unexpected export: " $3; bad = 1 } END { exit bad }'
-echo "install check: header, pkg-config and exports as documented"
+echo "install check: header, pkg-config (shared and --static), installed programs and exports as documented"

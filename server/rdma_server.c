@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/ratelimit.h"
 #include "proto/reject.h"
+#include "rdma_addrs.h"
 
 #define LISTEN_BACKLOG	64
 #define LOG_INTERVAL_US (10 * 1000000ull)
@@ -286,6 +287,20 @@ static int fail(char *err, size_t len, int rc, const char *what,
 	return rc;
 }
 
+/* A local address no RDMA device serves: clients could never connect. */
+static int not_a_device_address(char *err, size_t len,
+				const struct rdma_server_opts *o)
+{
+	char served[256];
+
+	rdma_addrs_list(served, sizeof(served));
+	snprintf(err, len,
+		 "cannot listen on %s: no RDMA device has that address "
+		 "(RDMA devices have: %s; or listen on 0.0.0.0)",
+		 o->listen, served);
+	return -EADDRNOTAVAIL;
+}
+
 static int listen_on(struct rdma_server *srv, char *err, size_t len)
 {
 	const struct rdma_server_opts *o = &srv->opts;
@@ -293,6 +308,7 @@ static int listen_on(struct rdma_server *srv, char *err, size_t len)
 				      .ai_port_space = RDMA_PS_TCP};
 	struct rdma_addrinfo *res;
 	char port[8];
+	bool wildcard;
 	int rc;
 
 	snprintf(port, sizeof(port), "%u", o->port);
@@ -301,12 +317,15 @@ static int listen_on(struct rdma_server *srv, char *err, size_t len)
 	rc = rdma_create_id(srv->cm_channel, &srv->listen_id, srv, RDMA_PS_TCP);
 	if (rc == 0)
 		rc = rdma_bind_addr(srv->listen_id, res->ai_src_addr);
+	wildcard = rdma_addrs_is_wildcard(res->ai_src_addr);
 	rdma_freeaddrinfo(res);
 	if (rc)
 		return fail(
 			err, len, -errno,
 			"rdma_bind_addr (is it an RDMA device's address, and the port free?)",
 			o);
+	if (!wildcard && !srv->listen_id->verbs)
+		return not_a_device_address(err, len, o);
 	if (rdma_listen(srv->listen_id, LISTEN_BACKLOG))
 		return fail(err, len, -errno, "rdma_listen", o);
 	return 0;

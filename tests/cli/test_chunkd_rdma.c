@@ -104,3 +104,17 @@ Test(chunkd_serving, a_held_pool_refuses_a_second_chunkd_until_sigterm)
 	RUN_CHUNKD(&r, "--pool", pool, "--verify");
 	cr_assert_eq(r.status, 0, "the pool is free again: %s", r.err);
 }
+
+Test(chunkd_serving, an_address_no_rdma_device_has_is_refused)
+{
+	struct cmd_result r;
+
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "8M", "--listen",
+		   "127.0.0.1", "--port", "7472");
+	cr_assert_eq(r.status, 1, "chunkd served 127.0.0.1: %s", r.err);
+	cr_assert(strstr(r.err, "no RDMA device has that address"), "%s",
+		  r.err);
+	cr_assert(strstr(r.err, test_addr()), "the addresses that serve: %s",
+		  r.err);
+	cr_assert_null(strstr(r.err, "ready"), "%s", r.err);
+}

@@ -42,13 +42,9 @@ bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 	for (unsigned i = 0; i < CLIENT_MAX_ASYNC; i++) {
 		if (c->ops[i].used && c->ops[i].request_id &&
 		    c->ops[i].request_id == reply->hdr.request_id) {
-			if (reply->hdr.type == PROTO_ERROR &&
-			    reply->u.error.status == PROTO_ST_STALE)
-				client_adopt_epoch(c, reply->u.error.detail);
 			op_finish(c, i,
 				  reply->hdr.type == PROTO_ERROR
-					  ? client_status_from_proto(
-						    reply->u.error.status)
+					  ? client_refused(c, reply)
 					  : CHUNK_OK);
 			return true;
 		}
@@ -76,9 +72,16 @@ static int prepare(struct chunk_client *c, uint64_t id, uint64_t off,
 {
 	if (!c)
 		return CHUNK_E_INVAL;
-	*rc = client_chunk(c, id);
-	if (!*rc || (write ? !(*rc)->writable : !(*rc)->readable))
-		return CHUNK_E_NOENT;
+	if (write) {
+		int st = client_writable_chunk(c, id, rc);
+
+		if (st)
+			return st;
+	} else {
+		*rc = client_chunk(c, id);
+		if (!*rc || !(*rc)->readable)
+			return CHUNK_E_NOENT;
+	}
 	if (off > (*rc)->length || len > (*rc)->length - off || len == 0 ||
 	    len > (1u << 30))
 		return CHUNK_E_INVAL;

@@ -40,14 +40,23 @@ static int alloc_locked(struct chunk_client *c, unsigned long long size,
 static int writable_range(struct chunk_client *c, uint64_t id, uint64_t off,
 			  uint64_t len, struct remote_chunk **out)
 {
+	int st = client_writable_chunk(c, id, out);
+
+	if (st == CHUNK_OK &&
+	    (off > (*out)->length || len > (*out)->length - off))
+		return CHUNK_E_INVAL;
+	return st;
+}
+
+/* A call that learnt of the lost lease itself reports it: the chunk it was
+ * about is forgotten now, not at the next call. */
+static int forget_if_lost(struct chunk_client *c, uint64_t id, int st)
+{
 	struct remote_chunk *rc = client_chunk(c, id);
 
-	if (!rc || !rc->writable)
-		return CHUNK_E_NOENT;
-	if (off > rc->length || len > rc->length - off)
-		return CHUNK_E_INVAL;
-	*out = rc;
-	return CHUNK_OK;
+	if (st == CHUNK_E_STALE && rc && rc->lost)
+		client_chunk_forget(c, id);
+	return st;
 }
 
 /*
@@ -127,8 +136,10 @@ static int persist_locked(struct chunk_client *c, unsigned long long id,
 	struct remote_chunk *rc;
 	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
 
-	return st ? st
-		  : client_finish(c, persist_written(c, rc, off, len, NULL));
+	if (st)
+		return st;
+	st = persist_written(c, rc, off, len, NULL);
+	return client_finish(c, forget_if_lost(c, id, st));
 }
 
 static int write_persist_locked(struct chunk_client *c, unsigned long long id,
@@ -144,7 +155,7 @@ static int write_persist_locked(struct chunk_client *c, unsigned long long id,
 	st = post_writes(c, rc, off, buf, len, &last_write);
 	if (st == CHUNK_OK)
 		st = persist_written(c, rc, off, len, &last_write);
-	return client_finish(c, st);
+	return client_finish(c, forget_if_lost(c, id, st));
 }
 
 static int seal_locked(struct chunk_client *c, unsigned long long id,
@@ -165,7 +176,7 @@ static int seal_locked(struct chunk_client *c, unsigned long long id,
 		rc->rkey = c->reply.u.error.detail; /* still writable */
 	else if (st == CHUNK_OK)
 		rc->writable = false;
-	return client_finish(c, st);
+	return client_finish(c, forget_if_lost(c, id, st));
 }
 
 static int open_locked(struct chunk_client *c, unsigned long long id,
@@ -243,10 +254,16 @@ static int read_locked(struct chunk_client *c, unsigned long long id,
 static int free_locked(struct chunk_client *c, unsigned long long id)
 {
 	struct proto_msg req = {.hdr.type = PROTO_FREE};
+	struct remote_chunk *rc;
 	int st;
 
 	if (!c)
 		return CHUNK_E_INVAL;
+	rc = client_chunk(c, id);
+	if (rc && rc->lost) {
+		client_chunk_forget(c, id);
+		return CHUNK_E_STALE;
+	}
 	req.u.free.chunk = id;
 	req.u.free.epoch = c->epoch;
 	st = client_call(c, &req);
@@ -361,4 +378,21 @@ CHUNK_EXPORT int chunk_free(struct chunk_client *c, unsigned long long id)
 	rc = free_locked(c, id);
 	client_unlock(c);
 	return rc;
+}
+
+CHUNK_EXPORT int chunk_granted_length(struct chunk_client *c,
+				      unsigned long long id,
+				      unsigned long long *length)
+{
+	struct remote_chunk *rc;
+	int st;
+
+	if (!c || !length)
+		return CHUNK_E_INVAL;
+	client_lock(c);
+	st = client_writable_chunk(c, id, &rc);
+	if (st == CHUNK_OK)
+		*length = rc->length;
+	client_unlock(c);
+	return st;
 }

@@ -49,20 +49,34 @@ void client_unlock(struct chunk_client *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void client_adopt_epoch(struct chunk_client *c, uint32_t epoch)
+/* Marks the chunks the session can no longer write as lost; with
+ * forget_others, forgets the rest (their rkeys died with the session). */
+static void lose_open_chunks(struct chunk_client *c, bool forget_others)
 {
 	size_t i = 0;
 
+	while (i < c->chunk_count) {
+		struct remote_chunk *rc = &c->chunks[i];
+
+		if (rc->writable || rc->lost) {
+			*rc = (struct remote_chunk){.id = rc->id, .lost = true};
+			i++;
+		} else if (forget_others) {
+			client_chunk_forget(c,
+					    rc->id); /* moves the last here */
+		} else {
+			i++;
+		}
+	}
+}
+
+void client_adopt_epoch(struct chunk_client *c, uint32_t epoch)
+{
 	log_warn(
 		"session %llu: lease lost (epoch %u, now %u); its unsealed chunks are gone",
 		(unsigned long long)c->session, c->epoch, epoch);
 	c->epoch = epoch;
-	while (i < c->chunk_count) {
-		if (c->chunks[i].writable) /* forgetting moves the last here */
-			client_chunk_forget(c, c->chunks[i].id);
-		else
-			i++;
-	}
+	lose_open_chunks(c, false);
 }
 
 static uint8_t *recv_slot(struct chunk_client *c, unsigned i)
@@ -99,6 +113,20 @@ int client_status_from_proto(unsigned status)
 	default:
 		return CHUNK_E_INTERNAL;
 	}
+}
+
+int client_refused(struct chunk_client *c, const struct proto_msg *error)
+{
+	/* The code alone cannot say "larger than the pool" from "full": the
+	 * application learns the server's reason through the log. */
+	if (error->u.error.status == PROTO_ST_STALE)
+		client_adopt_epoch(c, error->u.error.detail);
+	else
+		log_warn("session %llu: chunkd refused request %llu: %s",
+			 (unsigned long long)c->session,
+			 (unsigned long long)error->hdr.request_id,
+			 error->u.error.text);
+	return client_status_from_proto(error->u.error.status);
 }
 
 /* ---- completions ---- */
@@ -411,15 +439,8 @@ static int wait_reply(struct chunk_client *c)
 
 	if (rc)
 		return rc;
-	if (c->reply.hdr.type == PROTO_ERROR) {
-		log_debug("request %llu: %s",
-			  (unsigned long long)c->sync_request,
-			  c->reply.u.error.text);
-		if (c->reply.u.error.status == PROTO_ST_STALE)
-			client_adopt_epoch(c, c->reply.u.error.detail);
-		return client_status_from_proto(c->reply.u.error.status);
-	}
-	return CHUNK_OK;
+	return c->reply.hdr.type == PROTO_ERROR ? client_refused(c, &c->reply)
+						: CHUNK_OK;
 }
 
 static bool slot0_free(struct chunk_client *c)
@@ -742,11 +763,7 @@ static int connect_once(struct chunk_client *c)
 int client_reconnect(struct chunk_client *c)
 {
 	async_fail_all(c, c->wc_error ? c->wc_error : CHUNK_E_CONNECT);
-	/* The old session's rkeys died with it: forget every chunk. */
-	c->chunk_count = 0;
-	idmap_fini(&c->chunk_index);
-	if (idmap_init(&c->chunk_index, 64))
-		return CHUNK_E_NOMEM;
+	lose_open_chunks(c, true);
 	drop_connection(c);
 	return connect_once(c);
 }
@@ -915,6 +932,23 @@ void client_chunk_forget(struct chunk_client *c, uint64_t id)
 		c->chunks[i] = *last;
 		idmap_put(&c->chunk_index, last->id, i);
 	}
+}
+
+int client_writable_chunk(struct chunk_client *c, uint64_t id,
+			  struct remote_chunk **out)
+{
+	struct remote_chunk *rc = client_chunk(c, id);
+
+	if (!rc)
+		return CHUNK_E_NOENT;
+	if (rc->lost) {
+		client_chunk_forget(c, id);
+		return CHUNK_E_STALE;
+	}
+	if (!rc->writable)
+		return CHUNK_E_STATE;
+	*out = rc;
+	return CHUNK_OK;
 }
 
 int client_finish(struct chunk_client *c, int rc)

@@ -36,6 +36,8 @@ struct remote_chunk {
 	uint32_t rkey;
 	bool writable; /* an OPEN chunk of this session */
 	bool readable; /* an opened SEALED chunk */
+	bool lost;     /* was OPEN, but the lease or session that held it ended:
+			* the next call on it says CHUNK_E_STALE */
 	uint32_t crc;
 };
 
@@ -212,6 +214,11 @@ int client_finish(struct chunk_client *c, int rc);
 struct remote_chunk *client_chunk(struct chunk_client *c, uint64_t id);
 struct remote_chunk *client_chunk_add(struct chunk_client *c, uint64_t id);
 void client_chunk_forget(struct chunk_client *c, uint64_t id);
+/* The OPEN chunk of this session that id names, for a write, persist or
+ * seal: CHUNK_E_NOENT if unknown, CHUNK_E_STATE if sealed or only opened
+ * for reading, CHUNK_E_STALE (once; it is then forgotten) if lost. */
+int client_writable_chunk(struct chunk_client *c, uint64_t id,
+			  struct remote_chunk **out);
 
 /* The registration covering [addr, addr + len), or NULL. */
 struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,
@@ -219,5 +226,8 @@ struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,
 
 /* proto_status -> CHUNK_E_* */
 int client_status_from_proto(unsigned status);
+/* The CHUNK_E_* of an ERROR reply; logs chunkd's reason at warn, or takes
+ * the new epoch a STALE one carries. */
+int client_refused(struct chunk_client *c, const struct proto_msg *error);
 
 #endif

@@ -290,6 +290,16 @@ static void do_alloc(struct service *s, struct session *sess,
 		return;
 	rc = table_alloc(s->table, size, sess->id, sess->epoch, &rec);
 
+	if (rc == -EFBIG) {
+		struct table_stats st;
+
+		table_stats(s->table, &st);
+		fail(r, PROTO_ST_NOSPC,
+		     "%llu bytes is more than the whole pool (%llu bytes)",
+		     (unsigned long long)size,
+		     (unsigned long long)st.area_bytes);
+		return;
+	}
 	if (rc == -ENOSPC || rc == -EINVAL) {
 		fail(r, rc == -ENOSPC ? PROTO_ST_NOSPC : PROTO_ST_INVALID,
 		     rc == -ENOSPC ? "no room for %llu bytes"

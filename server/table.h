@@ -67,9 +67,9 @@ struct table {
 
 /*
  * Grants a new OPEN chunk of at least size bytes to session. Durable when it
- * returns 0; *rec then describes the chunk. Fails with -EINVAL (size 0 or
- * larger than the area), -ENOSPC (no room or no free record); nothing
- * changes then.
+ * returns 0; *rec then describes the chunk. Fails with -EINVAL (size 0),
+ * -EFBIG (larger than the whole area), -ENOSPC (no room or no free record);
+ * nothing changes then.
  */
 int table_alloc(struct table *t, uint64_t size, uint64_t session,
 		uint32_t epoch, struct chunk_record *rec);

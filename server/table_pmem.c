@@ -76,8 +76,10 @@ static int pmem_alloc(struct table *tt, uint64_t size, uint64_t session,
 	uint32_t idx;
 	int rc;
 
-	if (size == 0 || size > t->area_size)
+	if (size == 0)
 		return -EINVAL;
+	if (size > t->area_size)
+		return -EFBIG;
 	if (t->free_slot_count == 0)
 		return -ENOSPC;
 	granules = (size + t->granularity - 1) / t->granularity;

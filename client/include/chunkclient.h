@@ -129,22 +129,35 @@ unsigned chunk_client_persist_method(const struct chunk_client *client);
  * Leases: a session's OPEN chunks stay granted while its lease lives. The
  * library renews it from a background thread every third of its TTL. If it
  * lapses anyway (or an operator revokes it), the server reclaims the OPEN
- * chunks; the next call returns CHUNK_E_STALE, the library forgets those
- * chunks and goes on under the new lease. Sealed chunks are not affected.
+ * chunks and the library goes on under a new lease. The first call on each
+ * lost chunk returns CHUNK_E_STALE (so does a request sent under the old
+ * lease); the library then forgets the chunk (CHUNK_E_NOENT after that).
+ * Sealed chunks are not affected.
  *
- * Connection loss: a remote access error (a write outside a granted chunk,
- * or after a seal) puts the queue pair into the error state. The call that
- * hit it returns CHUNK_E_ACCESS, and the library reconnects with a new
- * session before it returns; chunks the old session had not sealed are
- * lost (the server reclaims them). Sealed chunks stay readable.
+ * Connection loss: the library checks ranges and seals before it writes, so
+ * a remote access error means the server withdrew write access first (a
+ * revocation the library has not heard of yet). It puts the queue pair into
+ * the error state; the call that hit it returns CHUNK_E_ACCESS, and the
+ * library reconnects with a new session before it returns. The chunks the
+ * old session had not sealed are lost as above (CHUNK_E_STALE, once).
+ * Sealed chunks stay readable.
  */
 
 /* ---- chunks ---- */
 
 /* Allocates an OPEN chunk of at least size bytes, writable by this session
- * only. Sets *chunk_id on CHUNK_OK; else CHUNK_E_NOSPC, CHUNK_E_INVAL. */
+ * only. Sets *chunk_id on CHUNK_OK; else CHUNK_E_NOSPC (no room now, or
+ * size is larger than the whole pool: the log callback says which),
+ * CHUNK_E_INVAL (size 0). */
 int chunk_alloc(struct chunk_client *client, unsigned long long size,
 		unsigned long long *chunk_id);
+
+/* The bytes granted to an OPEN chunk of this session: what chunk_alloc()
+ * asked for, rounded up to the server's granularity. All of them may be
+ * written. Asks nothing of the server; errors as chunk_write(). */
+int chunk_granted_length(struct chunk_client *client,
+			 unsigned long long chunk_id,
+			 unsigned long long *length);
 
 /*
  * Writes len bytes from buf at offset of an OPEN chunk of this session,
@@ -152,7 +165,10 @@ int chunk_alloc(struct chunk_client *client, unsigned long long size,
  * not durable until persisted. buf may be any memory (copied through the
  * bounce buffer) or lie in a region given to chunk_mem_reg() (no copy).
  * CHUNK_E_INVAL if the range leaves the chunk (checked here; the server's
- * rkey bounds it too), CHUNK_E_NOENT if the chunk is not this session's.
+ * rkey bounds it too). Here and in the persist and seal calls:
+ * CHUNK_E_NOENT if the library knows no such chunk of this session,
+ * CHUNK_E_STATE once it is sealed (or only opened for reading),
+ * CHUNK_E_STALE if the lease that held it was lost.
  */
 int chunk_write(struct chunk_client *client, unsigned long long chunk_id,
 		unsigned long long offset, const void *buf, size_t len);
@@ -171,6 +187,7 @@ int chunk_write_persist(struct chunk_client *client,
  * Seals a chunk: its first len bytes become its immutable content. The
  * server revokes write access, then checks crc32c (chunk_crc32c() of those
  * bytes). CHUNK_E_CRC if they differ: the chunk stays OPEN and writable.
+ * CHUNK_E_STATE if it is sealed already.
  */
 int chunk_seal(struct chunk_client *client, unsigned long long chunk_id,
 	       unsigned long long len, unsigned crc32c);
@@ -193,7 +210,8 @@ int chunk_open(struct chunk_client *client, unsigned long long chunk_id,
 int chunk_read(struct chunk_client *client, unsigned long long chunk_id,
 	       unsigned long long offset, void *buf, size_t len);
 
-/* Frees an OPEN chunk of this session, or any SEALED chunk. */
+/* Frees an OPEN chunk of this session, or any SEALED chunk. CHUNK_E_STALE
+ * for an OPEN chunk the lease lost (the server has reclaimed it). */
 int chunk_free(struct chunk_client *client, unsigned long long chunk_id);
 
 /* ---- asynchronous operations ----

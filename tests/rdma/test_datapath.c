@@ -466,3 +466,73 @@ Test(datapath, the_library_logs_through_the_applications_callback)
 	cr_assert(strstr(cap.first, "connected to"), "%s", cap.first);
 	chunk_client_disconnect(&c);
 }
+
+static void capture_warning(enum chunk_log_level level, const char *msg,
+			    void *arg)
+{
+	struct log_capture *cap = arg;
+
+	if (level == CHUNK_LOG_WARN) {
+		cap->lines++;
+		snprintf(cap->first, sizeof(cap->first), "%s", msg);
+	}
+}
+
+Test(datapath, an_alloc_larger_than_the_pool_is_nospc_with_the_reason_at_warn)
+{
+	struct chunk_client *c = connect_client();
+	struct log_capture cap = {0};
+	unsigned long long id = 0;
+	int rc;
+
+	chunk_log_set_function(capture_warning, &cap, CHUNK_LOG_WARN);
+	rc = chunk_alloc(c, 1ull << 40, &id);
+	chunk_log_set_function(NULL, NULL, CHUNK_LOG_ERROR);
+	cr_assert_eq(rc, CHUNK_E_NOSPC, "%s", chunk_strerror(rc));
+	cr_assert_eq(cap.lines, 1, "one warning, not %d", cap.lines);
+	cr_assert(strstr(cap.first, "more than the whole pool"), "%s",
+		  cap.first);
+	cr_assert_eq(chunk_alloc(c, 4096, &id), CHUNK_OK,
+		     "the session goes on");
+	chunk_client_disconnect(&c);
+}
+
+Test(datapath, a_sealed_chunk_refuses_a_second_seal_and_writes_as_state)
+{
+	struct chunk_client *c = connect_client();
+	uint8_t data[4096];
+	unsigned long long id = store(c, data, sizeof(data), 9), len;
+
+	cr_assert_eq(chunk_seal(c, id, sizeof(data),
+				chunk_crc32c(0, data, sizeof(data))),
+		     CHUNK_E_STATE, "a second seal");
+	cr_assert_eq(chunk_write(c, id, 0, data, 16), CHUNK_E_STATE);
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, 16), CHUNK_E_STATE);
+	cr_assert_eq(chunk_persist(c, id, 0, 16), CHUNK_E_STATE);
+	cr_assert_eq(chunk_granted_length(c, id, &len), CHUNK_E_STATE);
+	cr_assert_eq(chunk_write(c, id + 1000, 0, data, 16), CHUNK_E_NOENT,
+		     "a chunk the library never saw");
+	chunk_client_disconnect(&c);
+}
+
+Test(datapath, the_granted_length_is_the_size_rounded_up_and_all_writable)
+{
+	struct chunk_client *c = connect_client();
+	static uint8_t data[8192 + 1], back[8192];
+	unsigned long long id, len = 0;
+
+	fill_random(data, sizeof(data), 5);
+	cr_assert_eq(chunk_alloc(c, 5000, &id), CHUNK_OK);
+	cr_assert_eq(chunk_granted_length(c, id, &len), CHUNK_OK);
+	cr_assert_eq(len, 8192, "5000 bytes at a 4 KiB granularity: %llu", len);
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, len), CHUNK_OK,
+		     "every granted byte is writable");
+	cr_assert_eq(chunk_write(c, id, 0, data, len + 1), CHUNK_E_INVAL,
+		     "one byte past the grant");
+	cr_assert_eq(chunk_seal(c, id, len, chunk_crc32c(0, data, len)),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_read(c, id, 0, back, sizeof(back)), CHUNK_OK);
+	cr_assert_arr_eq(back, data, sizeof(back));
+	cr_assert_eq(chunk_granted_length(c, 0, &len), CHUNK_E_NOENT);
+	chunk_client_disconnect(&c);
+}

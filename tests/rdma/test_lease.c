@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../common/chunkd_proc.h"
+#include "../common/ctl_json.h"
 #include "chunkclient.h"
 
 #define PORT 7500
@@ -102,6 +103,59 @@ Test(lease, a_stale_epoch_is_refused_and_the_client_moves_on)
 	cr_assert_eq(chunk_alloc(quiet, 4096, &id), CHUNK_OK,
 		     "the library took the new epoch");
 	chunk_client_disconnect(&quiet);
+}
+
+/* Revokes c's lease with chunkctl, as an operator would. */
+static void revoke_with_chunkctl(struct chunk_client *c)
+{
+	char session[32];
+
+	snprintf(session, sizeof(session), "%llu", chunk_client_session(c));
+	json_decref(ctl_json_ok(CHUNKCTL_BINARY, &server, "lease", "revoke",
+				session));
+}
+
+/* After a revocation, each chunk the lease held answers CHUNK_E_STALE
+ * once, whether the renewer or the call itself learnt of it first. */
+static void calls_on_revoked_chunks_say_stale(bool renew)
+{
+	struct chunk_client_opts o;
+	struct chunk_client *c = NULL;
+	uint8_t data[4096] = {1, 2, 3};
+	unsigned long long a, b, id;
+
+	chunk_client_opts_init(&o);
+	o.renew_lease = renew;
+	o.persist_methods = CHUNK_PERSIST_RPC; /* a persist asks the server */
+	cr_assert_eq(chunk_client_connect(server.addr, PORT, &o, &c), CHUNK_OK);
+	cr_assert_eq(chunk_alloc(c, sizeof(data), &a), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist(c, a, 0, data, sizeof(data)),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_alloc(c, sizeof(data), &b), CHUNK_OK);
+	revoke_with_chunkctl(c);
+	if (renew)
+		usleep(1200 *
+		       1000); /* the renewer asks within a third of 1 s */
+	cr_assert_eq(chunk_persist(c, a, 0, sizeof(data)), CHUNK_E_STALE);
+	cr_assert_eq(chunk_persist(c, a, 0, sizeof(data)), CHUNK_E_NOENT,
+		     "the library forgot the chunk after saying so once");
+	cr_assert_eq(chunk_seal(c, b, 0, 0), CHUNK_E_STALE,
+		     "the other chunk the lease held");
+	cr_assert_eq(chunk_alloc(c, sizeof(data), &id), CHUNK_OK,
+		     "the session goes on under the new lease");
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, sizeof(data)),
+		     CHUNK_OK);
+	chunk_client_disconnect(&c);
+}
+
+Test(lease, a_revoked_lease_makes_its_chunks_stale_with_the_renewer)
+{
+	calls_on_revoked_chunks_say_stale(true);
+}
+
+Test(lease, a_revoked_lease_makes_its_chunks_stale_without_the_renewer)
+{
+	calls_on_revoked_chunks_say_stale(false);
 }
 
 Test(lease, the_renewer_keeps_a_quiet_clients_chunks)

@@ -227,6 +227,22 @@ Test(service, alloc_grants_write_to_exactly_the_chunk)
 	cr_assert_eq(g.u.grant.rkey, caps_a.next_rkey);
 }
 
+Test(service, an_alloc_larger_than_the_pool_says_so_and_grants_nothing)
+{
+	struct proto_msg m = msg(PROTO_ALLOC), r;
+
+	hello(&a);
+	m.u.alloc.size = 1ull << 40;
+	r = call(&a, m);
+	cr_assert_eq(r.hdr.type, PROTO_ERROR);
+	cr_assert_eq(r.u.error.status, PROTO_ST_NOSPC, "not INVALID");
+	cr_assert(strstr(r.u.error.text, "more than the whole pool"), "%s",
+		  r.u.error.text);
+	cr_assert_eq(caps_a.count, 0, "nothing granted");
+	m.u.alloc.size = 0;
+	cr_assert_eq(call(&a, m).u.error.status, PROTO_ST_INVALID);
+}
+
 Test(service, persist_checks_the_range)
 {
 	struct proto_msg g, m = msg(PROTO_PERSIST), r;

@@ -104,7 +104,7 @@ Test(table, runs_out_of_space_and_of_records)
 	int n = 0;
 
 	table_stats(t, &st);
-	cr_assert_eq(table_alloc(t, st.area_bytes + 1, 1, 1, &a), -EINVAL);
+	cr_assert_eq(table_alloc(t, st.area_bytes + 1, 1, 1, &a), -EFBIG);
 	while (table_alloc(t, GRAN, 1, 1, &a) == 0)
 		n++;
 	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), -ENOSPC);

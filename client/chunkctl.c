@@ -60,8 +60,9 @@ static const char usage_text[] =
 	"  -V, --version      the version\n"
 	"\n"
 	"Exit status: 0 done, 1 chunkd refused or found a problem (verify: a\n"
-	"mismatch), 2 usage error, 3 no chunkd answers on the socket (or not\n"
-	"in time).\n";
+	"mismatch), or this user may not use the socket, 2 usage error (checked\n"
+	"before chunkd is asked), 3 no chunkd answers on the socket (or not in\n"
+	"time).\n";
 
 /* One command's help, for COMMAND --help. */
 static const char *command_help(const char *cmd)
@@ -106,8 +107,9 @@ static void set_timeout(int fd, unsigned seconds)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* Sends one request line and reads the reply line; NULL if unreachable. */
-static json_t *ask(const struct ctl *ctl, json_t *req)
+/* Sends one request line and reads the reply line; NULL if unreachable
+ * (*denied: because this user may not use the socket). */
+static json_t *ask(const struct ctl *ctl, json_t *req, bool *denied)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char *line = json_dumps(req, JSON_COMPACT), reply[1 << 20];
@@ -118,8 +120,16 @@ static json_t *ask(const struct ctl *ctl, json_t *req)
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ctl->socket);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		fprintf(stderr, "chunkctl: no chunkd answers on %s: %s\n",
-			ctl->socket, strerror(errno));
+		*denied = errno == EACCES || errno == EPERM;
+		if (*denied)
+			fprintf(stderr,
+				"chunkctl: may not use %s: %s (it is for "
+				"chunkd's user and root)\n",
+				ctl->socket, strerror(errno));
+		else
+			fprintf(stderr,
+				"chunkctl: no chunkd answers on %s: %s\n",
+				ctl->socket, strerror(errno));
 		goto out;
 	}
 	set_timeout(fd, ctl->timeout_s);
@@ -232,6 +242,11 @@ static int print_reply(const char *cmd, json_t *r)
 		print_lease_row(json_object_get(r, "lease"));
 	} else if (!strcmp(cmd, "chunks"))
 		print_chunks(json_object_get(r, "chunks"));
+	else if (!strcmp(cmd, "chunk_free"))
+		printf("freed chunk %lld (it was %s, %lld bytes)\n",
+		       num(json_object_get(r, "chunk"), "id"),
+		       str(json_object_get(r, "chunk"), "state"),
+		       num(json_object_get(r, "chunk"), "length"));
 	else if (!strncmp(cmd, "chunk_", 6)) {
 		print_chunks(json_array());
 		print_chunk_row(json_object_get(r, "chunk"));
@@ -246,12 +261,13 @@ static int print_reply(const char *cmd, json_t *r)
 
 static int run(const struct ctl *ctl, const char *cmd, json_t *req)
 {
-	json_t *reply = ask(ctl, req);
+	bool denied = false;
+	json_t *reply = ask(ctl, req, &denied);
 	int rc;
 
 	json_decref(req);
 	if (!reply)
-		return EXIT_UNREACHABLE;
+		return denied ? EXIT_REFUSED : EXIT_UNREACHABLE;
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		if (ctl->json)
 			json_dumpf(reply, stdout, JSON_INDENT(2)),
@@ -292,8 +308,9 @@ static bool parse_seconds(const char *text, unsigned *out)
 }
 
 /* Builds the request for argv (the command and its arguments); returns
- * NULL after printing a usage error. */
-static json_t *build_request(int argc, char **argv, const char **cmd)
+ * NULL if they are wrong (*why may then say how). */
+static json_t *build_request(int argc, char **argv, const char **cmd,
+			     const char **why)
 {
 	const char *verb = argv[0];
 	long long id;
@@ -307,9 +324,12 @@ static json_t *build_request(int argc, char **argv, const char **cmd)
 		*cmd = "chunks";
 		if (argc == 1)
 			return json_pack("{s:s}", "cmd", "chunks");
-		if (argc == 3 && !strcmp(argv[1], "--state"))
+		if (argc == 3 && !strcmp(argv[1], "--state") &&
+		    (!strcmp(argv[2], "open") || !strcmp(argv[2], "sealed")))
 			return json_pack("{s:s, s:s}", "cmd", "chunks", "state",
 					 argv[2]);
+		if (argc == 3 && !strcmp(argv[1], "--state"))
+			*why = "--state is open or sealed";
 		return NULL;
 	}
 	if ((!strcmp(verb, "lease") || !strcmp(verb, "chunk")) && argc == 3 &&
@@ -343,7 +363,7 @@ int main(int argc, char **argv)
 	};
 	struct ctl ctl = {.socket = DEFAULT_SOCKET,
 			  .timeout_s = DEFAULT_TIMEOUT};
-	const char *cmd = NULL, *help;
+	const char *cmd = NULL, *help, *why = NULL;
 	json_t *req;
 	int opt;
 
@@ -383,9 +403,13 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		}
 	}
-	req = build_request(argc - optind, argv + optind, &cmd);
+	req = build_request(argc - optind, argv + optind, &cmd, &why);
 	if (!req) {
-		fputs(help, stderr);
+		fprintf(stderr,
+			"chunkctl: wrong arguments for %s%s%s; see chunkctl "
+			"%s --help\n",
+			argv[optind], why ? ": " : "", why ? why : "",
+			argv[optind]);
 		return EXIT_USAGE;
 	}
 	return run(&ctl, cmd, req);

@@ -78,16 +78,15 @@ static int put(struct chunk_client *c, const char *path)
 	return 0;
 }
 
-static int get(struct chunk_client *c, const char *id_text, const char *out)
+static int get(struct chunk_client *c, unsigned long long id, const char *out)
 {
-	unsigned long long id = strtoull(id_text, NULL, 10);
 	struct chunk_info info;
 	unsigned char *data;
 	FILE *f;
 	int rc = chunk_open(c, id, &info);
 
 	if (rc != CHUNK_OK) {
-		fprintf(stderr, "chunkfile: chunk %s: %s\n", id_text,
+		fprintf(stderr, "chunkfile: chunk %llu: %s\n", id,
 			chunk_strerror(rc));
 		return 1;
 	}
@@ -102,7 +101,7 @@ static int get(struct chunk_client *c, const char *id_text, const char *out)
 			out ? out : "stdout", strerror(errno));
 		rc = CHUNK_E_INTERNAL;
 	} else if (rc != CHUNK_OK) {
-		fprintf(stderr, "chunkfile: reading chunk %s: %s\n", id_text,
+		fprintf(stderr, "chunkfile: reading chunk %llu: %s\n", id,
 			chunk_strerror(rc));
 	}
 	if (f && f != stdout)
@@ -111,16 +110,68 @@ static int get(struct chunk_client *c, const char *id_text, const char *out)
 	return rc == CHUNK_OK ? 0 : 1;
 }
 
-static int rm(struct chunk_client *c, const char *id_text)
+static int rm(struct chunk_client *c, unsigned long long id)
 {
-	int rc = chunk_free(c, strtoull(id_text, NULL, 10));
+	int rc = chunk_free(c, id);
 
 	if (rc != CHUNK_OK) {
-		fprintf(stderr, "chunkfile: freeing chunk %s: %s\n", id_text,
+		fprintf(stderr, "chunkfile: freeing chunk %llu: %s\n", id,
 			chunk_strerror(rc));
 		return 1;
 	}
 	return 0;
+}
+
+/* Parses a positive decimal number no larger than max; false otherwise. */
+static bool parse_number(const char *text, unsigned long long max,
+			 unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(text, &end, 10);
+	return text[0] >= '0' && text[0] <= '9' && !*end && !errno &&
+	       *out > 0 && *out <= max;
+}
+
+/* What the command line asks for. */
+struct command {
+	const char *verb, *host, *path; /* path: put's FILE or get's OUT */
+	unsigned long long id;		/* get and rm */
+	unsigned long long port;
+};
+
+/* Checks the command line before anything is contacted; 0 or exit 2. */
+static int parse_command(int nargs, char **args, struct command *cmd)
+{
+	bool put = nargs == 3 && !strcmp(args[0], "put");
+	bool get = (nargs == 3 || nargs == 4) && !strcmp(args[0], "get");
+	bool rm = nargs == 3 && !strcmp(args[0], "rm");
+
+	if (!(put || get || rm)) {
+		usage(stderr);
+		return 2;
+	}
+	cmd->verb = args[0];
+	cmd->host = args[1];
+	cmd->path = put || nargs == 4 ? args[nargs - 1] : NULL;
+	if (!put && !parse_number(args[2], ~0ull, &cmd->id)) {
+		fprintf(stderr,
+			"chunkfile: a chunk id is a positive number, "
+			"not '%s'\n",
+			args[2]);
+		return 2;
+	}
+	return 0;
+}
+
+/* chunkd's reasons for a refusal reach the user, not only the code. */
+static void print_warning(enum chunk_log_level level, const char *msg,
+			  void *arg)
+{
+	(void)level;
+	(void)arg;
+	fprintf(stderr, "chunkfile: %s\n", msg);
 }
 
 int main(int argc, char **argv)
@@ -130,9 +181,9 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	unsigned port = 7470;
+	struct command cmd = {.port = 7470};
 	struct chunk_client *c = NULL;
-	int opt, rc, nargs;
+	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "+p:h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
@@ -143,31 +194,31 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		port = (unsigned)strtoul(optarg, NULL, 10);
+		if (!parse_number(optarg, 65535, &cmd.port)) {
+			fprintf(stderr,
+				"chunkfile: --port needs 1 to 65535, "
+				"not '%s'\n",
+				optarg);
+			return 2;
+		}
 	}
-	nargs = argc - optind;
-	bool is_put = nargs == 3 && strcmp(argv[optind], "put") == 0;
-	bool is_get =
-		(nargs == 3 || nargs == 4) && strcmp(argv[optind], "get") == 0;
-	bool is_rm = nargs == 3 && strcmp(argv[optind], "rm") == 0;
-
-	if (!(is_put || is_get || is_rm) || port == 0 || port > 65535) {
-		usage(stderr);
-		return 2;
-	}
-	rc = chunk_client_connect(argv[optind + 1], (uint16_t)port, NULL, &c);
+	rc = parse_command(argc - optind, argv + optind, &cmd);
+	if (rc)
+		return rc;
+	chunk_log_set_function(print_warning, NULL, CHUNK_LOG_WARN);
+	rc = chunk_client_connect(cmd.host, (uint16_t)cmd.port, NULL, &c);
 	if (rc != CHUNK_OK) {
-		fprintf(stderr, "chunkfile: cannot connect to %s port %u: %s\n",
-			argv[optind + 1], port, chunk_strerror(rc));
+		fprintf(stderr,
+			"chunkfile: cannot connect to %s port %llu: %s\n",
+			cmd.host, cmd.port, chunk_strerror(rc));
 		return 1;
 	}
-	if (is_put)
-		rc = put(c, argv[optind + 2]);
-	else if (is_get)
-		rc = get(c, argv[optind + 2],
-			 nargs == 4 ? argv[optind + 3] : NULL);
+	if (!strcmp(cmd.verb, "put"))
+		rc = put(c, cmd.path);
+	else if (!strcmp(cmd.verb, "get"))
+		rc = get(c, cmd.id, cmd.path);
 	else
-		rc = rm(c, argv[optind + 2]);
+		rc = rm(c, cmd.id);
 	chunk_client_disconnect(&c);
 	return rc;
 }

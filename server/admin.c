@@ -202,11 +202,13 @@ static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
 	if (table_lookup(a->svc->table, id, &r))
 		return error_reply(ENOENT, "no chunk %llu",
 				   (unsigned long long)id);
-	if (free_it) {
-		service_admin_free(a->svc, id);
-		log_info("admin: freed chunk %llu", (unsigned long long)id);
-	}
-	return ok_reply(json_pack("{s:o}", "chunk", chunk_to_json(&r)));
+	if (!free_it)
+		return ok_reply(json_pack("{s:o}", "chunk", chunk_to_json(&r)));
+	service_admin_free(a->svc, id);
+	log_info("admin: freed chunk %llu", (unsigned long long)id);
+	/* The record as it was, and that it is gone now. */
+	return ok_reply(json_pack("{s:o, s:b}", "chunk", chunk_to_json(&r),
+				  "freed", 1));
 }
 
 /* ---- status and verify ---- */

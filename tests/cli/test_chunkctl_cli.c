@@ -1,9 +1,16 @@
 /*
- * chunkctl's command line without a chunkd: usage errors exit 2, every
- * command has its --help, and no chunkd on the socket exits 3.
+ * chunkctl's command line without a chunkd: usage errors exit 2 before any
+ * chunkd is asked, every command has its --help, no chunkd on the socket
+ * exits 3, and a socket this user may not use exits 1.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "../common/run_cmd.h"
 
@@ -52,4 +59,66 @@ Test(chunkctl_cli, no_chunkd_on_the_socket_exits_three)
 	cr_assert_eq(r.status, 3);
 	expect_one_line_error(&r,
 			      "no chunkd answers on /nonexistent/chunkd.sock");
+}
+
+Test(chunkctl_cli, arguments_are_checked_before_chunkd_is_asked)
+{
+	struct cmd_result r;
+
+	RUN_CTL(&r, "--socket", "/nonexistent/chunkd.sock", "chunks", "--state",
+		"weird");
+	cr_assert_eq(r.status, 2, "a usage error, not 'no chunkd'");
+	expect_one_line_error(&r, "--state is open or sealed");
+	RUN_CTL(&r, "--socket", "/nonexistent/chunkd.sock", "chunk", "free",
+		"abc");
+	cr_assert_eq(r.status, 2);
+	expect_one_line_error(&r, "see chunkctl chunk --help");
+}
+
+/* A listening socket at dir/chunkd.sock that only root may use. */
+static int listen_root_only(const char *dir, char *path, size_t len)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(path, len, "%s/chunkd.sock", dir);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	cr_assert_eq(listen(fd, 4), 0);
+	/* Root passes any mode: the test then runs chunkctl as nobody. */
+	cr_assert_eq(chmod(path, geteuid() == 0 ? 0600 : 0000), 0);
+	return fd;
+}
+
+Test(chunkctl_cli, a_socket_this_user_may_not_use_exits_one)
+{
+	char dir[] = "/tmp/chunkctl-perm-XXXXXX", path[64];
+	struct cmd_result r;
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 0755), 0);
+	fd = listen_root_only(dir, path, sizeof(path));
+	if (geteuid() == 0) {
+		char *argv[] = {"/usr/bin/setpriv",
+				"--reuid=65534",
+				"--regid=65534",
+				"--clear-groups",
+				CHUNKCTL_BINARY,
+				"--socket",
+				path,
+				"status",
+				NULL};
+
+		cr_assert_eq(run_cmd(argv, &r), 0);
+	} else {
+		RUN_CTL(&r, "--socket", path, "status");
+	}
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+	cr_assert_eq(r.status, 1, "refused permission, not 'no chunkd': %s",
+		     r.err);
+	expect_one_line_error(&r, "may not use");
 }

@@ -62,3 +62,24 @@ char *units_format_size(uint64_t bytes, char *buf, size_t buf_len)
 			 unit_letters[unit]);
 	return buf;
 }
+
+char *units_format_approx(uint64_t bytes, char *buf, size_t buf_len)
+{
+	int unit = -1;
+	uint64_t scale = 1;
+
+	while (unit < 3 && bytes / scale >= 1024) {
+		scale <<= 10;
+		unit++;
+	}
+	if (unit < 0) {
+		snprintf(buf, buf_len, "%llu", (unsigned long long)bytes);
+		return buf;
+	}
+	/* Tenths, rounded down: "free" must never read more than there is. */
+	snprintf(buf, buf_len, "%llu.%llu%c",
+		 (unsigned long long)(bytes / scale),
+		 (unsigned long long)(bytes % scale * 10 / scale),
+		 unit_letters[unit]);
+	return buf;
+}

@@ -17,4 +17,8 @@ int units_parse_size(const char *text, uint64_t *bytes);
  * "1536K", "100"). Returns buf. */
 char *units_format_size(uint64_t bytes, char *buf, size_t buf_len);
 
+/* Formats bytes for a reader, to a tenth of the largest binary unit that
+ * fits, rounded down ("23.5G", "1.0K", "512"). Returns buf. */
+char *units_format_approx(uint64_t bytes, char *buf, size_t buf_len);
+
 #endif

@@ -72,9 +72,9 @@ static int set_pool(struct config *c, const char *key, const char *v, char *err,
 			       ? bad(err, len, "pool", key, v, "path too long")
 			       : 0;
 	if (!strcmp(key, "size"))
-		return units_parse_size(v, &c->pool_size)
+		return units_parse_size(v, &c->pool_size) || c->pool_size == 0
 			       ? bad(err, len, "pool", key, v,
-				     "a size such as 1G")
+				     "the size of the pool to create, such as 1G")
 			       : 0;
 	if (!strcmp(key, "granularity"))
 		return units_parse_size(v, &c->granularity)

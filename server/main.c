@@ -294,8 +294,6 @@ static uint32_t connection_limit(const struct config *cfg)
 	uint32_t n = cfg->max_connections ? cfg->max_connections
 					  : fd_limit_connections(fds);
 
-	log_info("at most %u connections at once (file descriptor limit %llu)",
-		 n, (unsigned long long)fds);
 	if (cfg->max_connections &&
 	    cfg->max_connections > fd_limit_connections(fds))
 		log_warn(
@@ -305,9 +303,42 @@ static uint32_t connection_limit(const struct config *cfg)
 	return n;
 }
 
-/* Serves clients until SIGINT or SIGTERM. */
-static int serve(const struct config *cfg, struct pool *pool,
-		 struct table *table)
+/* Opens (or creates) the pool and loads its table; logs why not. */
+static int open_pool(const struct config *cfg, struct pool **pool,
+		     struct table **table)
+{
+	struct pool_opts po = {.path = cfg->pool_path,
+			       .create_size = cfg->pool_size,
+			       .granularity = cfg->granularity,
+			       .table_slots = cfg->max_chunks};
+	char err[512];
+
+	if (pool_open(&po, pool, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_pool(*pool, cfg->pool_path);
+	if (open_table(*pool, cfg->pool_path, table) != 0) {
+		pool_close(pool);
+		return -1;
+	}
+	return 0;
+}
+
+/* What chunkd serves with, made in the order that lets a failed start
+ * leave nothing behind: secrets and the listener first, the pool last. */
+struct server_parts {
+	struct event_base *base;
+	struct secrets *secrets;
+	struct rdma_server *rdma;
+	struct pool *pool;
+	struct table *table;
+	struct admin *admin;
+	struct event *sigint, *sigterm;
+	struct service svc;
+};
+
+static int start_listening(const struct config *cfg, struct server_parts *p)
 {
 	struct rdma_server_opts ro = {
 		.listen = cfg->listen[0] ? cfg->listen : "0.0.0.0",
@@ -315,65 +346,114 @@ static int serve(const struct config *cfg, struct pool *pool,
 		.poll_us = cfg->poll_us,
 		.max_connections = connection_limit(cfg),
 		.hello_timeout_ms = cfg->hello_timeout_ms,
+		.lease_ttl_ms = cfg->lease_ttl_ms,
 	};
-	struct event_base *base = event_base_new();
-	struct event *sigint = NULL, *sigterm = NULL;
-	struct rdma_server *srv = NULL;
-	struct admin *admin = NULL;
-	struct secrets *secrets = NULL;
-	struct service svc;
 	char err[512];
+
+	if (auth_init()) {
+		log_error("cannot initialize libsodium");
+		return -1;
+	}
+	if (cfg->secrets_path[0] &&
+	    secrets_load(cfg->secrets_path, &p->secrets, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (rdma_server_start(p->base, &p->svc, &ro, &p->rdma, err,
+			      sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The pool, the service over it, signals and the admin socket. A pool this
+ * start created is removed again if a later step fails. */
+static int start_serving(const struct config *cfg, struct server_parts *p)
+{
+	char err[512];
+
+	if (open_pool(cfg, &p->pool, &p->table))
+		return -1;
+	service_init(&p->svc, p->table, pool_chunk_area(p->pool),
+		     &p->pool->persist, (uint32_t)p->pool->geo.granularity,
+		     cfg->direct_write_to_pmem, cfg->lease_ttl_ms);
+	p->svc.secrets = p->secrets;
+	if (!p->secrets)
+		log_warn("no secrets file: clients are not authenticated");
+	p->sigint = evsignal_new(p->base, SIGINT, on_signal, p->base);
+	p->sigterm = evsignal_new(p->base, SIGTERM, on_signal, p->base);
+	if (!p->sigint || !p->sigterm || evsignal_add(p->sigint, NULL) ||
+	    evsignal_add(p->sigterm, NULL)) {
+		log_error("cannot watch SIGINT and SIGTERM");
+		return -1;
+	}
+	if (admin_start(p->base, cfg->admin_socket, &p->svc, p->pool,
+			cfg->pool_path, &p->admin, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void stop_parts(struct server_parts *p, const char *pool_path,
+		       bool started)
+{
+	admin_stop(&p->admin);
+	rdma_server_stop(&p->rdma); /* ends the sessions, while the table is */
+	table_close(&p->table);
+	if (started)
+		pool_close(&p->pool);
+	else
+		pool_discard(&p->pool, pool_path);
+	secrets_free(&p->secrets);
+	if (p->sigint)
+		event_free(p->sigint);
+	if (p->sigterm)
+		event_free(p->sigterm);
+	event_base_free(p->base);
+}
+
+/* Serves clients until SIGINT or SIGTERM. */
+static int serve(const struct config *cfg)
+{
+	struct server_parts p = {.base = event_base_new()};
+	bool started = false;
 	int rc = EXIT_FAILURE;
 
-	if (!base) {
+	if (!p.base) {
 		log_error("cannot create the event loop");
 		return EXIT_FAILURE;
 	}
 	/* A chunkctl that gives up before its answer must not take chunkd
 	 * with it: a write to its closed socket fails with EPIPE instead. */
 	signal(SIGPIPE, SIG_IGN);
-	service_init(&svc, table, pool_chunk_area(pool), &pool->persist,
-		     (uint32_t)pool->geo.granularity, cfg->direct_write_to_pmem,
-		     cfg->lease_ttl_ms);
-	if (auth_init()) {
-		log_error("cannot initialize libsodium");
-		goto out;
+	if (start_listening(cfg, &p) == 0 && start_serving(cfg, &p) == 0) {
+		started = true;
+		log_info(
+			"ready: serving on %s port %u; persistence: persist-rpc%s",
+			cfg->listen[0] ? cfg->listen : "0.0.0.0",
+			rdma_server_port(p.rdma),
+			cfg->direct_write_to_pmem ? ", read-after-write" : "");
+		event_base_dispatch(p.base);
+		rc = rdma_server_lost_device(p.rdma) ? EXIT_FAILURE
+						     : EXIT_SUCCESS;
 	}
-	if (cfg->secrets_path[0] &&
-	    secrets_load(cfg->secrets_path, &secrets, err, sizeof(err))) {
-		log_error("%s", err);
-		goto out;
-	}
-	svc.secrets = secrets;
-	if (!secrets)
-		log_warn("no secrets file: clients are not authenticated");
-	if (rdma_server_start(base, &svc, &ro, &srv, err, sizeof(err))) {
-		log_error("%s", err);
-		goto out;
-	}
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-	evsignal_add(sigint, NULL);
-	evsignal_add(sigterm, NULL);
-	if (admin_start(base, cfg->admin_socket, &svc, pool, cfg->pool_path,
-			&admin, err, sizeof(err))) {
-		log_error("%s", err);
-		goto out;
-	}
-	log_info("ready: serving on %s port %u; persistence: persist-rpc%s",
-		 ro.listen, rdma_server_port(srv),
-		 cfg->direct_write_to_pmem ? ", read-after-write" : "");
-	event_base_dispatch(base);
-	rc = rdma_server_lost_device(srv) ? EXIT_FAILURE : EXIT_SUCCESS;
-out:
-	admin_stop(&admin);
-	rdma_server_stop(&srv);
-	secrets_free(&secrets);
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
-	event_base_free(base);
+	stop_parts(&p, cfg->pool_path, started);
+	return rc;
+}
+
+static int verify(const struct config *cfg)
+{
+	struct pool *pool = NULL;
+	struct table *table = NULL;
+	int rc;
+
+	if (open_pool(cfg, &pool, &table))
+		return EXIT_FAILURE;
+	rc = run_verify(pool, table);
+	table_close(&table);
+	pool_close(&pool);
 	return rc;
 }
 
@@ -381,10 +461,6 @@ int main(int argc, char **argv)
 {
 	struct options o = {0};
 	struct config cfg;
-	struct pool_opts po;
-	struct pool *pool = NULL;
-	struct table *table = NULL;
-	char err[512];
 	int rc = parse_options(argc, argv, &o);
 
 	if (rc)
@@ -393,21 +469,5 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	log_set_sink(log_sink_stderr, "chunkd", cfg.log_level);
-	po = (struct pool_opts){.path = cfg.pool_path,
-				.create_size = cfg.pool_size,
-				.granularity = cfg.granularity,
-				.table_slots = cfg.max_chunks};
-	if (pool_open(&po, &pool, err, sizeof(err)) != 0) {
-		log_error("%s", err);
-		return EXIT_FAILURE;
-	}
-	log_pool(pool, cfg.pool_path);
-	if (open_table(pool, cfg.pool_path, &table) != 0) {
-		pool_close(&pool);
-		return EXIT_FAILURE;
-	}
-	rc = o.verify ? run_verify(pool, table) : serve(&cfg, pool, table);
-	table_close(&table);
-	pool_close(&pool);
-	return rc;
+	return o.verify ? verify(&cfg) : serve(&cfg);
 }

@@ -135,6 +135,39 @@ static int open_locked(const struct pool_opts *o, enum pool_backing *backing,
 	return fd;
 }
 
+/* Whether a new pool of create_size bytes can be laid out, and fits in
+ * the file system's free space (tmpfs takes a huge size and fails only as
+ * the table is zeroed, gigabytes later). */
+static int check_new_size(int fd, const struct pool_opts *o, char *err,
+			  size_t err_len)
+{
+	uint64_t gran =
+		o->granularity ? o->granularity : POOL_DEFAULT_GRANULARITY;
+	uint64_t min = superblock_min_pool_size(gran, o->table_slots);
+	char want[32], least[32], avail[32];
+	struct statfs fs;
+
+	units_format_size(o->create_size, want, sizeof(want));
+	if ((gran & (gran - 1)) == 0 && o->create_size < min)
+		return fail(
+			err, err_len, -EINVAL,
+			"pool size %s is too small: its superblocks, table and one chunk need at least %s",
+			want, units_format_size(min, least, sizeof(least)));
+	if (fstatfs(fd, &fs) != 0)
+		return fail(err, err_len, -errno,
+			    "cannot stat the file system of %s: %s", o->path,
+			    strerror(errno));
+	if (o->create_size > (uint64_t)fs.f_bavail * (uint64_t)fs.f_bsize)
+		return fail(
+			err, err_len, -ENOSPC,
+			"pool size %s is more than the %s free on the file system of %s",
+			want,
+			units_format_approx((uint64_t)fs.f_bavail * fs.f_bsize,
+					    avail, sizeof(avail)),
+			o->path);
+	return 0;
+}
+
 /* Sizes a new or empty file (setting *sized); others keep their size. */
 static int size_file(int fd, const struct pool_opts *o, bool made, bool *sized,
 		     char *err, size_t err_len)
@@ -150,6 +183,10 @@ static int size_file(int fd, const struct pool_opts *o, bool made, bool *sized,
 				err, err_len, -EINVAL,
 				"pool %s is empty; give --pool-size to create it",
 				o->path);
+		int rc = check_new_size(fd, o, err, err_len);
+
+		if (rc)
+			return rc;
 		*sized = true;
 		if (ftruncate(fd, (off_t)o->create_size) != 0)
 			return fail(err, err_len, -errno,
@@ -273,6 +310,22 @@ int pool_open(const struct pool_opts *o, struct pool **out, char *err,
 	}
 	*out = pool;
 	return 0;
+}
+
+void pool_discard(struct pool **pool, const char *path)
+{
+	struct pool *p = *pool;
+
+	if (!p)
+		return;
+	if (p->created && p->backing == POOL_DEVDAX) {
+		/* Blank again, as it was: both superblock copies zero. */
+		persist_zero(&p->persist, p->base, SUPERBLOCK_AREA_SIZE);
+		persist_range(&p->persist, p->base, SUPERBLOCK_AREA_SIZE);
+	} else if (p->created) {
+		unlink(path);
+	}
+	pool_close(pool);
 }
 
 void pool_close(struct pool **pool)

@@ -60,6 +60,11 @@ int pool_open(const struct pool_opts *opts, struct pool **out, char *err,
 /* Unmaps and unlocks the pool and sets *pool to NULL. */
 void pool_close(struct pool **pool);
 
+/* Closes a pool for a chunkd that failed to start: if this open created it,
+ * it is removed again (a file unlinked, device-DAX blanked), so a failed
+ * start leaves nothing behind. A pool that existed before is only closed. */
+void pool_discard(struct pool **pool, const char *path);
+
 /* The chunk area's first byte. */
 static inline uint8_t *pool_chunk_area(const struct pool *pool)
 {

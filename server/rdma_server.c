@@ -264,7 +264,7 @@ static void on_lease_timer(evutil_socket_t fd, short what, void *arg)
  * expires at most a quarter of its TTL late. */
 static int start_lease_timer(struct rdma_server *srv)
 {
-	uint32_t ms = srv->env.svc->lease_ttl_ms / 4;
+	uint32_t ms = srv->opts.lease_ttl_ms / 4;
 	struct timeval every;
 
 	ms = ms < 50 ? 50 : ms > 1000 ? 1000 : ms;
@@ -389,6 +389,11 @@ int rdma_server_start(struct event_base *base, struct service *svc,
 uint16_t rdma_server_port(const struct rdma_server *srv)
 {
 	return be16toh(rdma_get_src_port(srv->listen_id));
+}
+
+uint32_t rdma_server_max_connections(const struct rdma_server *srv)
+{
+	return srv->opts.max_connections;
 }
 
 bool rdma_server_lost_device(const struct rdma_server *srv)

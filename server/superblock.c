@@ -19,6 +19,15 @@ static uint64_t round_up(uint64_t v, uint64_t align)
 	return (v + align - 1) & ~(align - 1);
 }
 
+uint64_t superblock_min_pool_size(uint64_t granularity, uint64_t table_slots)
+{
+	uint64_t slots = table_slots ? table_slots : SB_MIN_SLOTS;
+
+	return round_up(SUPERBLOCK_AREA_SIZE + slots * TABLE_SLOT_SIZE,
+			granularity) +
+	       granularity;
+}
+
 int superblock_plan(uint64_t pool_size, uint64_t granularity,
 		    uint64_t table_slots, struct pool_geometry *geo)
 {

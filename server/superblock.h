@@ -67,6 +67,10 @@ struct superblock_report {
 int superblock_plan(uint64_t pool_size, uint64_t granularity,
 		    uint64_t table_slots, struct pool_geometry *geo);
 
+/* The smallest pool superblock_plan() lays out with these arguments (a
+ * power-of-two granularity of at least GRANULARITY_MIN). */
+uint64_t superblock_min_pool_size(uint64_t granularity, uint64_t table_slots);
+
 /* Formats a new pool: zeroes and persists the table region, then writes
  * and persists both superblock copies, A first. A power cut part way leaves
  * a pool that superblock_read() reports blank or damaged, never valid with

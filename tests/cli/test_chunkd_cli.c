@@ -1,7 +1,7 @@
 /*
- * chunkd as an operator runs it: usage errors exit 2, bad pools exit 1 with
- * one clear line, a held pool refuses a second chunkd, and SIGTERM stops it
- * cleanly.
+ * chunkd as an operator runs it, on a host without RDMA: usage errors exit
+ * 2, bad pools and pool sizes exit 1 with one clear line, and a listener
+ * that cannot start is reported before any pool is made.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -60,21 +60,42 @@ Test(chunkd_cli, usage_errors_exit_two)
 	expect_one_line_error(&r, "--pool PATH is required");
 }
 
+/* --verify opens the pool without RDMA, so the pool's checks show here;
+ * serving, chunkd checks the listener first (see the rdma tests). */
 Test(chunkd_cli, bad_pools_exit_one_with_one_line)
 {
 	struct cmd_result r;
 	struct stat st;
 
-	RUN_CHUNKD(&r, "--pool", pool);
+	RUN_CHUNKD(&r, "--pool", pool, "--verify");
 	cr_assert_eq(r.status, 1);
 	expect_one_line_error(&r, "does not exist");
-	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "16K");
-	cr_assert_eq(r.status, 1);
-	expect_one_line_error(&r, "too small");
-	cr_assert_neq(stat(pool, &st), 0, "a failed create left a file");
-	RUN_CHUNKD(&r, "--pool", "/proc/self/status");
+	RUN_CHUNKD(&r, "--pool", "/proc/self/status", "--verify");
 	cr_assert_eq(r.status, 1);
 	expect_one_line_error(&r, "RDMA cannot register");
+	cr_assert_neq(stat(pool, &st), 0, "a failed open left a file");
+}
+
+Test(chunkd_cli, pool_sizes_too_small_zero_or_too_large_are_refused)
+{
+	struct cmd_result r;
+	struct stat st;
+
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "4K", "--verify");
+	cr_assert_eq(r.status, 1);
+	expect_one_line_error(&r, "pool size 4K is too small");
+	cr_assert(strstr(r.err, "need at least 20K"), "%s", r.err);
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "16K", "--verify");
+	cr_assert_eq(r.status, 1);
+	expect_one_line_error(&r, "too small");
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "0", "--verify");
+	cr_assert_eq(r.status, 2);
+	expect_one_line_error(&r, "size = 0: the size of the pool to create");
+	/* More than /dev/shm holds: refused before a byte is written. */
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "1000T", "--verify");
+	cr_assert_eq(r.status, 1);
+	expect_one_line_error(&r, "free on the file system of");
+	cr_assert_neq(stat(pool, &st), 0, "a refused create left a file");
 }
 
 Test(chunkd_cli, verify_of_a_new_pool_reports_nothing_to_check)
@@ -90,12 +111,16 @@ Test(chunkd_cli, verify_of_a_new_pool_reports_nothing_to_check)
 Test(chunkd_cli, an_address_it_cannot_serve_on_is_one_clear_line)
 {
 	struct cmd_result r;
+	struct stat st;
 
 	/* 203.0.113.1 (TEST-NET-3) is on no interface here; binding to it
 	 * fails without sending anything. Without RDMA it fails earlier,
-	 * with its own reason; either way one line and status 1. */
-	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "8M", "--log-level",
-		   "error", "--listen", "203.0.113.1");
+	 * with its own reason; either way one line (at the default log
+	 * level: nothing said before it), status 1, and no pool made. */
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "8M", "--listen",
+		   "203.0.113.1");
 	cr_assert_eq(r.status, 1);
 	expect_one_line_error(&r, "cannot listen on 203.0.113.1");
+	cr_assert_neq(stat(pool, &st), 0,
+		      "the pool was created before the listener failed");
 }

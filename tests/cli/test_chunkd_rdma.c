@@ -108,6 +108,7 @@ Test(chunkd_serving, a_held_pool_refuses_a_second_chunkd_until_sigterm)
 Test(chunkd_serving, an_address_no_rdma_device_has_is_refused)
 {
 	struct cmd_result r;
+	struct stat st;
 
 	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "8M", "--listen",
 		   "127.0.0.1", "--port", "7472");
@@ -117,4 +118,67 @@ Test(chunkd_serving, an_address_no_rdma_device_has_is_refused)
 	cr_assert(strstr(r.err, test_addr()), "the addresses that serve: %s",
 		  r.err);
 	cr_assert_null(strstr(r.err, "ready"), "%s", r.err);
+	cr_assert_neq(stat(pool, &st), 0, "the pool was created anyway");
+}
+
+/* Starts chunkd on pool at port; waits until it is ready. */
+static pid_t start_ready(const char *path, char *port, char *err_path)
+{
+	char *argv[] = {CHUNKD_BINARY, "--pool",   (char *)path, "--pool-size",
+			"8M",	       "--listen", test_addr(),	 "--port",
+			port,	       NULL};
+	char log[4096] = "";
+	pid_t pid = start_cmd(argv, err_path);
+
+	cr_assert_gt(pid, 0);
+	for (int i = 0; i < 500 && !strstr(log, "ready"); i++) {
+		usleep(10000);
+		slurp(err_path, log, sizeof(log));
+	}
+	cr_assert(strstr(log, "ready"), "chunkd did not start: %s", log);
+	return pid;
+}
+
+Test(chunkd_serving, a_start_that_fails_later_leaves_no_pool_behind)
+{
+	char other[80], err_path[80];
+	struct cmd_result r;
+	struct stat st;
+	pid_t pid;
+
+	snprintf(other, sizeof(other), "%s.other", pool);
+	snprintf(err_path, sizeof(err_path), "%s.log", pool);
+	unlink(other);
+	pid = start_ready(pool, "7473", err_path);
+	RUN_CHUNKD(&r, "--pool", other, "--pool-size", "8M", "--listen",
+		   test_addr(), "--port", "7473");
+	cr_assert_eq(r.status, 1, "a second chunkd on a port in use");
+	expect_one_line_error(&r, "cannot listen on");
+	cr_assert_neq(stat(other, &st), 0, "port in use: pool left behind");
+	kill(pid, SIGTERM);
+	cr_assert_eq(wait_cmd(pid), 0);
+	unlink(err_path);
+	/* The admin socket comes after the pool: its failure removes it. */
+	RUN_CHUNKD(&r, "--pool", other, "--pool-size", "8M", "--listen",
+		   test_addr(), "--port", "7474", "--admin-socket",
+		   "/nonexistent/chunkd.sock");
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "/nonexistent/chunkd.sock"), "%s", r.err);
+	cr_assert_neq(stat(other, &st), 0, "admin failed: pool left behind");
+}
+
+Test(chunkd_serving, pool_sizes_are_checked_when_serving_too)
+{
+	struct cmd_result r;
+	struct stat st;
+
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "4K", "--listen",
+		   test_addr(), "--port", "7475");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "pool size 4K is too small"), "%s", r.err);
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "1000T", "--listen",
+		   test_addr(), "--port", "7475");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "free on the file system"), "%s", r.err);
+	cr_assert_neq(stat(pool, &st), 0, "a refused size left a file");
 }

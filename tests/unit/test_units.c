@@ -76,3 +76,18 @@ Test(units, format_round_trips)
 		cr_assert_eq(parse_ok(buf), sizes[i], "round trip of %s", buf);
 	}
 }
+
+Test(units, approximate_sizes_round_down_to_a_tenth)
+{
+	char buf[32];
+
+	cr_assert_str_eq(units_format_approx(512, buf, sizeof(buf)), "512");
+	cr_assert_str_eq(units_format_approx(1024, buf, sizeof(buf)), "1.0K");
+	cr_assert_str_eq(units_format_approx(1535, buf, sizeof(buf)), "1.4K");
+	cr_assert_str_eq(units_format_approx(25275563008ull, buf, sizeof(buf)),
+			 "23.5G");
+	cr_assert_str_eq(units_format_approx(3ull << 40, buf, sizeof(buf)),
+			 "3.0T");
+	cr_assert_str_eq(units_format_approx(5000ull << 40, buf, sizeof(buf)),
+			 "5000.0T");
+}

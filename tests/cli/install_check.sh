@@ -41,9 +41,14 @@ if ldd "$prefix/use-static" | grep -q libchunkclient; then
 	exit 1
 fi
 "$prefix/use-static"
-# Installed programs start from any prefix, with no LD_LIBRARY_PATH.
-"$prefix/bin/chunkctl" --help >/dev/null
+# Installed programs start from any prefix, with no LD_LIBRARY_PATH: the
+# operator's tool and every program the README tells a user to run.
+for program in chunkctl chunkfile chunkbench chunkdemo; do
+	"$prefix/bin/$program" --help >/dev/null
+done
+"$prefix/sbin/chunkd" --help >/dev/null
+test -f "$prefix/share/doc/chunkd/examples/chunkd.ini"
 # Only chunk_* symbols are exported, under the version node.
 nm -D --defined-only "$libdir/libchunkclient.so" |
 	awk '$3 != "CHUNKCLIENT_0" && $3 !~ /^chunk_.*@@CHUNKCLIENT_0$/ { print "unexpected export: " $3; bad = 1 } END { exit bad }'
-echo "install check: header, pkg-config (shared and --static), installed programs and exports as documented"
+echo "install check: header, pkg-config (shared and --static), installed programs, example config and exports as documented"

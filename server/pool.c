@@ -150,7 +150,7 @@ static int check_new_size(int fd, const struct pool_opts *o, char *err,
 	units_format_size(o->create_size, want, sizeof(want));
 	if ((gran & (gran - 1)) == 0 && o->create_size < min)
 		return fail(
-			err, err_len, -EINVAL,
+			err, err_len, -ENOSPC,
 			"pool size %s is too small: its superblocks, table and one chunk need at least %s",
 			want, units_format_size(min, least, sizeof(least)));
 	if (fstatfs(fd, &fs) != 0)

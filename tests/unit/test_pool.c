@@ -112,6 +112,15 @@ Test(pool, too_small_a_pool_is_refused_and_removed)
 	cr_assert_neq(stat(path, &st), 0, "a file was left behind");
 }
 
+Test(pool, a_size_beyond_the_free_space_is_refused_before_any_write)
+{
+	struct stat st;
+
+	cr_assert_eq(open_fails(1ull << 50), -ENOSPC);
+	cr_assert(strstr(err, "free on the file system"), "%s", err);
+	cr_assert_neq(stat(path, &st), 0, "a file was left behind");
+}
+
 Test(pool, other_file_systems_are_refused_with_the_reason)
 {
 	struct pool_opts o = {.path = "/proc/chunkd-test.pool",

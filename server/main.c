@@ -430,11 +430,12 @@ static int serve(const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if (start_listening(cfg, &p) == 0 && start_serving(cfg, &p) == 0) {
 		started = true;
-		log_info(
-			"ready: serving on %s port %u; persistence: persist-rpc%s",
-			cfg->listen[0] ? cfg->listen : "0.0.0.0",
-			rdma_server_port(p.rdma),
-			cfg->direct_write_to_pmem ? ", read-after-write" : "");
+		log_info("ready: serving on %s port %u, at most %u connections "
+			 "at once; persistence: persist-rpc%s",
+			 cfg->listen[0] ? cfg->listen : "0.0.0.0",
+			 rdma_server_port(p.rdma),
+			 rdma_server_max_connections(p.rdma),
+			 cfg->direct_write_to_pmem ? ", read-after-write" : "");
 		event_base_dispatch(p.base);
 		rc = rdma_server_lost_device(p.rdma) ? EXIT_FAILURE
 						     : EXIT_SUCCESS;

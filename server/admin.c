@@ -17,7 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
-#include "scrub.h"
+#include "table/scrub.h"
 
 #define ADMIN_MAX_LINE 4096
 /* After accept() fails for want of descriptors, wait this long before
@@ -68,14 +68,14 @@ static json_t *ok_reply(json_t *data)
 	return data;
 }
 
-static json_t *chunk_to_json(const struct chunk_record *r)
+static json_t *record_to_json(const struct table_record *r)
 {
 	char crc[11];
 
 	snprintf(crc, sizeof(crc), "0x%08x", r->crc);
 	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I}",
 			 "id", (json_int_t)r->id, "state",
-			 chunk_state_name(r->state), "offset",
+			 table_chunk_state_name(r->state), "offset",
 			 (json_int_t)r->offset, "length", (json_int_t)r->length,
 			 "sealed_length", (json_int_t)r->sealed_len, "session",
 			 (json_int_t)r->session, "epoch", (int)r->epoch,
@@ -89,11 +89,11 @@ struct held {
 	uint64_t session, chunks, bytes;
 };
 
-static bool count_held(const struct chunk_record *r, void *arg)
+static bool count_held(const struct table_record *r, void *arg)
 {
 	struct held *h = arg;
 
-	if (r->state == CHUNK_STATE_OPEN && r->session == h->session) {
+	if (r->state == TABLE_CHUNK_OPEN && r->session == h->session) {
 		h->chunks++;
 		h->bytes += r->length;
 	}
@@ -160,29 +160,29 @@ static json_t *cmd_lease(struct admin *a, json_t *req, const char *op)
 
 /* ---- chunks ---- */
 
-struct chunk_walk {
+struct record_walk {
 	json_t *list;
 	int state; /* -1: all */
 };
 
-static bool add_chunk(const struct chunk_record *r, void *arg)
+static bool add_chunk(const struct table_record *r, void *arg)
 {
-	struct chunk_walk *w = arg;
+	struct record_walk *w = arg;
 
 	if (w->state < 0 || (int)r->state == w->state)
-		json_array_append_new(w->list, chunk_to_json(r));
+		json_array_append_new(w->list, record_to_json(r));
 	return true;
 }
 
 static json_t *cmd_chunks(struct admin *a, json_t *req)
 {
 	const char *state = json_string_value(json_object_get(req, "state"));
-	struct chunk_walk w = {.list = json_array(), .state = -1};
+	struct record_walk w = {.list = json_array(), .state = -1};
 
 	if (state && !strcmp(state, "open"))
-		w.state = CHUNK_STATE_OPEN;
+		w.state = TABLE_CHUNK_OPEN;
 	else if (state && !strcmp(state, "sealed"))
-		w.state = CHUNK_STATE_SEALED;
+		w.state = TABLE_CHUNK_SEALED;
 	else if (state) {
 		json_decref(w.list);
 		return error_reply(
@@ -194,7 +194,7 @@ static json_t *cmd_chunks(struct admin *a, json_t *req)
 
 static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
 {
-	struct chunk_record r;
+	struct table_record r;
 	uint64_t id;
 
 	if (!get_id(req, &id))
@@ -203,11 +203,12 @@ static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
 		return error_reply(ENOENT, "no chunk %llu",
 				   (unsigned long long)id);
 	if (!free_it)
-		return ok_reply(json_pack("{s:o}", "chunk", chunk_to_json(&r)));
+		return ok_reply(
+			json_pack("{s:o}", "chunk", record_to_json(&r)));
 	service_admin_free(a->svc, id);
 	log_info("admin: freed chunk %llu", (unsigned long long)id);
 	/* The record as it was, and that it is gone now. */
-	return ok_reply(json_pack("{s:o, s:b}", "chunk", chunk_to_json(&r),
+	return ok_reply(json_pack("{s:o, s:b}", "chunk", record_to_json(&r),
 				  "freed", 1));
 }
 

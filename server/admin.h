@@ -25,8 +25,8 @@
 #include <event2/event.h>
 #include <stddef.h>
 
-#include "pool.h"
-#include "service.h"
+#include "pool/pool.h"
+#include "service/service.h"
 
 /* Connections served at once; more get one refusing line. They fit in the
  * descriptor reserve (fd_limit.h), so RDMA clients cannot starve them. */

@@ -18,11 +18,11 @@
 #include "admin.h"
 #include "proto/auth.h"
 #include "config.h"
-#include "fd_limit.h"
-#include "pool.h"
-#include "rdma_server.h"
-#include "scrub.h"
-#include "table_pmem.h"
+#include "transport/fd_limit.h"
+#include "pool/pool.h"
+#include "transport/rdma_server.h"
+#include "table/scrub.h"
+#include "table/table_pmem.h"
 
 /* A command-line setting, applied over the config file's. */
 struct flag_setting {

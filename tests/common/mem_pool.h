@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "persist.h"
-#include "superblock.h"
+#include "pool/persist.h"
+#include "pool/superblock.h"
 
 struct mem_pool {
 	uint8_t *image;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "persist.h"
+#include "pool/persist.h"
 
 struct pending_word {
 	size_t offset; /* from the image start, 8-byte aligned */

@@ -11,8 +11,8 @@
 
 #include "../common/mem_pool.h"
 #include "proto/wire.h"
-#include "table_pmem.h"
-#include "table_slot.h"
+#include "table/table_pmem.h"
+#include "table/table_slot.h"
 
 #define GRAN	  64u
 #define SLOTS	  16u
@@ -29,7 +29,7 @@ static void populate(void)
 {
 	struct table *t;
 	struct table_pmem_report rep;
-	struct chunk_record r[SLOTS];
+	struct table_record r[SLOTS];
 
 	cr_assert_eq(mem_pool_create(&mp, POOL_SIZE, GRAN, SLOTS), 0);
 	cr_assert_eq(table_pmem_open(mp.image, &mp.geo, &mp.persist, &t, &rep),

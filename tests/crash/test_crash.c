@@ -19,7 +19,7 @@
 
 #include "../common/mem_pool.h"
 #include "crash_recorder.h"
-#include "table_pmem.h"
+#include "table/table_pmem.h"
 
 #define GRAN		 64u
 #define SLOTS		 16u
@@ -29,9 +29,9 @@
 
 /* What the sealed set must be after recovery: one of two candidates. */
 struct expectation {
-	struct chunk_record before[SLOTS];
+	struct table_record before[SLOTS];
 	size_t before_count;
-	struct chunk_record after[SLOTS];
+	struct table_record after[SLOTS];
 	size_t after_count;
 	uint64_t sealing_id; /* its sealed_s is not known in advance */
 	uint64_t max_acked_id;
@@ -42,23 +42,23 @@ struct harness {
 	struct crash_recorder recorder;
 	struct persister persist;
 	struct table *table;
-	struct chunk_record live[SLOTS]; /* model: live chunks */
+	struct table_record live[SLOTS]; /* model: live chunks */
 	size_t live_count;
 	struct expectation expect;
 	unsigned seed;
 };
 
 struct sealed_set {
-	struct chunk_record rec[SLOTS];
+	struct table_record rec[SLOTS];
 	size_t count;
 	uint64_t open_seen;
 };
 
-static bool collect_sealed(const struct chunk_record *rec, void *arg)
+static bool collect_sealed(const struct table_record *rec, void *arg)
 {
 	struct sealed_set *set = arg;
 
-	if (rec->state != CHUNK_STATE_SEALED) {
+	if (rec->state != TABLE_CHUNK_SEALED) {
 		set->open_seen++;
 		return true;
 	}
@@ -69,12 +69,12 @@ static bool collect_sealed(const struct chunk_record *rec, void *arg)
 
 static int by_offset(const void *a, const void *b)
 {
-	const struct chunk_record *x = a, *y = b;
+	const struct table_record *x = a, *y = b;
 
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static const struct chunk_record *find_id(const struct chunk_record *recs,
+static const struct table_record *find_id(const struct table_record *recs,
 					  size_t n, uint64_t id)
 {
 	for (size_t i = 0; i < n; i++)
@@ -83,8 +83,8 @@ static const struct chunk_record *find_id(const struct chunk_record *recs,
 	return NULL;
 }
 
-static bool same_record(const struct chunk_record *a,
-			const struct chunk_record *b, bool ignore_seal_time)
+static bool same_record(const struct table_record *a,
+			const struct table_record *b, bool ignore_seal_time)
 {
 	return a->id == b->id && a->offset == b->offset &&
 	       a->length == b->length && a->sealed_len == b->sealed_len &&
@@ -96,13 +96,13 @@ static bool same_record(const struct chunk_record *a,
 }
 
 static bool set_matches(const struct sealed_set *got,
-			const struct chunk_record *want, size_t want_count,
+			const struct table_record *want, size_t want_count,
 			uint64_t sealing_id)
 {
 	if (got->count != want_count)
 		return false;
 	for (size_t i = 0; i < want_count; i++) {
-		const struct chunk_record *g =
+		const struct table_record *g =
 			find_id(got->rec, got->count, want[i].id);
 
 		if (!g || !same_record(&want[i], g, want[i].id == sealing_id))
@@ -172,24 +172,24 @@ static void check_image(uint8_t *image, size_t len, void *arg)
 }
 
 /* The sealed chunks of the model, optionally with one change applied. */
-static size_t model_sealed(const struct harness *h, struct chunk_record *out,
-			   const struct chunk_record *changed,
+static size_t model_sealed(const struct harness *h, struct table_record *out,
+			   const struct table_record *changed,
 			   uint64_t removed_id)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < h->live_count; i++) {
-		const struct chunk_record *r = &h->live[i];
+		const struct table_record *r = &h->live[i];
 
 		if (changed && r->id == changed->id)
 			r = changed;
-		if (r->state == CHUNK_STATE_SEALED && r->id != removed_id)
+		if (r->state == TABLE_CHUNK_SEALED && r->id != removed_id)
 			out[n++] = *r;
 	}
 	return n;
 }
 
-static void expect_change(struct harness *h, const struct chunk_record *changed,
+static void expect_change(struct harness *h, const struct table_record *changed,
 			  uint64_t removed_id)
 {
 	struct expectation *e = &h->expect;
@@ -206,7 +206,7 @@ static void model_remove(struct harness *h, size_t i)
 
 static void op_alloc(struct harness *h)
 {
-	struct chunk_record rec;
+	struct table_record rec;
 	uint64_t size = (uint64_t)(rand_r(&h->seed) % (6 * GRAN)) + 1;
 	int rc;
 
@@ -223,11 +223,11 @@ static void op_alloc(struct harness *h)
 
 static void op_seal(struct harness *h, size_t i)
 {
-	struct chunk_record want = h->live[i], got;
+	struct table_record want = h->live[i], got;
 
-	if (want.state != CHUNK_STATE_OPEN)
+	if (want.state != TABLE_CHUNK_OPEN)
 		return;
-	want.state = CHUNK_STATE_SEALED;
+	want.state = TABLE_CHUNK_SEALED;
 	want.sealed_len = (uint64_t)rand_r(&h->seed) % (want.length + 1);
 	want.crc = (uint32_t)rand_r(&h->seed);
 	expect_change(h, &want, 0);
@@ -251,7 +251,7 @@ static void op_reclaim(struct harness *h)
 
 	expect_change(h, NULL, 0);
 	for (size_t i = h->live_count; i-- > 0;) {
-		if (h->live[i].state == CHUNK_STATE_OPEN &&
+		if (h->live[i].state == TABLE_CHUNK_OPEN &&
 		    h->live[i].session == session) {
 			model_remove(h, i);
 			expected++;

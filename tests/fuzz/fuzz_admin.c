@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "admin.h"
-#include "pool.h"
-#include "service.h"
-#include "table_pmem.h"
+#include "pool/pool.h"
+#include "service/service.h"
+#include "table/table_pmem.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -60,7 +60,7 @@ static void cleanup(void)
 	unlink(path);
 }
 
-static bool collect(const struct chunk_record *rec, void *arg)
+static bool collect(const struct table_record *rec, void *arg)
 {
 	uint64_t *ids = arg;
 
@@ -74,7 +74,7 @@ static bool collect(const struct chunk_record *rec, void *arg)
 static void populate(void)
 {
 	uint64_t ids[16] = {0};
-	struct chunk_record rec;
+	struct table_record rec;
 
 	table_iterate(table, collect, ids);
 	for (uint64_t i = 1; i <= ids[0]; i++)

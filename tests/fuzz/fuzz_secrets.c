@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "memfile.h"
-#include "secrets.h"
+#include "service/secrets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <sys/resource.h>
 
-#include "fd_limit.h"
+#include "transport/fd_limit.h"
 
 Test(fd_limit, connections_fit_the_descriptors_after_the_reserve)
 {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pool.h"
+#include "pool/pool.h"
 
 #define SIZE (4u << 20)
 

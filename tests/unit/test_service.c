@@ -12,9 +12,9 @@
 #include "../common/mem_pool.h"
 #include "common/crc32c.h"
 #include "proto/auth.h"
-#include "secrets.h"
-#include "service.h"
-#include "table_pmem.h"
+#include "service/secrets.h"
+#include "service/service.h"
+#include "table/table_pmem.h"
 
 #define MAX_GRANTS 32
 

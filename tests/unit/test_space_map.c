@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "common/idmap.h"
-#include "space_map.h"
+#include "table/space_map.h"
 
 Test(space_map, next_fit_lays_out_in_address_order)
 {

@@ -4,7 +4,7 @@
 
 #include "../common/mem_pool.h"
 #include "proto/wire.h"
-#include "superblock.h"
+#include "pool/superblock.h"
 
 #define POOL_SIZE (256u * 1024)
 

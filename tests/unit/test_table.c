@@ -3,10 +3,10 @@
 #include <string.h>
 
 #include "../common/mem_pool.h"
-#include "table_pmem.h"
+#include "table/table_pmem.h"
 #include "common/crc32c.h"
-#include "scrub.h"
-#include "table_slot.h"
+#include "table/scrub.h"
+#include "table/table_slot.h"
 
 #define POOL_SIZE (1u << 20)
 #define GRAN	  4096u
@@ -45,7 +45,7 @@ TestSuite(table, .init = setup, .fini = teardown);
 
 Test(table, alloc_grants_aligned_disjoint_chunks_with_new_ids)
 {
-	struct chunk_record a, b;
+	struct table_record a, b;
 
 	cr_assert_eq(table_alloc(t, 5000, 7, 1, &a), 0);
 	cr_assert_eq(table_alloc(t, 1, 7, 1, &b), 0);
@@ -55,18 +55,18 @@ Test(table, alloc_grants_aligned_disjoint_chunks_with_new_ids)
 	cr_assert(b.offset >= a.offset + a.length ||
 		  a.offset >= b.offset + b.length);
 	cr_assert_gt(b.id, a.id);
-	cr_assert_eq(a.state, CHUNK_STATE_OPEN);
+	cr_assert_eq(a.state, TABLE_CHUNK_OPEN);
 	cr_assert_eq(a.session, 7);
 }
 
 Test(table, seal_records_length_and_crc)
 {
-	struct chunk_record a, got;
+	struct table_record a, got;
 
 	cr_assert_eq(table_alloc(t, GRAN, 1, 3, &a), 0);
 	cr_assert_eq(table_seal(t, a.id, 100, 0xabcdef01, NULL), 0);
 	cr_assert_eq(table_lookup(t, a.id, &got), 0);
-	cr_assert_eq(got.state, CHUNK_STATE_SEALED);
+	cr_assert_eq(got.state, TABLE_CHUNK_SEALED);
 	cr_assert_eq(got.sealed_len, 100);
 	cr_assert_eq(got.crc, 0xabcdef01);
 	cr_assert_eq(got.epoch, 3);
@@ -74,7 +74,7 @@ Test(table, seal_records_length_and_crc)
 
 Test(table, seal_refuses_unknown_sealed_and_overlong)
 {
-	struct chunk_record a;
+	struct table_record a;
 
 	cr_assert_eq(table_seal(t, 999, 1, 0, NULL), -ENOENT);
 	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
@@ -85,7 +85,7 @@ Test(table, seal_refuses_unknown_sealed_and_overlong)
 
 Test(table, free_makes_space_and_id_unknown)
 {
-	struct chunk_record a;
+	struct table_record a;
 	struct table_stats st;
 
 	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
@@ -99,7 +99,7 @@ Test(table, free_makes_space_and_id_unknown)
 
 Test(table, runs_out_of_space_and_of_records)
 {
-	struct chunk_record a;
+	struct table_record a;
 	struct table_stats st;
 	int n = 0;
 
@@ -115,7 +115,7 @@ Test(table, runs_out_of_space_and_of_records)
 
 Test(table, reclaim_frees_only_that_sessions_open_chunks)
 {
-	struct chunk_record a, b, c, got;
+	struct table_record a, b, c, got;
 	uint64_t count = 0;
 
 	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
@@ -132,7 +132,7 @@ Test(table, reclaim_frees_only_that_sessions_open_chunks)
 
 Test(table, recovery_keeps_sealed_reclaims_open_and_never_reuses_ids)
 {
-	struct chunk_record a, b, c, got;
+	struct table_record a, b, c, got;
 
 	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
 	cr_assert_eq(table_alloc(t, 3 * GRAN, 1, 1, &b), 0);
@@ -156,7 +156,7 @@ Test(table, recovery_keeps_sealed_reclaims_open_and_never_reuses_ids)
 
 Test(table, damaged_record_is_refused_and_named)
 {
-	struct chunk_record a;
+	struct table_record a;
 	uint8_t *slot;
 	uint8_t before[POOL_SIZE / 16];
 
@@ -177,7 +177,7 @@ Test(table, damaged_record_is_refused_and_named)
 
 Test(table, damage_to_the_old_version_is_harmless)
 {
-	struct chunk_record a, got;
+	struct table_record a, got;
 	uint8_t *slot = mp.image + mp.geo.table_offset;
 
 	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
@@ -191,7 +191,7 @@ Test(table, damage_to_the_old_version_is_harmless)
 
 Test(table, damaged_commit_word_is_refused)
 {
-	struct chunk_record a;
+	struct table_record a;
 	uint8_t *slot = mp.image + mp.geo.table_offset;
 
 	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
@@ -205,7 +205,7 @@ Test(table, damaged_commit_word_is_refused)
 Test(table, scrub_finds_exactly_the_damaged_sealed_chunk)
 {
 	uint8_t *area = mp.image + mp.geo.chunk_area_offset;
-	struct chunk_record a, b, open_one;
+	struct table_record a, b, open_one;
 	struct scrub_result r;
 
 	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);

@@ -4,13 +4,13 @@
 #include <stddef.h>
 
 int table_alloc(struct table *t, uint64_t size, uint64_t session,
-		uint32_t epoch, struct chunk_record *rec)
+		uint32_t epoch, struct table_record *rec)
 {
 	return t->ops->alloc(t, size, session, epoch, rec);
 }
 
 int table_seal(struct table *t, uint64_t id, uint64_t sealed_len, uint32_t crc,
-	       struct chunk_record *rec)
+	       struct table_record *rec)
 {
 	return t->ops->seal(t, id, sealed_len, crc, rec);
 }
@@ -25,7 +25,7 @@ int table_reclaim(struct table *t, uint64_t session, uint64_t *count)
 	return t->ops->reclaim(t, session, count);
 }
 
-int table_lookup(struct table *t, uint64_t id, struct chunk_record *rec)
+int table_lookup(struct table *t, uint64_t id, struct table_record *rec)
 {
 	return t->ops->lookup(t, id, rec);
 }
@@ -48,14 +48,14 @@ void table_close(struct table **t)
 	}
 }
 
-const char *chunk_state_name(enum chunk_state state)
+const char *table_chunk_state_name(enum table_chunk_state state)
 {
 	switch (state) {
-	case CHUNK_STATE_FREE:
+	case TABLE_CHUNK_FREE:
 		return "free";
-	case CHUNK_STATE_OPEN:
+	case TABLE_CHUNK_OPEN:
 		return "open";
-	case CHUNK_STATE_SEALED:
+	case TABLE_CHUNK_SEALED:
 		return "sealed";
 	}
 	return "unknown";

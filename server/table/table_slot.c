@@ -4,18 +4,18 @@
 
 #include "common/crc32c.h"
 #include "proto/wire.h"
-#include "superblock.h"
+#include "pool/superblock.h"
 
 _Static_assert(8 + 2 * SLOT_VERSION_LEN == TABLE_SLOT_SIZE,
 	       "two versions and a commit word fill a slot");
 
 enum { DISK_OPEN = 1, DISK_SEALED = 2, DISK_FREED = 3 };
 
-void slot_encode_version(const struct chunk_record *rec,
+void slot_encode_version(const struct table_record *rec,
 			 uint8_t out[SLOT_VERSION_LEN])
 {
-	uint8_t state = rec->state == CHUNK_STATE_OPEN	   ? DISK_OPEN
-			: rec->state == CHUNK_STATE_SEALED ? DISK_SEALED
+	uint8_t state = rec->state == TABLE_CHUNK_OPEN	   ? DISK_OPEN
+			: rec->state == TABLE_CHUNK_SEALED ? DISK_SEALED
 							   : DISK_FREED;
 
 	memset(out, 0, SLOT_VERSION_LEN);
@@ -46,7 +46,7 @@ uint64_t slot_commit_word(uint32_t slot_index, int which,
 	       version_crc(slot_index, version);
 }
 
-static void decode_fields(const uint8_t *v, struct chunk_record *rec)
+static void decode_fields(const uint8_t *v, struct table_record *rec)
 {
 	rec->id = wire_get_u64(v + 0);
 	rec->offset = wire_get_u64(v + 8);
@@ -60,7 +60,7 @@ static void decode_fields(const uint8_t *v, struct chunk_record *rec)
 }
 
 /* Whether a live record's placement fits the chunk area. */
-static bool placement_is_sane(const struct chunk_record *rec,
+static bool placement_is_sane(const struct table_record *rec,
 			      uint64_t area_size, uint64_t granularity)
 {
 	return rec->length > 0 && rec->offset % granularity == 0 &&
@@ -71,7 +71,7 @@ static bool placement_is_sane(const struct chunk_record *rec,
 
 enum slot_decode slot_decode(const uint8_t *slot, uint32_t slot_index,
 			     uint64_t area_size, uint64_t granularity,
-			     struct chunk_record *rec, int *which)
+			     struct table_record *rec, int *which)
 {
 	uint64_t commit = wire_get_u64(slot);
 	const uint8_t *v;
@@ -91,12 +91,12 @@ enum slot_decode slot_decode(const uint8_t *slot, uint32_t slot_index,
 	if (rec->id == 0)
 		return SLOT_CORRUPT;
 	if (state == DISK_FREED) {
-		rec->state = CHUNK_STATE_FREE;
+		rec->state = TABLE_CHUNK_FREE;
 		return SLOT_FREED;
 	}
 	if (state != DISK_OPEN && state != DISK_SEALED)
 		return SLOT_CORRUPT;
-	rec->state = state == DISK_OPEN ? CHUNK_STATE_OPEN : CHUNK_STATE_SEALED;
+	rec->state = state == DISK_OPEN ? TABLE_CHUNK_OPEN : TABLE_CHUNK_SEALED;
 	if (!placement_is_sane(rec, area_size, granularity))
 		return SLOT_CORRUPT;
 	return SLOT_LIVE;

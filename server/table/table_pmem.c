@@ -20,7 +20,7 @@ struct pmem_table {
 	uint32_t slot_count;
 	uint64_t granularity;
 	uint64_t area_size;
-	struct chunk_record *records; /* mirror of each slot's current record */
+	struct table_record *records; /* mirror of each slot's current record */
 	uint8_t *current;	      /* current version of each slot */
 	uint32_t *free_slots;	      /* stack of slots without a live chunk */
 	uint32_t free_slot_count;
@@ -45,7 +45,7 @@ static uint32_t now_s(void)
 
 /* Makes rec the durable record of slot idx: new version, then commit word. */
 static void write_slot(struct pmem_table *t, uint32_t idx,
-		       const struct chunk_record *rec)
+		       const struct table_record *rec)
 {
 	const struct persister *p = t->persist;
 	uint8_t *slot = t->slots + (size_t)idx * TABLE_SLOT_SIZE;
@@ -69,7 +69,7 @@ static int find_live(struct pmem_table *t, uint64_t id, uint32_t *idx)
 }
 
 static int pmem_alloc(struct table *tt, uint64_t size, uint64_t session,
-		      uint32_t epoch, struct chunk_record *rec)
+		      uint32_t epoch, struct table_record *rec)
 {
 	struct pmem_table *t = to_pmem(tt);
 	uint64_t granules, first;
@@ -87,14 +87,14 @@ static int pmem_alloc(struct table *tt, uint64_t size, uint64_t session,
 	if (rc)
 		return rc;
 	idx = t->free_slots[--t->free_slot_count];
-	*rec = (struct chunk_record){
+	*rec = (struct table_record){
 		.id = t->next_id++,
 		.offset = first * t->granularity,
 		.length = granules * t->granularity,
 		.session = session,
 		.epoch = epoch,
 		.created_s = now_s(),
-		.state = CHUNK_STATE_OPEN,
+		.state = TABLE_CHUNK_OPEN,
 	};
 	write_slot(t, idx, rec);
 	idmap_put(&t->ids, rec->id,
@@ -104,20 +104,20 @@ static int pmem_alloc(struct table *tt, uint64_t size, uint64_t session,
 }
 
 static int pmem_seal(struct table *tt, uint64_t id, uint64_t sealed_len,
-		     uint32_t crc, struct chunk_record *out)
+		     uint32_t crc, struct table_record *out)
 {
 	struct pmem_table *t = to_pmem(tt);
-	struct chunk_record rec;
+	struct table_record rec;
 	uint32_t idx;
 
 	if (find_live(t, id, &idx))
 		return -ENOENT;
 	rec = t->records[idx];
-	if (rec.state != CHUNK_STATE_OPEN)
+	if (rec.state != TABLE_CHUNK_OPEN)
 		return -EALREADY;
 	if (sealed_len > rec.length)
 		return -EINVAL;
-	rec.state = CHUNK_STATE_SEALED;
+	rec.state = TABLE_CHUNK_SEALED;
 	rec.sealed_len = sealed_len;
 	rec.crc = crc;
 	rec.sealed_s = now_s();
@@ -132,13 +132,13 @@ static int pmem_seal(struct table *tt, uint64_t id, uint64_t sealed_len,
 /* Frees the live chunk in slot idx. */
 static void free_slot(struct pmem_table *t, uint32_t idx)
 {
-	struct chunk_record rec = t->records[idx];
+	struct table_record rec = t->records[idx];
 
-	if (rec.state == CHUNK_STATE_OPEN)
+	if (rec.state == TABLE_CHUNK_OPEN)
 		t->open_count--;
 	else
 		t->sealed_count--;
-	rec.state = CHUNK_STATE_FREE;
+	rec.state = TABLE_CHUNK_FREE;
 	write_slot(t, idx, &rec);
 	space_map_release(&t->space, rec.offset / t->granularity,
 			  rec.length / t->granularity);
@@ -163,9 +163,9 @@ static int pmem_reclaim(struct table *tt, uint64_t session, uint64_t *count)
 	uint64_t n = 0;
 
 	for (uint32_t idx = 0; idx < t->slot_count; idx++) {
-		const struct chunk_record *rec = &t->records[idx];
+		const struct table_record *rec = &t->records[idx];
 
-		if (rec->state == CHUNK_STATE_OPEN && rec->session == session) {
+		if (rec->state == TABLE_CHUNK_OPEN && rec->session == session) {
 			free_slot(t, idx);
 			n++;
 		}
@@ -175,7 +175,7 @@ static int pmem_reclaim(struct table *tt, uint64_t session, uint64_t *count)
 	return 0;
 }
 
-static int pmem_lookup(struct table *tt, uint64_t id, struct chunk_record *rec)
+static int pmem_lookup(struct table *tt, uint64_t id, struct table_record *rec)
 {
 	struct pmem_table *t = to_pmem(tt);
 	uint32_t idx;
@@ -191,7 +191,7 @@ static void pmem_iterate(struct table *tt, table_visit_fn *visit, void *arg)
 	struct pmem_table *t = to_pmem(tt);
 
 	for (uint32_t idx = 0; idx < t->slot_count; idx++) {
-		if (t->records[idx].state != CHUNK_STATE_FREE &&
+		if (t->records[idx].state != TABLE_CHUNK_FREE &&
 		    !visit(&t->records[idx], arg))
 			return;
 	}
@@ -273,7 +273,7 @@ static int fail_slot(struct table_pmem_report *rep, uint32_t idx,
 static int keep_sealed(struct pmem_table *t, uint32_t idx,
 		       struct table_pmem_report *rep)
 {
-	const struct chunk_record *rec = &t->records[idx];
+	const struct table_record *rec = &t->records[idx];
 	uint32_t other;
 
 	if (idmap_get(&t->ids, rec->id, &other))
@@ -291,7 +291,7 @@ static int keep_sealed(struct pmem_table *t, uint32_t idx,
 static int scan_slots(struct pmem_table *t, struct table_pmem_report *rep)
 {
 	for (uint32_t idx = 0; idx < t->slot_count; idx++) {
-		struct chunk_record rec = {0};
+		struct table_record rec = {0};
 		int which = 0;
 		enum slot_decode d = slot_decode(
 			t->slots + (size_t)idx * TABLE_SLOT_SIZE, idx,
@@ -306,12 +306,12 @@ static int scan_slots(struct pmem_table *t, struct table_pmem_report *rep)
 		rep->unused += d == SLOT_UNUSED;
 		rep->freed += d == SLOT_FREED;
 		if (d != SLOT_LIVE) {
-			rec.state = CHUNK_STATE_FREE;
+			rec.state = TABLE_CHUNK_FREE;
 			t->records[idx] = rec;
 			continue;
 		}
 		t->records[idx] = rec;
-		if (rec.state == CHUNK_STATE_SEALED && keep_sealed(t, idx, rep))
+		if (rec.state == TABLE_CHUNK_SEALED && keep_sealed(t, idx, rep))
 			return -EBADMSG;
 	}
 	return 0;
@@ -322,18 +322,18 @@ static void reclaim_and_index(struct pmem_table *t,
 			      struct table_pmem_report *rep)
 {
 	for (uint32_t idx = 0; idx < t->slot_count; idx++) {
-		struct chunk_record *rec = &t->records[idx];
+		struct table_record *rec = &t->records[idx];
 
-		if (rec->state == CHUNK_STATE_OPEN) {
-			struct chunk_record freed = *rec;
+		if (rec->state == TABLE_CHUNK_OPEN) {
+			struct table_record freed = *rec;
 
-			freed.state = CHUNK_STATE_FREE;
+			freed.state = TABLE_CHUNK_FREE;
 			write_slot(t, idx, &freed);
 			rep->reclaimed++;
 		}
 	}
 	for (uint32_t idx = t->slot_count; idx-- > 0;)
-		if (t->records[idx].state == CHUNK_STATE_FREE)
+		if (t->records[idx].state == TABLE_CHUNK_FREE)
 			t->free_slots[t->free_slot_count++] = idx;
 }
 

@@ -19,11 +19,11 @@
 #define WR_SEND	   2ull
 
 /* One chunk MR in a connection's PD. */
-struct chunk_mr {
+struct rdma_chunk_mr {
 	uint64_t chunk;
 	bool write;
 	struct ibv_mr *mr;
-	struct chunk_mr *next;
+	struct rdma_chunk_mr *next;
 };
 
 struct rdma_conn {
@@ -41,7 +41,7 @@ struct rdma_conn {
 	unsigned send_free_count;
 	struct session session;
 	bool session_started;
-	struct chunk_mr *mrs;
+	struct rdma_chunk_mr *mrs;
 	char peer[64];
 	struct rdma_conn *next;
 };
@@ -88,10 +88,10 @@ void rdma_conn_set_next(struct rdma_conn *c, struct rdma_conn *next)
 
 /* ---- capabilities: chunk MRs in this connection's PD ---- */
 
-static struct chunk_mr **find_mr(struct rdma_conn *c, uint64_t chunk,
-				 bool write)
+static struct rdma_chunk_mr **find_mr(struct rdma_conn *c, uint64_t chunk,
+				      bool write)
 {
-	struct chunk_mr **p = &c->mrs;
+	struct rdma_chunk_mr **p = &c->mrs;
 
 	while (*p && ((*p)->chunk != chunk || (*p)->write != write))
 		p = &(*p)->next;
@@ -104,7 +104,7 @@ static int add_mr(struct rdma_conn *c, uint64_t chunk, bool write,
 	int access = write ? IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 				     IBV_ACCESS_REMOTE_READ
 			   : IBV_ACCESS_REMOTE_READ;
-	struct chunk_mr *m = calloc(1, sizeof(*m));
+	struct rdma_chunk_mr *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return -ENOMEM;
@@ -128,7 +128,7 @@ static int add_mr(struct rdma_conn *c, uint64_t chunk, bool write,
 
 static void drop_mr(struct rdma_conn *c, uint64_t chunk, bool write)
 {
-	struct chunk_mr **p = find_mr(c, chunk, write), *m = *p;
+	struct rdma_chunk_mr **p = find_mr(c, chunk, write), *m = *p;
 
 	if (!m)
 		return;
@@ -154,7 +154,7 @@ static int caps_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
 			   uint64_t len, uint32_t *rkey)
 {
 	struct rdma_conn *c = ctx;
-	struct chunk_mr *m = *find_mr(c, chunk, false);
+	struct rdma_chunk_mr *m = *find_mr(c, chunk, false);
 
 	if (m) {
 		*rkey = m->mr->rkey;

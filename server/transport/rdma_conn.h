@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "service.h"
+#include "service/service.h"
 
 /* Requests a client may have outstanding; the server posts this many RECVs
  * per connection. */

@@ -13,13 +13,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum chunk_state {
-	CHUNK_STATE_FREE,   /* no chunk: the slot or space is available */
-	CHUNK_STATE_OPEN,   /* granted to a session, being written */
-	CHUNK_STATE_SEALED, /* immutable, readable by anyone */
+enum table_chunk_state {
+	TABLE_CHUNK_FREE,   /* no chunk: the slot or space is available */
+	TABLE_CHUNK_OPEN,   /* granted to a session, being written */
+	TABLE_CHUNK_SEALED, /* immutable, readable by anyone */
 };
 
-struct chunk_record {
+struct table_record {
 	uint64_t id;	     /* never reused within a pool; 0 is no chunk */
 	uint64_t offset;     /* bytes from the start of the chunk area */
 	uint64_t length;     /* bytes granted (a multiple of the granularity) */
@@ -29,7 +29,7 @@ struct chunk_record {
 	uint32_t crc;	     /* CRC32C of the sealed content */
 	uint32_t created_s;  /* allocation time, seconds since 1970 */
 	uint32_t sealed_s;   /* seal time, seconds since 1970; 0 if open */
-	enum chunk_state state;
+	enum table_chunk_state state;
 };
 
 struct table_stats {
@@ -43,18 +43,18 @@ struct table_stats {
 };
 
 /* Return false to stop an iteration early. */
-typedef bool table_visit_fn(const struct chunk_record *rec, void *arg);
+typedef bool table_visit_fn(const struct table_record *rec, void *arg);
 
 struct table;
 
 struct table_ops {
 	int (*alloc)(struct table *t, uint64_t size, uint64_t session,
-		     uint32_t epoch, struct chunk_record *rec);
+		     uint32_t epoch, struct table_record *rec);
 	int (*seal)(struct table *t, uint64_t id, uint64_t sealed_len,
-		    uint32_t crc, struct chunk_record *rec);
+		    uint32_t crc, struct table_record *rec);
 	int (*free)(struct table *t, uint64_t id);
 	int (*reclaim)(struct table *t, uint64_t session, uint64_t *count);
-	int (*lookup)(struct table *t, uint64_t id, struct chunk_record *rec);
+	int (*lookup)(struct table *t, uint64_t id, struct table_record *rec);
 	void (*iterate)(struct table *t, table_visit_fn *visit, void *arg);
 	void (*stats)(struct table *t, struct table_stats *stats);
 	void (*close)(struct table *t);
@@ -72,7 +72,7 @@ struct table {
  * nothing changes then.
  */
 int table_alloc(struct table *t, uint64_t size, uint64_t session,
-		uint32_t epoch, struct chunk_record *rec);
+		uint32_t epoch, struct table_record *rec);
 
 /*
  * Records an OPEN chunk as SEALED with sealed_len bytes of content whose
@@ -81,7 +81,7 @@ int table_alloc(struct table *t, uint64_t size, uint64_t session,
  * chunk), -EALREADY (already sealed), -EINVAL (sealed_len > length).
  */
 int table_seal(struct table *t, uint64_t id, uint64_t sealed_len, uint32_t crc,
-	       struct chunk_record *rec);
+	       struct table_record *rec);
 
 /* Frees an OPEN or SEALED chunk; durable on 0. -ENOENT if there is none. */
 int table_free(struct table *t, uint64_t id);
@@ -91,7 +91,7 @@ int table_free(struct table *t, uint64_t id);
 int table_reclaim(struct table *t, uint64_t session, uint64_t *count);
 
 /* Copies the record of a live chunk. -ENOENT if there is none. */
-int table_lookup(struct table *t, uint64_t id, struct chunk_record *rec);
+int table_lookup(struct table *t, uint64_t id, struct table_record *rec);
 
 /* Calls visit for each OPEN and SEALED chunk, in no set order. The table
  * must not change during the walk. */
@@ -102,6 +102,6 @@ void table_stats(struct table *t, struct table_stats *stats);
 /* Releases the table's memory (what is durable stays) and sets *t to NULL. */
 void table_close(struct table **t);
 
-const char *chunk_state_name(enum chunk_state state);
+const char *table_chunk_state_name(enum table_chunk_state state);
 
 #endif

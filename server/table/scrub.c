@@ -8,12 +8,12 @@ struct scrub_walk {
 	struct scrub_result *result;
 };
 
-static bool scrub_one(const struct chunk_record *rec, void *arg)
+static bool scrub_one(const struct table_record *rec, void *arg)
 {
 	struct scrub_walk *walk = arg;
 	uint32_t crc;
 
-	if (rec->state != CHUNK_STATE_SEALED)
+	if (rec->state != TABLE_CHUNK_SEALED)
 		return true;
 	crc = crc32c(0, walk->area + rec->offset, rec->sealed_len);
 	walk->result->checked++;

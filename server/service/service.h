@@ -27,10 +27,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "persist.h"
+#include "pool/persist.h"
 #include "proto/msg.h"
 #include "secrets.h"
-#include "table.h"
+#include "table/table.h"
 
 /* A transport's capability operations for one session. */
 struct session_caps {

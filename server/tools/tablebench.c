@@ -19,8 +19,8 @@
 
 #include "common/log.h"
 #include "common/clock.h"
-#include "pool.h"
-#include "table_pmem.h"
+#include "pool/pool.h"
+#include "table/table_pmem.h"
 
 #define CHUNK_SIZE 4096u
 #define BATCH	   1000u
@@ -89,7 +89,7 @@ static void time_cycles(struct table *t, uint64_t ops, double *pair_s,
 			double *free_s)
 {
 	static uint64_t ids[BATCH];
-	struct chunk_record rec;
+	struct table_record rec;
 
 	*pair_s = *free_s = 0;
 	for (uint64_t done = 0; done < ops; done += BATCH) {
@@ -144,7 +144,7 @@ static double bench_recovery(const struct bench_opts *o)
 		o->records * CHUNK_SIZE + (o->records + 64) * 128 + (1u << 20);
 	struct pool *pool = make_pool(o, "recovery", size, o->records);
 	struct table *t = open_table(pool, &pool->persist);
-	struct chunk_record rec;
+	struct table_record rec;
 	double secs[32];
 
 	for (uint64_t i = 0; i < o->records; i++)

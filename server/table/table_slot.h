@@ -39,7 +39,7 @@ enum slot_decode {
 };
 
 /* Encodes rec (state OPEN or SEALED; FREE encodes as freed). */
-void slot_encode_version(const struct chunk_record *rec,
+void slot_encode_version(const struct table_record *rec,
 			 uint8_t out[SLOT_VERSION_LEN]);
 
 /* The commit word naming version `which` whose bytes are `version`. */
@@ -53,7 +53,7 @@ uint64_t slot_commit_word(uint32_t slot_index, int which,
  */
 enum slot_decode slot_decode(const uint8_t *slot, uint32_t slot_index,
 			     uint64_t area_size, uint64_t granularity,
-			     struct chunk_record *rec, int *which);
+			     struct table_record *rec, int *which);
 
 /* Byte offset of version `which` within a slot. */
 static inline unsigned slot_version_offset(int which)

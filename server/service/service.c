@@ -77,11 +77,11 @@ struct open_ids {
 	size_t count, cap;
 };
 
-static bool collect_open(const struct chunk_record *rec, void *arg)
+static bool collect_open(const struct table_record *rec, void *arg)
 {
 	struct open_ids *o = arg;
 
-	if (rec->state != CHUNK_STATE_OPEN || rec->session != o->session)
+	if (rec->state != TABLE_CHUNK_OPEN || rec->session != o->session)
 		return true;
 	if (o->count == o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 16;
@@ -170,11 +170,11 @@ void service_renew_lease(struct service *s, struct session *sess)
 }
 
 /* Revokes every grant of a chunk: the owner's write, everyone's read. */
-static void revoke_all_grants(struct service *s, const struct chunk_record *rec)
+static void revoke_all_grants(struct service *s, const struct table_record *rec)
 {
 	for (struct session *o = s->sessions.next; o != &s->sessions;
 	     o = o->next) {
-		if (rec->state == CHUNK_STATE_OPEN && o->id == rec->session)
+		if (rec->state == TABLE_CHUNK_OPEN && o->id == rec->session)
 			o->caps->revoke_write(o->caps_ctx, rec->id);
 		o->caps->revoke_read(o->caps_ctx, rec->id);
 	}
@@ -182,7 +182,7 @@ static void revoke_all_grants(struct service *s, const struct chunk_record *rec)
 
 int service_admin_free(struct service *s, uint64_t id)
 {
-	struct chunk_record rec;
+	struct table_record rec;
 
 	if (table_lookup(s->table, id, &rec))
 		return -ENOENT;
@@ -281,7 +281,7 @@ static void do_alloc(struct service *s, struct session *sess,
 		     const struct proto_msg *req, struct proto_msg *r)
 {
 	uint64_t size = req->u.alloc.size;
-	struct chunk_record rec;
+	struct table_record rec;
 	uint8_t *addr;
 	uint32_t rkey;
 	int rc;
@@ -327,7 +327,7 @@ static void do_alloc(struct service *s, struct session *sess,
 
 /* Finds an OPEN chunk of this session, or fills an ERROR and fails. */
 static int find_own_open(struct service *s, struct session *sess,
-			 uint64_t chunk, struct chunk_record *rec,
+			 uint64_t chunk, struct table_record *rec,
 			 struct proto_msg *r)
 {
 	if (table_lookup(s->table, chunk, rec)) {
@@ -335,7 +335,7 @@ static int find_own_open(struct service *s, struct session *sess,
 		     (unsigned long long)chunk);
 		return -1;
 	}
-	if (rec->state != CHUNK_STATE_OPEN) {
+	if (rec->state != TABLE_CHUNK_OPEN) {
 		fail(r, PROTO_ST_STATE, "chunk %llu is sealed",
 		     (unsigned long long)chunk);
 		return -1;
@@ -353,7 +353,7 @@ static void do_persist(struct service *s, struct session *sess,
 {
 	uint64_t chunk = req->u.persist.chunk, off = req->u.persist.offset;
 	uint64_t len = req->u.persist.length;
-	struct chunk_record rec;
+	struct table_record rec;
 
 	if (check_epoch(s, sess, req->u.persist.epoch, r) ||
 	    find_own_open(s, sess, chunk, &rec, r))
@@ -374,7 +374,7 @@ static void do_seal(struct service *s, struct session *sess,
 {
 	uint64_t chunk = req->u.seal.chunk, len = req->u.seal.length;
 	uint32_t want = req->u.seal.crc, got, rkey;
-	struct chunk_record rec;
+	struct table_record rec;
 	uint8_t *addr;
 
 	if (check_epoch(s, sess, req->u.seal.epoch, r) ||
@@ -408,7 +408,7 @@ static void do_open(struct service *s, struct session *sess,
 		    const struct proto_msg *req, struct proto_msg *r)
 {
 	uint64_t chunk = req->u.open.chunk;
-	struct chunk_record rec;
+	struct table_record rec;
 	uint32_t rkey;
 	int rc;
 
@@ -417,7 +417,7 @@ static void do_open(struct service *s, struct session *sess,
 		     (unsigned long long)chunk);
 		return;
 	}
-	if (rec.state != CHUNK_STATE_SEALED) {
+	if (rec.state != TABLE_CHUNK_SEALED) {
 		fail(r, PROTO_ST_STATE, "chunk %llu is not sealed yet",
 		     (unsigned long long)chunk);
 		return;
@@ -441,7 +441,7 @@ static void do_free(struct service *s, struct session *sess,
 		    const struct proto_msg *req, struct proto_msg *r)
 {
 	uint64_t chunk = req->u.free.chunk;
-	struct chunk_record rec;
+	struct table_record rec;
 
 	if (check_epoch(s, sess, req->u.free.epoch, r))
 		return;
@@ -450,7 +450,7 @@ static void do_free(struct service *s, struct session *sess,
 		     (unsigned long long)chunk);
 		return;
 	}
-	if (rec.state == CHUNK_STATE_OPEN && rec.session != sess->id) {
+	if (rec.state == TABLE_CHUNK_OPEN && rec.session != sess->id) {
 		fail(r, PROTO_ST_PERM, "chunk %llu is another session's",
 		     (unsigned long long)chunk);
 		return;

@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "persist.h"
-#include "superblock.h"
+#include "pool/persist.h"
+#include "pool/superblock.h"
 #include "table.h"
 
 /* What recovery found and did. */

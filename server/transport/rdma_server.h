@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "rdma_conn.h"
-#include "service.h"
+#include "service/service.h"
 
 struct rdma_server_opts {
 	const char *listen; /* address of an RDMA device, or 0.0.0.0 */

@@ -1,0 +1,123 @@
+#!/bin/sh
+# The house rules of the source tree, checked (see README, "Layout"):
+#
+# 1. Includes point down only. Layers, top to bottom:
+#      client/ (and its tools/, examples/)   server/*.c (main, config, admin)
+#      server/transport/  server/service/  server/table/  server/pool/
+#      proto/  common/
+#    A server file includes its own folder or a lower one; server/tools/
+#    may include any server folder, and nothing includes it. proto/
+#    includes only common/, common/ nothing of ours, and neither the client
+#    nor proto/ includes a server header.
+# 2. No circle of calls between the .c files of the client library or of
+#    the server's core: from their object files, "A calls B" when A uses a
+#    symbol B defines; tsort finds any loop.
+#
+# Usage: tests/layering.sh SOURCE_DIR BUILD_DIR
+set -eu
+src=$1
+build=$2
+bad=0
+
+# The rank of a source file's folder; lower ranks may include higher ones.
+rank() {
+	case $1 in
+	client/*) echo 0 ;;
+	server/tools/*) echo 0 ;;
+	server/transport/*) echo 2 ;;
+	server/service/*) echo 3 ;;
+	server/table/*) echo 4 ;;
+	server/pool/*) echo 5 ;;
+	server/*) echo 1 ;;
+	proto/*) echo 6 ;;
+	common/*) echo 7 ;;
+	*) echo 99 ;;
+	esac
+}
+
+# Resolves an include as the compiler does for our -I folders: the
+# including file's folder, then server/ (for the server), then the top.
+resolve() {
+	file=$1
+	inc=$2
+	dir=$(dirname "$file")
+	for candidate in "$dir/$inc" "server/$inc" "client/$inc" "$inc"; do
+		if [ -f "$src/$candidate" ]; then
+			realpath --relative-to="$src" "$src/$candidate"
+			return
+		fi
+	done
+}
+
+check_includes() {
+	cd "$src"
+	for file in $(find client server proto common -name '*.[ch]' | sort); do
+		from=$(rank "$file")
+		for inc in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file"); do
+			target=$(resolve "$file" "$inc")
+			[ -n "$target" ] || continue
+			to=$(rank "$target")
+			case $file:$target in
+			client/*:server/* | proto/*:server/* | proto/*:client/*)
+				echo "layering: $file includes $target (the client and proto/ know no server or client internals)"
+				bad=1
+				continue
+				;;
+			esac
+			case $target in
+			server/tools/*)
+				echo "layering: $file includes $target (a tool)"
+				bad=1
+				continue
+				;;
+			esac
+			if [ "$to" -lt "$from" ]; then
+				echo "layering: $file includes $target, a higher layer"
+				bad=1
+			fi
+		done
+	done
+	cd - >/dev/null
+}
+
+# Prints "A B" for each object A that uses a symbol object B defines.
+call_edges() {
+	for a in "$@"; do
+		nm -u "$a" | awk '{print $2}' | sort -u >"$tmp/uses"
+		for b in "$@"; do
+			[ "$a" = "$b" ] && continue
+			nm -g --defined-only "$b" | awk '{print $3}' | sort -u >"$tmp/defs"
+			if [ -n "$(comm -12 "$tmp/uses" "$tmp/defs")" ]; then
+				echo "$(basename "$a" .c.o) $(basename "$b" .c.o)"
+			fi
+		done
+	done
+}
+
+check_calls() {
+	what=$1
+	shift
+	[ -f "$1" ] || {
+		echo "layering: no objects for $what in $build: build first"
+		bad=1
+		return
+	}
+	call_edges "$@" >"$tmp/edges"
+	if ! tsort "$tmp/edges" >/dev/null 2>"$tmp/loop"; then
+		echo "layering: the $what's files call each other in a circle:"
+		sed 's/^/  /' "$tmp/loop"
+		bad=1
+	fi
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check_includes
+check_calls "client library" \
+	"$build"/client/CMakeFiles/chunkclient_objects.dir/*.c.o
+check_calls "server core" \
+	$(find "$build/server/CMakeFiles/chunkd_core.dir" -name '*.c.o' | sort)
+if [ "$bad" = 0 ]; then
+	echo "layering: includes point down; no circle of calls in the client library or the server core"
+fi
+exit "$bad"

@@ -117,7 +117,7 @@ measure() {
 		--direct-write-to-pmem --log-level warn "${poll[@]}" 2>"$out.log" &
 	local chunkd=$!
 	sleep 2
-	build/client/chunkbench --port 7490 --iters "$iters" "${poll[@]}" \
+	build/client/tools/chunkbench --port 7490 --iters "$iters" "${poll[@]}" \
 		--json "$addr" >"$out.ours"
 	kill -TERM "$chunkd"
 	wait "$chunkd"

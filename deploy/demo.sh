@@ -56,10 +56,10 @@ stop_chunkd() {
 store_a_file() {
 	local id
 	echo "== chunkfile: README.md into a chunk and back"
-	id=$("$build_dir/client/chunkfile" --port "$port" put "$addr" README.md)
-	"$build_dir/client/chunkfile" --port "$port" get "$addr" "$id" /tmp/readme.back
+	id=$("$build_dir/client/examples/chunkfile" --port "$port" put "$addr" README.md)
+	"$build_dir/client/examples/chunkfile" --port "$port" get "$addr" "$id" /tmp/readme.back
 	cmp README.md /tmp/readme.back
-	"$build_dir/client/chunkfile" --port "$port" rm "$addr" "$id"
+	"$build_dir/client/examples/chunkfile" --port "$port" rm "$addr" "$id"
 	echo "stored README.md ($(stat -c %s README.md) bytes) as chunk $id, read it back intact, freed it"
 }
 
@@ -82,7 +82,7 @@ inside() {
 	echo "== chunkd on $dax, serving $addr port $port"
 	start_chunkd
 	echo "== chunkdemo: 64 chunks of 64 KiB, writer and reader connections"
-	"$build_dir/client/chunkdemo" --port "$port" "$addr"
+	"$build_dir/client/tools/chunkdemo" --port "$port" "$addr"
 	store_a_file
 	stop_chunkd
 	raw_figures

@@ -24,7 +24,7 @@ run_with_poll() {
 	local pid=$!
 	for _ in $(seq 100); do grep -q ready "$log" && break; sleep 0.1; done
 	echo "== chunkd poll_us=$poll: 2000 chunks of 64 bytes"
-	build/client/chunkdemo --port "$port" --chunks 2000 --size 64 "$addr" |
+	build/client/tools/chunkdemo --port "$port" --chunks 2000 --size 64 "$addr" |
 		grep -E 'step|write\+persist +[0-9]|seal +[0-9]'
 	kill -TERM "$pid"
 	wait "$pid"

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../client/timing.h"
+#include "../../client/tools/timing.h"
 
 #define MAX_SIZE (1u << 20)
 

@@ -1,0 +1,170 @@
+/*
+ * The admin socket's protocol (README, "The admin protocol") through
+ * admin_handle_line, over a real DRAM pool, its table and a service with a
+ * fake transport; and admin_stop with a client still connected.
+ */
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "pool/pool.h"
+#include "service/service.h"
+#include "table/table_pmem.h"
+
+static struct pool *pool;
+static struct table *table;
+static struct service svc;
+static struct session sess;
+static struct admin *admin;
+static struct event_base *base;
+static char pool_path[64], sock_path[64];
+
+static int fake_grant(void *ctx, uint64_t chunk, uint8_t *addr, uint64_t len,
+		      uint32_t *rkey)
+{
+	(void)ctx;
+	(void)chunk;
+	(void)addr;
+	(void)len;
+	*rkey = 7;
+	return 0;
+}
+
+static void fake_revoke(void *ctx, uint64_t chunk)
+{
+	(void)ctx;
+	(void)chunk;
+}
+
+static const struct session_caps caps = {fake_grant, fake_revoke, fake_grant,
+					 fake_revoke};
+
+static void setup(void)
+{
+	struct pool_opts po = {.path = pool_path, .create_size = 4u << 20};
+	struct table_pmem_report rep;
+	char err[512];
+
+	snprintf(pool_path, sizeof(pool_path), "/dev/shm/chunkd-admin-%d.pool",
+		 (int)getpid());
+	snprintf(sock_path, sizeof(sock_path), "/tmp/chunkd-admin-%d.sock",
+		 (int)getpid());
+	unlink(pool_path);
+	base = event_base_new();
+	cr_assert_not_null(base);
+	cr_assert_eq(pool_open(&po, &pool, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(table_pmem_open(pool->base, &pool->geo, &pool->persist,
+				     &table, &rep),
+		     0);
+	service_init(&svc, table, pool_chunk_area(pool), &pool->persist, 4096,
+		     false, 10000);
+	service_session_start(&svc, &sess, &caps, NULL);
+	sess.greeted = true;
+	cr_assert_eq(admin_start(base, sock_path, &svc, pool, pool_path,
+				 &admin, err, sizeof(err)),
+		     0, "%s", err);
+}
+
+static void teardown(void)
+{
+	admin_stop(&admin);
+	service_session_end(&svc, &sess);
+	table_close(&table);
+	pool_close(&pool);
+	event_base_free(base);
+	unlink(pool_path);
+}
+
+TestSuite(admin, .init = setup, .fini = teardown);
+
+/* The reply to line, parsed; fails unless it is one JSON object. */
+static json_t *ask(const char *line)
+{
+	char *reply = admin_handle_line(admin, line);
+	json_t *j;
+
+	cr_assert_not_null(reply);
+	cr_assert_null(strchr(reply, '\n'), "one line: %s", reply);
+	j = json_loads(reply, 0, NULL);
+	cr_assert_not_null(j, "not JSON: %s", reply);
+	free(reply);
+	return j;
+}
+
+static void expect_error(const char *line, const char *code)
+{
+	json_t *j = ask(line);
+
+	cr_assert(json_is_false(json_object_get(j, "ok")), "%s", line);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "code")), code,
+			 "%s", line);
+	cr_assert_not_null(json_string_value(json_object_get(j, "error")));
+	json_decref(j);
+}
+
+Test(admin, malformed_or_unknown_requests_get_an_error_line)
+{
+	expect_error("not json", "EINVAL");
+	expect_error("[1,2]", "EINVAL");
+	expect_error("{\"cmd\":\"frobnicate\"}", "EINVAL");
+	expect_error("{\"cmd\":\"chunks\",\"state\":\"weird\"}", "EINVAL");
+	expect_error("{\"cmd\":\"chunk_show\"}", "EINVAL");
+	expect_error("{\"cmd\":\"chunk_show\",\"id\":999}", "ENOENT");
+	expect_error("{\"cmd\":\"lease_revoke\",\"id\":12345}", "ENOENT");
+}
+
+Test(admin, status_chunks_and_chunk_free_describe_the_table)
+{
+	struct table_record rec;
+	char line[128];
+	json_t *j;
+
+	cr_assert_eq(table_alloc(table, 5000, sess.id, sess.epoch, &rec), 0);
+	j = ask("{\"cmd\":\"status\"}");
+	cr_assert(json_is_true(json_object_get(j, "ok")));
+	cr_assert_eq(json_integer_value(json_object_get(
+			     json_object_get(j, "chunks"), "open")),
+		     1);
+	cr_assert_eq(json_integer_value(json_object_get(j, "sessions")), 1);
+	json_decref(j);
+	j = ask("{\"cmd\":\"chunks\",\"state\":\"open\"}");
+	cr_assert_eq(json_array_size(json_object_get(j, "chunks")), 1);
+	json_decref(j);
+	snprintf(line, sizeof(line), "{\"cmd\":\"chunk_free\",\"id\":%llu}",
+		 (unsigned long long)rec.id);
+	j = ask(line);
+	cr_assert(json_is_true(json_object_get(j, "freed")));
+	json_decref(j);
+	cr_assert_neq(table_lookup(table, rec.id, &rec), 0, "freed");
+}
+
+Test(admin, stopping_closes_connected_clients)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct timeval timeout = {.tv_sec = 5};
+	char buf[8];
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	/* Let the loop accept it. */
+	for (int i = 0; i < 10; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	admin_stop(&admin);
+	cr_assert_null(admin);
+	/* libevent closes a freed bufferevent's socket from the loop. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout,
+				sizeof(timeout)),
+		     0);
+	cr_assert_eq(read(fd, buf, sizeof(buf)), 0,
+		     "the client sees its connection closed");
+	cr_assert_neq(access(sock_path, F_OK), 0, "the socket file is gone");
+	close(fd);
+}

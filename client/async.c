@@ -8,7 +8,7 @@
 /* Takes a free op slot for a callback; returns its index or -1. */
 static int op_start(struct chunk_client *c, chunk_done_fn *done, void *arg)
 {
-	for (unsigned i = 0; i < CLIENT_MAX_ASYNC; i++) {
+	for (unsigned i = 0; i < c->opts.max_in_flight; i++) {
 		if (!c->ops[i].used) {
 			c->ops[i] = (struct async_op){
 				.used = true, .done = done, .arg = arg};
@@ -39,7 +39,7 @@ static void op_cancel(struct chunk_client *c, unsigned i)
 
 bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 {
-	for (unsigned i = 0; i < CLIENT_MAX_ASYNC; i++) {
+	for (unsigned i = 0; i < c->opts.max_in_flight; i++) {
 		if (c->ops[i].used && c->ops[i].request_id &&
 		    c->ops[i].request_id == reply->hdr.request_id) {
 			op_finish(c, i,
@@ -54,13 +54,14 @@ bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 
 void async_rdma_done(struct chunk_client *c, unsigned op, int status)
 {
-	if (op < CLIENT_MAX_ASYNC && c->ops[op].used && !c->ops[op].request_id)
+	if (op < c->opts.max_in_flight && c->ops[op].used &&
+	    !c->ops[op].request_id)
 		op_finish(c, op, status);
 }
 
 void async_fail_all(struct chunk_client *c, int status)
 {
-	for (unsigned i = 0; i < CLIENT_MAX_ASYNC; i++)
+	for (unsigned i = 0; i < c->opts.max_in_flight; i++)
 		if (c->ops[i].used)
 			op_finish(c, i, status);
 }

@@ -15,8 +15,6 @@
 #include "proto/reject.h"
 #include "proto/wire.h"
 
-#define CQ_DEPTH	   (4 * CLIENT_CREDITS + 2 * CLIENT_MAX_ASYNC + 64)
-#define SQ_DEPTH	   (2 * CLIENT_CREDITS + 2 * CLIENT_MAX_ASYNC)
 #define RESOLVE_TIMEOUT_MS 5000
 
 CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
@@ -29,6 +27,7 @@ CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
 	opts->persist_methods =
 		CHUNK_PERSIST_RPC | CHUNK_PERSIST_READ_AFTER_WRITE;
 	opts->renew_lease = 1;
+	opts->max_in_flight = CHUNK_MAX_ASYNC;
 }
 
 void client_lock(struct chunk_client *c)
@@ -658,12 +657,16 @@ static int make_queues(struct chunk_client *c)
 		    fcntl(c->channel->fd, F_SETFL, flags | O_NONBLOCK))
 			return CHUNK_E_INTERNAL;
 	}
-	c->cq = ibv_create_cq(c->id->verbs, CQ_DEPTH, c, c->channel, 0);
+	/* An async write+persist takes two send entries; so may a request. */
+	c->cq = ibv_create_cq(c->id->verbs,
+			      4 * CLIENT_CREDITS + 2 * c->opts.max_in_flight +
+				      64,
+			      c, c->channel, 0);
 	if (!c->cq)
 		return CHUNK_E_NOMEM;
 	attr.send_cq = attr.recv_cq = c->cq;
 	attr.qp_type = IBV_QPT_RC;
-	attr.cap.max_send_wr = SQ_DEPTH;
+	attr.cap.max_send_wr = 2 * CLIENT_CREDITS + 2 * c->opts.max_in_flight;
 	attr.cap.max_recv_wr = CLIENT_CREDITS;
 	attr.cap.max_send_sge = attr.cap.max_recv_sge = 1;
 	if (rdma_create_qp(c->id, c->pd, &attr))
@@ -770,11 +773,7 @@ int client_reconnect(struct chunk_client *c)
 
 static void free_client(struct chunk_client *c)
 {
-	while (c->mems) {
-		struct chunk_mem *m = c->mems;
-
-		chunk_mem_dereg(&m);
-	}
+	client_mem_orphan_all(c);
 	drop_connection(c);
 	if (c->channel)
 		ibv_destroy_comp_channel(c->channel);
@@ -788,6 +787,7 @@ static void free_client(struct chunk_client *c)
 		rdma_destroy_event_channel(c->cm);
 	idmap_fini(&c->chunk_index);
 	free(c->chunks);
+	free(c->ops);
 	free(c->msgs);
 	free(c->bounce);
 	renewer_fini(c);
@@ -807,6 +807,8 @@ static void take_opts(struct chunk_client *c, const struct chunk_client_opts *o)
 		c->opts.bounce_size = 4096;
 	if (c->opts.timeout_ms == 0)
 		c->opts.timeout_ms = 10000;
+	if (c->opts.max_in_flight == 0)
+		c->opts.max_in_flight = CHUNK_MAX_ASYNC;
 }
 
 static int init_lock(struct chunk_client *c)
@@ -837,6 +839,15 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 		return CHUNK_E_NOMEM;
 	}
 	take_opts(c, opts);
+	if (c->opts.max_in_flight > CHUNK_MAX_IN_FLIGHT) {
+		free_client(c);
+		return CHUNK_E_INVAL;
+	}
+	c->ops = calloc(c->opts.max_in_flight, sizeof(*c->ops));
+	if (!c->ops) {
+		free_client(c);
+		return CHUNK_E_NOMEM;
+	}
 	memcpy(c->host, host, strlen(host) + 1);
 	c->port = port;
 	if (auth_init()) {

@@ -18,7 +18,6 @@
 #define CLIENT_CREDITS 16u /* the server's RECV credits */
 /* After the messages: the target of read-after-write's small READ. */
 #define CLIENT_SCRATCH_LEN 64u
-#define CLIENT_MAX_ASYNC   CHUNK_MAX_ASYNC /* async operations in flight */
 
 /* One asynchronous operation in flight. */
 struct async_op {
@@ -82,7 +81,7 @@ struct chunk_client {
 	size_t chunk_count, chunk_cap;
 	struct idmap chunk_index; /* id -> index in chunks */
 	struct chunk_mem *mems;
-	struct async_op ops[CLIENT_MAX_ASYNC];
+	struct async_op *ops; /* opts.max_in_flight of them */
 	unsigned ops_in_flight;
 	uint64_t ops_completed;
 	uint64_t wait_mark;	  /* ops_completed when a wait began */
@@ -221,6 +220,9 @@ int client_writable_chunk(struct chunk_client *c, uint64_t id,
 			  struct remote_chunk **out);
 
 /* The registration covering [addr, addr + len), or NULL. */
+/* At disconnect: deregisters every chunk_mem of the client and detaches
+ * the handles, which stay valid until the application's chunk_mem_dereg(). */
+void client_mem_orphan_all(struct chunk_client *c);
 struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,
 			       size_t len);
 

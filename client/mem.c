@@ -36,6 +36,11 @@ CHUNK_EXPORT void chunk_mem_dereg(struct chunk_mem **mem)
 	if (!m)
 		return;
 	c = m->client;
+	if (!c) { /* its client is gone, and with it the registration */
+		free(m);
+		*mem = NULL;
+		return;
+	}
 	client_lock(c);
 	for (p = &m->client->mems; *p && *p != m; p = &(*p)->next)
 		;
@@ -45,6 +50,18 @@ CHUNK_EXPORT void chunk_mem_dereg(struct chunk_mem **mem)
 	free(m);
 	*mem = NULL;
 	client_unlock(c);
+}
+
+void client_mem_orphan_all(struct chunk_client *c)
+{
+	while (c->mems) {
+		struct chunk_mem *m = c->mems;
+
+		c->mems = m->next;
+		ibv_dereg_mr(m->mr);
+		/* The handle is the application's: chunk_mem_dereg frees it. */
+		*m = (struct chunk_mem){0};
+	}
 }
 
 struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,

@@ -192,6 +192,59 @@ static json_t *cmd_chunks(struct admin *a, json_t *req)
 	return ok_reply(json_pack("{s:o}", "chunks", w.list));
 }
 
+/* A free the table may finish after the reply: whoever comes second (the
+ * reply or the completion) frees it. */
+struct admin_free {
+	uint64_t id;
+	bool done, abandoned;
+	int status;
+};
+
+static void admin_free_done(void *arg, const struct table_result *res)
+{
+	struct admin_free *f = arg;
+
+	f->done = true;
+	f->status = res->status;
+	if (res->status)
+		log_error("admin: freeing chunk %llu failed: %s",
+			  (unsigned long long)f->id, strerror(-res->status));
+	else
+		log_info("admin: freed chunk %llu", (unsigned long long)f->id);
+	if (f->abandoned)
+		free(f);
+}
+
+static json_t *free_chunk(struct admin *a, const struct table_record *r)
+{
+	struct admin_free *f = calloc(1, sizeof(*f));
+	json_t *reply;
+
+	if (!f)
+		return error_reply(EIO, "out of memory");
+	f->id = r->id;
+	if (service_admin_free(a->svc, r->id, admin_free_done, f)) {
+		free(f);
+		return error_reply(ENOENT, "no chunk %llu",
+				   (unsigned long long)r->id);
+	}
+	if (!f->done) {
+		/* Only a networked table answers later: it logs the end. */
+		f->abandoned = true;
+		return ok_reply(json_pack("{s:o, s:b, s:b}", "chunk",
+					  record_to_json(r), "freed", 0,
+					  "pending", 1));
+	}
+	reply = f->status ? error_reply(EIO, "freeing chunk %llu: %s",
+					(unsigned long long)r->id,
+					strerror(-f->status))
+			  /* The record as it was, and that it is gone. */
+			  : ok_reply(json_pack("{s:o, s:b}", "chunk",
+					       record_to_json(r), "freed", 1));
+	free(f);
+	return reply;
+}
+
 static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
 {
 	struct table_record r;
@@ -205,11 +258,7 @@ static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
 	if (!free_it)
 		return ok_reply(
 			json_pack("{s:o}", "chunk", record_to_json(&r)));
-	service_admin_free(a->svc, id);
-	log_info("admin: freed chunk %llu", (unsigned long long)id);
-	/* The record as it was, and that it is gone now. */
-	return ok_reply(json_pack("{s:o, s:b}", "chunk", record_to_json(&r),
-				  "freed", 1));
+	return free_chunk(a, &r);
 }
 
 /* ---- status and verify ---- */

@@ -93,6 +93,9 @@ struct chunk_client_opts {
 	const void *auth_secret;  /* the shared secret chunkd knows for that
 				   * name; NULL: do not authenticate */
 	size_t auth_secret_len;
+	unsigned max_in_flight;	  /* asynchronous operations in flight at
+				   * once, 1 to CHUNK_MAX_IN_FLIGHT; default
+				   * (and 0) CHUNK_MAX_ASYNC */
 };
 
 void chunk_client_opts_init(struct chunk_client_opts *opts);
@@ -111,7 +114,9 @@ int chunk_client_connect(const char *host, uint16_t port,
 			 struct chunk_client **client);
 
 /* Ends the session (the server reclaims its unsealed chunks), frees the
- * client and sets *client to NULL. NULL is fine. */
+ * client and sets *client to NULL. NULL is fine. Registered memory is
+ * deregistered; its chunk_mem handles stay the application's to
+ * chunk_mem_dereg(). */
 void chunk_client_disconnect(struct chunk_client **client);
 
 /* The session id the server gave this connection (it changes when the
@@ -222,11 +227,14 @@ int chunk_free(struct chunk_client *client, unsigned long long chunk_id);
  * Buffers must lie in memory given to chunk_mem_reg(): there is no copy,
  * and buf must stay untouched until the callback. A callback may start new
  * asynchronous operations but must not call the synchronous ones. At most
- * CHUNK_MAX_ASYNC operations are in flight; more get CHUNK_E_AGAIN. If the
- * connection is lost, every operation in flight completes with the error.
+ * opts.max_in_flight operations are in flight (default CHUNK_MAX_ASYNC); more
+ * get CHUNK_E_AGAIN, as do persist requests past the server's 16 receive
+ * credits. If the connection is lost, every operation in flight completes
+ * with the error.
  */
 
-#define CHUNK_MAX_ASYNC 32
+#define CHUNK_MAX_ASYNC	    32	 /* the default of opts.max_in_flight */
+#define CHUNK_MAX_IN_FLIGHT 1024 /* its largest value */
 
 typedef void chunk_done_fn(void *arg, int status);
 
@@ -279,7 +287,10 @@ struct chunk_mem;
 int chunk_mem_reg(struct chunk_client *client, void *addr, size_t len,
 		  struct chunk_mem **mem);
 
-/* Deregisters and sets *mem to NULL; the memory stays the caller's. */
+/* Deregisters and sets *mem to NULL; the memory stays the caller's. The
+ * handle outlives its client: chunk_client_disconnect() deregisters the
+ * client's memory, and chunk_mem_dereg() is still called on each handle
+ * afterwards (it then only frees the handle). NULL is fine. */
 void chunk_mem_dereg(struct chunk_mem **mem);
 
 #ifdef __cplusplus

@@ -86,6 +86,8 @@ static struct chunk_client *connect_with(const struct bench_opts *o,
 	chunk_client_opts_init(&co);
 	co.persist_methods = methods;
 	co.bounce_size = BUF_SIZE;
+	if (o->depth > co.max_in_flight)
+		co.max_in_flight = o->depth;
 	if (o->poll_us >= 0)
 		co.poll_us = (unsigned)o->poll_us;
 	if (check(chunk_client_connect(o->host, (uint16_t)o->port, &co, &c),
@@ -587,7 +589,7 @@ static void usage(FILE *out)
 		"  -P, --poll-us US    busy-poll this long before sleeping on the\n"
 		"                      completion channel (library default: 50)\n"
 		"  -j, --json          print the figures as JSON\n",
-		CHUNK_MAX_ASYNC);
+		STREAM_TOTAL / STREAM_OP);
 }
 
 static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
@@ -629,7 +631,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			ok = parse_uint(optarg, 10, 10000000, &o->iters);
 			break;
 		case 'd':
-			ok = parse_uint(optarg, 1, CHUNK_MAX_ASYNC, &o->depth);
+			ok = parse_uint(optarg, 1, STREAM_TOTAL / STREAM_OP,
+					&o->depth);
 			break;
 		case 't':
 			ok = parse_uint(optarg, 1, 64, &o->threads);

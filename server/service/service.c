@@ -56,15 +56,16 @@ void service_init(struct service *s, struct table *table, uint8_t *area,
 }
 
 void service_session_start(struct service *s, struct session *sess,
-			   const struct session_caps *caps, void *caps_ctx)
+			   const struct session_ops *ops, void *ops_ctx)
 {
 	sess->id = ++s->next_session;
 	sess->epoch = 1;
 	sess->greeted = false;
 	sess->auth_refused = false;
 	sess->lease_deadline_us = s->clock_us() + s->lease_ttl_ms * 1000ull;
-	sess->caps = caps;
-	sess->caps_ctx = caps_ctx;
+	sess->ops = ops;
+	sess->ops_ctx = ops_ctx;
+	sess->held = NULL;
 	sess->next = &s->sessions;
 	sess->prev = s->sessions.prev;
 	s->sessions.prev->next = sess;
@@ -96,30 +97,44 @@ static bool collect_open(const struct table_record *rec, void *arg)
 	return true;
 }
 
-/* Revokes write access to the session's OPEN chunks, then reclaims them;
- * returns how many. */
-static uint64_t reclaim_open(struct service *s, struct session *sess)
+/* Chunk and session ids travel to table completions as the callback's
+ * argument itself, so nothing is allocated for them. */
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "ids fit a pointer");
+
+static void reclaim_done(void *arg, const struct table_result *res)
+{
+	unsigned long long session = (uintptr_t)arg;
+
+	if (res->status)
+		log_error(
+			"session %llu: reclaiming its open chunks failed: %s; "
+			"recovery frees them at the next start",
+			session, strerror(-res->status));
+	else if (res->count)
+		log_info("session %llu: reclaimed %llu open chunks", session,
+			 (unsigned long long)res->count);
+}
+
+/* Revokes write access to the session's OPEN chunks of epoch or earlier,
+ * then has the table reclaim them. */
+static void reclaim_open(struct service *s, struct session *sess,
+			 uint32_t epoch)
 {
 	struct open_ids open = {.session = sess->id};
-	uint64_t reclaimed = 0;
 
 	table_iterate(s->table, collect_open, &open);
 	/* Write access goes first: nothing may land in a reclaimed chunk. */
 	for (size_t i = 0; i < open.count; i++)
-		sess->caps->revoke_write(sess->caps_ctx, open.ids[i]);
+		sess->ops->revoke_write(sess->ops_ctx, open.ids[i]);
 	free(open.ids);
-	table_reclaim(s->table, sess->id, &reclaimed);
-	return reclaimed;
+	table_reclaim(s->table, sess->id, epoch, reclaim_done,
+		      (void *)(uintptr_t)sess->id);
 }
 
 void service_session_end(struct service *s, struct session *sess)
 {
-	uint64_t reclaimed = reclaim_open(s, sess);
-
-	if (reclaimed)
-		log_info("session %llu ended: reclaimed %llu open chunks",
-			 (unsigned long long)sess->id,
-			 (unsigned long long)reclaimed);
+	request_orphan_all(sess);
+	reclaim_open(s, sess, sess->epoch);
 	sess->prev->next = sess->next;
 	sess->next->prev = sess->prev;
 	sess->next = sess->prev = sess;
@@ -127,14 +142,14 @@ void service_session_end(struct service *s, struct session *sess)
 
 static void lose_lease(struct service *s, struct session *sess, const char *why)
 {
-	uint64_t reclaimed = reclaim_open(s, sess);
+	uint32_t lost = sess->epoch;
 
 	sess->epoch++;
 	sess->lease_deadline_us = 0;
-	log_info(
-		"session %llu: lease %s; reclaimed %llu open chunks; epoch now %u",
-		(unsigned long long)sess->id, why,
-		(unsigned long long)reclaimed, sess->epoch);
+	log_info("session %llu: lease %s; its open chunks are reclaimed; "
+		 "epoch now %u",
+		 (unsigned long long)sess->id, why, sess->epoch);
+	reclaim_open(s, sess, lost);
 }
 
 unsigned service_expire_leases(struct service *s)
@@ -175,19 +190,21 @@ static void revoke_all_grants(struct service *s, const struct table_record *rec)
 	for (struct session *o = s->sessions.next; o != &s->sessions;
 	     o = o->next) {
 		if (rec->state == TABLE_CHUNK_OPEN && o->id == rec->session)
-			o->caps->revoke_write(o->caps_ctx, rec->id);
-		o->caps->revoke_read(o->caps_ctx, rec->id);
+			o->ops->revoke_write(o->ops_ctx, rec->id);
+		o->ops->revoke_read(o->ops_ctx, rec->id);
 	}
 }
 
-int service_admin_free(struct service *s, uint64_t id)
+int service_admin_free(struct service *s, uint64_t id, table_done_fn *done,
+		       void *arg)
 {
 	struct table_record rec;
 
 	if (table_lookup(s->table, id, &rec))
 		return -ENOENT;
 	revoke_all_grants(s, &rec);
-	return table_free(s->table, id);
+	table_free(s->table, id, done, arg);
+	return 0;
 }
 
 int service_revoke_lease(struct service *s, uint64_t id)
@@ -203,20 +220,49 @@ int service_revoke_lease(struct service *s, uint64_t id)
 	return -ENOENT;
 }
 
-/* Refuses a request under an epoch that is not the lease's (STALE, with
- * the current epoch as detail); renews the lease otherwise. */
+/* Refuses a request made under epoch, which is not the lease's: STALE,
+ * with the current epoch as detail. */
+static void refuse_stale(const struct session *sess, uint32_t epoch,
+			 struct proto_msg *r)
+{
+	fail(r, PROTO_ST_STALE, "epoch %u is stale; the lease is at epoch %u",
+	     epoch, sess->epoch);
+	r->u.error.detail = sess->epoch;
+}
+
+/* Refuses a request under an epoch that is not the lease's; renews the
+ * lease otherwise. */
 static int check_epoch(struct service *s, struct session *sess, uint32_t epoch,
 		       struct proto_msg *r)
 {
 	if (epoch != sess->epoch) {
-		fail(r, PROTO_ST_STALE,
-		     "epoch %u is stale; the lease is at epoch %u", epoch,
-		     sess->epoch);
-		r->u.error.detail = sess->epoch;
+		refuse_stale(sess, epoch, r);
 		return -1;
 	}
 	sess->lease_deadline_us = s->clock_us() + s->lease_ttl_ms * 1000ull;
 	return 0;
+}
+
+/* Counts and sends a held request's reply, and frees it. */
+static void finish(struct service *s, struct request *q)
+{
+	if (q->sess && q->reply.hdr.type == PROTO_ERROR)
+		s->counters.errors++;
+	request_finish(q);
+}
+
+/* Holds req for a table change; NULL (with *r an ERROR) when out of
+ * memory. */
+static struct request *hold(struct service *s, struct session *sess,
+			    const struct proto_msg *req, struct proto_msg *r)
+{
+	struct request *q = request_new(sess, req);
+
+	if (!q)
+		fail(r, PROTO_ST_INTERNAL, "out of memory");
+	else
+		q->svc = s;
+	return q;
 }
 
 static void do_renew(struct service *s, struct session *sess,
@@ -277,52 +323,102 @@ static void do_hello(struct service *s, struct session *sess,
 	r->u.welcome.lease_ttl_ms = s->lease_ttl_ms;
 }
 
-static void do_alloc(struct service *s, struct session *sess,
-		     const struct proto_msg *req, struct proto_msg *r)
+/* Frees a chunk granted to nobody after all (its request was orphaned or
+ * its lease lost while the table worked). */
+static void undo_done(void *arg, const struct table_result *res)
 {
-	uint64_t size = req->u.alloc.size;
-	struct table_record rec;
-	uint8_t *addr;
-	uint32_t rkey;
-	int rc;
+	if (res->status)
+		log_error("chunk %llu: freeing an unclaimed grant failed: %s; "
+			  "recovery frees it at the next start",
+			  (unsigned long long)(uintptr_t)arg,
+			  strerror(-res->status));
+}
 
-	if (check_epoch(s, sess, req->u.alloc.epoch, r))
-		return;
-	rc = table_alloc(s->table, size, sess->id, sess->epoch, &rec);
+static void undo_alloc(struct service *s, uint64_t chunk)
+{
+	table_free(s->table, chunk, undo_done, (void *)(uintptr_t)chunk);
+}
 
-	if (rc == -EFBIG) {
-		struct table_stats st;
+static void refuse_alloc(struct service *s, struct proto_msg *r, int status,
+			 uint64_t size)
+{
+	struct table_stats st;
 
+	if (status == -EFBIG) {
 		table_stats(s->table, &st);
 		fail(r, PROTO_ST_NOSPC,
 		     "%llu bytes is more than the whole pool (%llu bytes)",
 		     (unsigned long long)size,
 		     (unsigned long long)st.area_bytes);
-		return;
-	}
-	if (rc == -ENOSPC || rc == -EINVAL) {
-		fail(r, rc == -ENOSPC ? PROTO_ST_NOSPC : PROTO_ST_INVALID,
-		     rc == -ENOSPC ? "no room for %llu bytes"
-				   : "cannot allocate %llu bytes",
+	} else if (status == -ENOSPC) {
+		fail(r, PROTO_ST_NOSPC, "no room for %llu bytes",
 		     (unsigned long long)size);
-		return;
+	} else if (status == -EINVAL) {
+		fail(r, PROTO_ST_INVALID, "cannot allocate %llu bytes",
+		     (unsigned long long)size);
+	} else {
+		fail(r, PROTO_ST_INTERNAL, "the table failed: %s",
+		     strerror(-status));
 	}
-	addr = s->area + rec.offset;
-	rc = rc ? rc
-		: sess->caps->grant_write(sess->caps_ctx, rec.id, addr,
-					  rec.length, &rkey);
+}
+
+/* Grants write access to the new chunk, or gives it back. */
+static void grant_new_chunk(struct service *s, struct request *q,
+			    const struct table_record *rec)
+{
+	struct session *sess = q->sess;
+	uint8_t *addr = s->area + rec->offset;
+	struct proto_msg *r = &q->reply;
+	uint32_t rkey;
+	int rc = sess->ops->grant_write(sess->ops_ctx, rec->id, addr,
+					rec->length, &rkey);
+
 	if (rc) {
-		table_free(s->table, rec.id);
+		undo_alloc(s, rec->id);
 		fail(r, PROTO_ST_INTERNAL, "cannot grant write access: %s",
 		     strerror(-rc));
 		return;
 	}
 	r->hdr.type = PROTO_GRANT;
-	r->u.grant.chunk = rec.id;
+	r->u.grant.chunk = rec->id;
 	r->u.grant.addr = (uintptr_t)addr;
-	r->u.grant.length = rec.length;
+	r->u.grant.length = rec->length;
 	r->u.grant.rkey = rkey;
-	r->u.grant.epoch = rec.epoch;
+	r->u.grant.epoch = rec->epoch;
+}
+
+static void alloc_done(void *arg, const struct table_result *res)
+{
+	struct request *q = arg;
+	struct service *s = q->svc;
+
+	if (res->status) {
+		refuse_alloc(s, &q->reply, res->status, q->msg.u.alloc.size);
+	} else if (!q->sess) {
+		undo_alloc(s, res->rec.id); /* its session is gone */
+	} else if (q->epoch != q->sess->epoch) {
+		/* The lease was lost while the table worked: its reclaim
+		 * could not see this chunk yet. */
+		undo_alloc(s, res->rec.id);
+		refuse_stale(q->sess, q->epoch, &q->reply);
+	} else {
+		grant_new_chunk(s, q, &res->rec);
+	}
+	finish(s, q);
+}
+
+/* Holds the request while the table allocates. */
+static void do_alloc(struct service *s, struct session *sess,
+		     const struct proto_msg *req, struct proto_msg *r)
+{
+	struct request *q;
+
+	if (check_epoch(s, sess, req->u.alloc.epoch, r) ||
+	    !(q = hold(s, sess, req, r)))
+		return;
+	request_wait_for_table(q);
+	table_alloc(s->table, req->u.alloc.size, sess->id, sess->epoch,
+		    alloc_done, q);
 }
 
 /* Finds an OPEN chunk of this session, or fills an ERROR and fails. */
@@ -369,12 +465,60 @@ static void do_persist(struct service *s, struct session *sess,
 	r->hdr.type = PROTO_PERSISTED;
 }
 
+/* Gives write access back after a refused seal; the new rkey travels in
+ * the ERROR's detail (0 if it could not be granted). */
+static void regrant_write(struct session *sess, const struct table_record *rec,
+			  uint8_t *addr, struct proto_msg *r)
+{
+	uint32_t rkey;
+	int rc = sess->ops->grant_write(sess->ops_ctx, rec->id, addr,
+					rec->length, &rkey);
+
+	r->u.error.detail = rc ? 0 : rkey;
+}
+
+static void refuse_seal(struct session *sess, const struct table_record *rec,
+			uint8_t *addr, uint32_t got, uint32_t want,
+			struct proto_msg *r)
+{
+	fail(r, PROTO_ST_CRC,
+	     "chunk %llu: content CRC32C 0x%08x, not 0x%08x; still open",
+	     (unsigned long long)rec->id, got, want);
+	regrant_write(sess, rec, addr, r);
+}
+
+static void seal_done(void *arg, const struct table_result *res)
+{
+	struct request *q = arg;
+	uint64_t chunk = q->msg.u.seal.chunk;
+
+	if (res->status == 0)
+		q->reply.hdr.type = PROTO_SEALED; /* orphaned: it stands */
+	else if (res->status == -ENOENT)
+		fail(&q->reply, PROTO_ST_NOENT,
+		     "chunk %llu was freed meanwhile",
+		     (unsigned long long)chunk);
+	else if (res->status == -EALREADY)
+		fail(&q->reply, PROTO_ST_STATE, "chunk %llu is sealed",
+		     (unsigned long long)chunk);
+	else
+		/* Write access is gone: the chunk stays OPEN until its
+		 * session ends, and the client cannot write it again. */
+		fail(&q->reply, PROTO_ST_INTERNAL,
+		     "chunk %llu: recording the seal failed: %s",
+		     (unsigned long long)chunk, strerror(-res->status));
+	finish(q->svc, q);
+}
+
+/* Revokes write access, checks the content against the client's CRC, and
+ * holds the request while the table records the seal. */
 static void do_seal(struct service *s, struct session *sess,
 		    const struct proto_msg *req, struct proto_msg *r)
 {
 	uint64_t chunk = req->u.seal.chunk, len = req->u.seal.length;
-	uint32_t want = req->u.seal.crc, got, rkey;
+	uint32_t got;
 	struct table_record rec;
+	struct request *q;
 	uint8_t *addr;
 
 	if (check_epoch(s, sess, req->u.seal.epoch, r) ||
@@ -386,22 +530,21 @@ static void do_seal(struct service *s, struct session *sess,
 		return;
 	}
 	addr = s->area + rec.offset;
-	sess->caps->revoke_write(sess->caps_ctx, chunk);
+	sess->ops->revoke_write(sess->ops_ctx, chunk);
 	got = crc32c(0, addr, len);
-	if (got != want) {
-		int rc = sess->caps->grant_write(sess->caps_ctx, chunk, addr,
-						 rec.length, &rkey);
-
-		fail(r, PROTO_ST_CRC,
-		     "chunk %llu: content CRC32C 0x%08x, not 0x%08x; still open",
-		     (unsigned long long)chunk, got, want);
-		r->u.error.detail = rc ? 0 : rkey;
+	if (got != req->u.seal.crc) {
+		refuse_seal(sess, &rec, addr, got, req->u.seal.crc, r);
 		return;
 	}
 	/* Sealed content must be durable even if the client never persisted. */
 	persist_range(s->data, addr, len);
-	table_seal(s->table, chunk, len, got, NULL);
-	r->hdr.type = PROTO_SEALED;
+	q = hold(s, sess, req, r);
+	if (!q) {
+		regrant_write(sess, &rec, addr, r);
+		return;
+	}
+	request_wait_for_table(q);
+	table_seal(s->table, chunk, len, got, seal_done, q);
 }
 
 static void do_open(struct service *s, struct session *sess,
@@ -422,8 +565,8 @@ static void do_open(struct service *s, struct session *sess,
 		     (unsigned long long)chunk);
 		return;
 	}
-	rc = sess->caps->grant_read(sess->caps_ctx, chunk, s->area + rec.offset,
-				    rec.sealed_len, &rkey);
+	rc = sess->ops->grant_read(sess->ops_ctx, chunk, s->area + rec.offset,
+				   rec.sealed_len, &rkey);
 	if (rc) {
 		fail(r, PROTO_ST_INTERNAL, "cannot grant read access: %s",
 		     strerror(-rc));
@@ -437,11 +580,28 @@ static void do_open(struct service *s, struct session *sess,
 	r->u.opened.crc = rec.crc;
 }
 
+static void free_done(void *arg, const struct table_result *res)
+{
+	struct request *q = arg;
+
+	if (res->status == 0)
+		q->reply.hdr.type = PROTO_FREED;
+	else if (res->status == -ENOENT)
+		fail(&q->reply, PROTO_ST_NOENT, "no chunk %llu",
+		     (unsigned long long)q->msg.u.free.chunk);
+	else
+		fail(&q->reply, PROTO_ST_INTERNAL, "freeing chunk %llu: %s",
+		     (unsigned long long)q->msg.u.free.chunk,
+		     strerror(-res->status));
+	finish(q->svc, q);
+}
+
 static void do_free(struct service *s, struct session *sess,
 		    const struct proto_msg *req, struct proto_msg *r)
 {
 	uint64_t chunk = req->u.free.chunk;
 	struct table_record rec;
+	struct request *q;
 
 	if (check_epoch(s, sess, req->u.free.epoch, r))
 		return;
@@ -455,9 +615,12 @@ static void do_free(struct service *s, struct session *sess,
 		     (unsigned long long)chunk);
 		return;
 	}
+	q = hold(s, sess, req, r);
+	if (!q)
+		return;
 	revoke_all_grants(s, &rec);
-	table_free(s->table, chunk);
-	r->hdr.type = PROTO_FREED;
+	request_wait_for_table(q);
+	table_free(s->table, chunk, free_done, q);
 }
 
 static void dispatch(struct service *s, struct session *sess,
@@ -495,27 +658,42 @@ static void dispatch(struct service *s, struct session *sess,
 	}
 }
 
-void service_handle(struct service *s, struct session *sess,
-		    const uint8_t *frame, size_t len, struct proto_msg *reply)
+/* Answers now unless a handler held the request (it left *r untouched:
+ * type 0, which no message has); finish() answers those. */
+static void answer_now(struct service *s, struct session *sess,
+		       const struct proto_msg *r)
 {
-	struct proto_msg req;
+	if (r->hdr.type == 0)
+		return;
+	if (r->hdr.type == PROTO_ERROR)
+		s->counters.errors++;
+	if (sess->ops->send_reply(sess->ops_ctx, r))
+		log_debug(
+			"session %llu: the reply to request %llu was not sent",
+			(unsigned long long)sess->id,
+			(unsigned long long)r->hdr.request_id);
+}
+
+void service_handle(struct service *s, struct session *sess,
+		    const uint8_t *frame, size_t len)
+{
+	struct proto_msg req, reply;
 	int rc = proto_decode(frame, len, &req);
 
-	memset(reply, 0, sizeof(*reply));
+	memset(&reply, 0, sizeof(reply));
 	s->counters.requests++;
 	if (rc) {
 		s->counters.malformed++;
 		/* Echo the request id when at least the header is whole. */
 		if (len >= PROTO_HEADER_LEN)
-			reply->hdr.request_id = wire_get_u64(frame + 8);
-		fail(reply, PROTO_ST_MALFORMED,
+			reply.hdr.request_id = wire_get_u64(frame + 8);
+		fail(&reply, PROTO_ST_MALFORMED,
 		     "malformed frame of %zu bytes: %s", len, strerror(-rc));
 		log_debug("session %llu: %s", (unsigned long long)sess->id,
-			  reply->u.error.text);
+			  reply.u.error.text);
 	} else {
-		reply->hdr.request_id = req.hdr.request_id;
-		dispatch(s, sess, &req, reply);
+		reply.hdr.request_id = req.hdr.request_id;
+		dispatch(s, sess, &req, &reply);
 	}
-	if (reply->hdr.type == PROTO_ERROR)
-		s->counters.errors++;
+	answer_now(s, sess, &reply);
 }

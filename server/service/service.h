@@ -1,9 +1,12 @@
 /*
  * The chunk service: what chunkd does with each request, independent of the
- * transport. A transport (rdma_server.c) owns the connections; for each one
- * it starts a session here, passes every received frame to service_handle()
- * and sends back the reply it gets. Capabilities (rkeys) are the
- * transport's: the service asks for them through the session's caps ops.
+ * transport. A transport (transport/) owns the connections; for each one it
+ * starts a session here and passes every received frame to
+ * service_handle(). The service answers each request exactly once through
+ * the session's send_reply: at once, or, when the table must make a change
+ * durable (ALLOC, SEAL, FREE), when the table completes (request.h).
+ * Capabilities (rkeys) are the transport's too: the service asks for them
+ * through the same session ops.
  *
  * Rules it enforces: a session says HELLO first; only the owning session
  * persists, seals or frees an OPEN chunk; only SEALED chunks are opened for
@@ -29,11 +32,16 @@
 
 #include "pool/persist.h"
 #include "proto/msg.h"
+#include "request.h"
 #include "secrets.h"
 #include "table/table.h"
 
-/* A transport's capability operations for one session. */
-struct session_caps {
+/* What a transport does for one session: answer it, and grant and revoke
+ * its capabilities. */
+struct session_ops {
+	/* Sends reply to the session's client. Returns 0, or a negative
+	 * errno after which the transport closes the connection itself. */
+	int (*send_reply)(void *ctx, const struct proto_msg *reply);
 	/* Lets the session write and read back exactly len bytes at addr;
 	 * sets *rkey. Returns 0 or a negative errno. */
 	int (*grant_write)(void *ctx, uint64_t chunk, uint8_t *addr,
@@ -53,9 +61,10 @@ struct session {
 	uint32_t epoch;
 	bool greeted;		    /* HELLO seen */
 	uint64_t lease_deadline_us; /* monotonic; 0 while the lease is lost */
-	const struct session_caps *caps;
-	void *caps_ctx;
-	const char *peer; /* the client's address, for operators */
+	const struct session_ops *ops;
+	void *ops_ctx;
+	struct request *held; /* requests waiting for the table */
+	const char *peer;     /* the client's address, for operators */
 	uint8_t nonce[PROTO_NONCE_LEN]; /* sent at connect, for HELLO's HMAC */
 	bool auth_refused;		/* a failed HELLO: no second try */
 	struct session *next, *prev;	/* the service's list */
@@ -113,25 +122,30 @@ struct session *service_find_session(struct service *s, uint64_t id);
 void service_renew_lease(struct service *s, struct session *sess);
 
 /* Frees chunk id whatever its state or owner (an operator's order): every
- * grant of it is revoked first. Returns 0 or -ENOENT. */
-int service_admin_free(struct service *s, uint64_t id);
+ * grant of it is revoked first, then the table frees it and calls done
+ * (table.h). -ENOENT at once, without calling done, if there is none. */
+int service_admin_free(struct service *s, uint64_t id, table_done_fn *done,
+		       void *arg);
 
-/* Starts a session whose capabilities caps grants: sets every field the
+/* Starts a session the transport serves through ops: sets every field the
  * service owns (id, epoch, lease, flags). The transport owns peer and nonce
  * and sets them itself. */
 void service_session_start(struct service *s, struct session *sess,
-			   const struct session_caps *caps, void *caps_ctx);
+			   const struct session_ops *ops, void *ops_ctx);
 
-/* Ends a session: revokes write access to its OPEN chunks, then reclaims
- * them. Its read grants are the transport's to drop. */
+/* Ends a session: revokes write access to its OPEN chunks, then has the
+ * table reclaim them; requests it still holds are orphaned (no reply). The
+ * transport may free sess when this returns. Its read grants are the
+ * transport's to drop. */
 void service_session_end(struct service *s, struct session *sess);
 
 /*
- * Handles one received frame of len bytes and fills *reply, always: the
+ * Handles one received frame of len bytes (which may be reused when this
+ * returns) and answers it exactly once through sess->ops->send_reply: the
  * reply to the request, or an ERROR (a frame that does not decode gets
  * PROTO_ST_MALFORMED, with request id 0 when even the header is bad).
  */
 void service_handle(struct service *s, struct session *sess,
-		    const uint8_t *frame, size_t len, struct proto_msg *reply);
+		    const uint8_t *frame, size_t len);
 
 #endif

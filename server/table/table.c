@@ -3,26 +3,27 @@
 
 #include <stddef.h>
 
-int table_alloc(struct table *t, uint64_t size, uint64_t session,
-		uint32_t epoch, struct table_record *rec)
+void table_alloc(struct table *t, uint64_t size, uint64_t session,
+		 uint32_t epoch, table_done_fn *done, void *arg)
 {
-	return t->ops->alloc(t, size, session, epoch, rec);
+	t->ops->alloc(t, size, session, epoch, done, arg);
 }
 
-int table_seal(struct table *t, uint64_t id, uint64_t sealed_len, uint32_t crc,
-	       struct table_record *rec)
+void table_seal(struct table *t, uint64_t id, uint64_t sealed_len,
+		uint32_t crc, table_done_fn *done, void *arg)
 {
-	return t->ops->seal(t, id, sealed_len, crc, rec);
+	t->ops->seal(t, id, sealed_len, crc, done, arg);
 }
 
-int table_free(struct table *t, uint64_t id)
+void table_free(struct table *t, uint64_t id, table_done_fn *done, void *arg)
 {
-	return t->ops->free(t, id);
+	t->ops->free(t, id, done, arg);
 }
 
-int table_reclaim(struct table *t, uint64_t session, uint64_t *count)
+void table_reclaim(struct table *t, uint64_t session, uint32_t epoch,
+		   table_done_fn *done, void *arg)
 {
-	return t->ops->reclaim(t, session, count);
+	t->ops->reclaim(t, session, epoch, done, arg);
 }
 
 int table_lookup(struct table *t, uint64_t id, struct table_record *rec)

@@ -45,15 +45,31 @@ struct table_stats {
 /* Return false to stop an iteration early. */
 typedef bool table_visit_fn(const struct table_record *rec, void *arg);
 
+/* What a change reports when it is done. */
+struct table_result {
+	int status; /* 0: durable; else a negative errno, and nothing changed */
+	struct table_record rec; /* alloc and seal: the chunk's record now */
+	uint64_t count;		 /* reclaim: the OPEN chunks freed */
+};
+
+/*
+ * Called exactly once per change, on the event-loop thread: before the call
+ * that started it returns (the pmem backend) or from a later turn of the
+ * loop (a networked backend). res is valid during the call only.
+ */
+typedef void table_done_fn(void *arg, const struct table_result *res);
+
 struct table;
 
 struct table_ops {
-	int (*alloc)(struct table *t, uint64_t size, uint64_t session,
-		     uint32_t epoch, struct table_record *rec);
-	int (*seal)(struct table *t, uint64_t id, uint64_t sealed_len,
-		    uint32_t crc, struct table_record *rec);
-	int (*free)(struct table *t, uint64_t id);
-	int (*reclaim)(struct table *t, uint64_t session, uint64_t *count);
+	void (*alloc)(struct table *t, uint64_t size, uint64_t session,
+		      uint32_t epoch, table_done_fn *done, void *arg);
+	void (*seal)(struct table *t, uint64_t id, uint64_t sealed_len,
+		     uint32_t crc, table_done_fn *done, void *arg);
+	void (*free)(struct table *t, uint64_t id, table_done_fn *done,
+		     void *arg);
+	void (*reclaim)(struct table *t, uint64_t session, uint32_t epoch,
+			table_done_fn *done, void *arg);
 	int (*lookup)(struct table *t, uint64_t id, struct table_record *rec);
 	void (*iterate)(struct table *t, table_visit_fn *visit, void *arg);
 	void (*stats)(struct table *t, struct table_stats *stats);
@@ -66,29 +82,32 @@ struct table {
 };
 
 /*
- * Grants a new OPEN chunk of at least size bytes to session. Durable when it
- * returns 0; *rec then describes the chunk. Fails with -EINVAL (size 0),
- * -EFBIG (larger than the whole area), -ENOSPC (no room or no free record);
- * nothing changes then.
+ * The changes complete through done (see table_done_fn); a caller must not
+ * assume which turn of the loop that is. While a change is pending, lookup
+ * and iterate show the table as it was before it.
  */
-int table_alloc(struct table *t, uint64_t size, uint64_t session,
-		uint32_t epoch, struct table_record *rec);
 
-/*
- * Records an OPEN chunk as SEALED with sealed_len bytes of content whose
- * CRC32C is crc (the caller has checked it). Durable when it returns 0; *rec
- * (may be NULL) then holds the sealed record. Fails with -ENOENT (no such
- * chunk), -EALREADY (already sealed), -EINVAL (sealed_len > length).
- */
-int table_seal(struct table *t, uint64_t id, uint64_t sealed_len, uint32_t crc,
-	       struct table_record *rec);
+/* Grants a new OPEN chunk of at least size bytes to session under epoch;
+ * res->rec describes it. Fails with -EINVAL (size 0), -EFBIG (larger than
+ * the whole area), -ENOSPC (no room or no free record). */
+void table_alloc(struct table *t, uint64_t size, uint64_t session,
+		 uint32_t epoch, table_done_fn *done, void *arg);
 
-/* Frees an OPEN or SEALED chunk; durable on 0. -ENOENT if there is none. */
-int table_free(struct table *t, uint64_t id);
+/* Records an OPEN chunk as SEALED with sealed_len bytes of content whose
+ * CRC32C is crc (the caller has checked it); res->rec holds the sealed
+ * record. Fails with -ENOENT (no such chunk), -EALREADY (already sealed),
+ * -EINVAL (sealed_len > length). */
+void table_seal(struct table *t, uint64_t id, uint64_t sealed_len,
+		uint32_t crc, table_done_fn *done, void *arg);
 
-/* Frees every OPEN chunk of session (a dead or revoked session) and sets
- * *count (may be NULL) to how many. Each free is durable on its own. */
-int table_reclaim(struct table *t, uint64_t session, uint64_t *count);
+/* Frees an OPEN or SEALED chunk. -ENOENT if there is none. */
+void table_free(struct table *t, uint64_t id, table_done_fn *done, void *arg);
+
+/* Frees every OPEN chunk that session allocated under epoch or an earlier
+ * one (a dead or revoked session: chunks of a later epoch stay); res->count
+ * says how many. Each free is durable on its own. */
+void table_reclaim(struct table *t, uint64_t session, uint32_t epoch,
+		   table_done_fn *done, void *arg);
 
 /* Copies the record of a live chunk. -ENOENT if there is none. */
 int table_lookup(struct table *t, uint64_t id, struct table_record *rec);

@@ -68,8 +68,8 @@ static int find_live(struct pmem_table *t, uint64_t id, uint32_t *idx)
 	return idmap_get(&t->ids, id, idx) ? 0 : -ENOENT;
 }
 
-static int pmem_alloc(struct table *tt, uint64_t size, uint64_t session,
-		      uint32_t epoch, struct table_record *rec)
+int table_pmem_alloc(struct table *tt, uint64_t size, uint64_t session,
+		     uint32_t epoch, struct table_record *rec)
 {
 	struct pmem_table *t = to_pmem(tt);
 	uint64_t granules, first;
@@ -103,8 +103,8 @@ static int pmem_alloc(struct table *tt, uint64_t size, uint64_t session,
 	return 0;
 }
 
-static int pmem_seal(struct table *tt, uint64_t id, uint64_t sealed_len,
-		     uint32_t crc, struct table_record *out)
+int table_pmem_seal(struct table *tt, uint64_t id, uint64_t sealed_len,
+		    uint32_t crc, struct table_record *out)
 {
 	struct pmem_table *t = to_pmem(tt);
 	struct table_record rec;
@@ -146,7 +146,7 @@ static void free_slot(struct pmem_table *t, uint32_t idx)
 	t->free_slots[t->free_slot_count++] = idx;
 }
 
-static int pmem_free(struct table *tt, uint64_t id)
+int table_pmem_free(struct table *tt, uint64_t id)
 {
 	struct pmem_table *t = to_pmem(tt);
 	uint32_t idx;
@@ -157,7 +157,8 @@ static int pmem_free(struct table *tt, uint64_t id)
 	return 0;
 }
 
-static int pmem_reclaim(struct table *tt, uint64_t session, uint64_t *count)
+int table_pmem_reclaim(struct table *tt, uint64_t session, uint32_t epoch,
+		       uint64_t *count)
 {
 	struct pmem_table *t = to_pmem(tt);
 	uint64_t n = 0;
@@ -165,7 +166,8 @@ static int pmem_reclaim(struct table *tt, uint64_t session, uint64_t *count)
 	for (uint32_t idx = 0; idx < t->slot_count; idx++) {
 		const struct table_record *rec = &t->records[idx];
 
-		if (rec->state == TABLE_CHUNK_OPEN && rec->session == session) {
+		if (rec->state == TABLE_CHUNK_OPEN && rec->session == session &&
+		    rec->epoch <= epoch) {
 			free_slot(t, idx);
 			n++;
 		}
@@ -220,6 +222,45 @@ static void pmem_close(struct table *tt)
 	free(t->current);
 	free(t->free_slots);
 	free(t);
+}
+
+/* The asynchronous interface: every change is durable before the call
+ * returns, so each completes at once. */
+
+static void pmem_alloc(struct table *t, uint64_t size, uint64_t session,
+		       uint32_t epoch, table_done_fn *done, void *arg)
+{
+	struct table_result res = {0};
+
+	res.status = table_pmem_alloc(t, size, session, epoch, &res.rec);
+	done(arg, &res);
+}
+
+static void pmem_seal(struct table *t, uint64_t id, uint64_t sealed_len,
+		      uint32_t crc, table_done_fn *done, void *arg)
+{
+	struct table_result res = {0};
+
+	res.status = table_pmem_seal(t, id, sealed_len, crc, &res.rec);
+	done(arg, &res);
+}
+
+static void pmem_free(struct table *t, uint64_t id, table_done_fn *done,
+		      void *arg)
+{
+	struct table_result res = {0};
+
+	res.status = table_pmem_free(t, id);
+	done(arg, &res);
+}
+
+static void pmem_reclaim(struct table *t, uint64_t session, uint32_t epoch,
+			 table_done_fn *done, void *arg)
+{
+	struct table_result res = {0};
+
+	res.status = table_pmem_reclaim(t, session, epoch, &res.count);
+	done(arg, &res);
 }
 
 static const struct table_ops pmem_table_ops = {

@@ -37,4 +37,20 @@ int table_pmem_open(uint8_t *base, const struct pool_geometry *geo,
 		    const struct persister *p, struct table **out,
 		    struct table_pmem_report *report);
 
+/*
+ * The backend's operations, synchronous: durable when they return 0, and
+ * nothing changed when they fail (errors as table.h's). For the tools and
+ * tests of this backend; chunkd uses the asynchronous table.h calls, which
+ * this backend completes before returning. t must be a pmem table.
+ */
+int table_pmem_alloc(struct table *t, uint64_t size, uint64_t session,
+		     uint32_t epoch, struct table_record *rec);
+/* rec may be NULL. */
+int table_pmem_seal(struct table *t, uint64_t id, uint64_t sealed_len,
+		    uint32_t crc, struct table_record *rec);
+int table_pmem_free(struct table *t, uint64_t id);
+/* count may be NULL. */
+int table_pmem_reclaim(struct table *t, uint64_t session, uint32_t epoch,
+		       uint64_t *count);
+
 #endif

@@ -96,14 +96,14 @@ static void time_cycles(struct table *t, uint64_t ops, double *pair_s,
 		double t0 = clock_mono_s(), t1;
 
 		for (unsigned i = 0; i < BATCH; i++) {
-			if (table_alloc(t, CHUNK_SIZE, 1, 1, &rec) ||
-			    table_seal(t, rec.id, CHUNK_SIZE, 0x5eed, NULL))
+			if (table_pmem_alloc(t, CHUNK_SIZE, 1, 1, &rec) ||
+			    table_pmem_seal(t, rec.id, CHUNK_SIZE, 0x5eed, NULL))
 				abort();
 			ids[i] = rec.id;
 		}
 		t1 = clock_mono_s();
 		for (unsigned i = 0; i < BATCH; i++)
-			if (table_free(t, ids[i]))
+			if (table_pmem_free(t, ids[i]))
 				abort();
 		*pair_s += t1 - t0;
 		*free_s += clock_mono_s() - t1;
@@ -148,8 +148,8 @@ static double bench_recovery(const struct bench_opts *o)
 	double secs[32];
 
 	for (uint64_t i = 0; i < o->records; i++)
-		if (table_alloc(t, CHUNK_SIZE, i % 64, 1, &rec) ||
-		    table_seal(t, rec.id, 100, (uint32_t)i, NULL))
+		if (table_pmem_alloc(t, CHUNK_SIZE, i % 64, 1, &rec) ||
+		    table_pmem_seal(t, rec.id, 100, (uint32_t)i, NULL))
 			abort();
 	table_close(&t);
 	for (int run = 0; run < o->runs; run++) {

@@ -172,7 +172,10 @@ static void caps_revoke_read(void *ctx, uint64_t chunk)
 	drop_mr(ctx, chunk, false);
 }
 
-static const struct session_caps conn_caps = {
+static int ops_send_reply(void *ctx, const struct proto_msg *reply);
+
+static const struct session_ops conn_ops = {
+	.send_reply = ops_send_reply,
 	.grant_write = caps_grant_write,
 	.revoke_write = caps_revoke_write,
 	.grant_read = caps_grant_read,
@@ -256,8 +259,6 @@ static int send_reply(struct rdma_conn *c, const struct proto_msg *reply)
 static int on_completion(struct rdma_conn *c, const struct ibv_wc *wc)
 {
 	unsigned kind = (unsigned)(wc->wr_id >> 32), i = (uint32_t)wc->wr_id;
-	struct proto_msg reply;
-	int rc;
 
 	if (wc->status != IBV_WC_SUCCESS) {
 		if (wc->status != IBV_WC_WR_FLUSH_ERR)
@@ -270,10 +271,13 @@ static int on_completion(struct rdma_conn *c, const struct ibv_wc *wc)
 		c->send_free[c->send_free_count++] = i;
 		return 0;
 	}
-	service_handle(c->env->svc, &c->session, recv_buf(c, i), wc->byte_len,
-		       &reply);
-	rc = send_reply(c, &reply);
-	return rc ? rc : post_recv(c, i);
+	/* The service decodes the frame before it returns (its answer may
+	 * come later, through ops_send_reply), so the buffer goes back at
+	 * once. */
+	service_handle(c->env->svc, &c->session, recv_buf(c, i), wc->byte_len);
+	if (c->state == RDMA_CONN_CLOSING)
+		return -EIO;
+	return post_recv(c, i);
 }
 
 /* Polls until the CQ is empty; returns completions seen, or -1 if broken. */
@@ -315,10 +319,29 @@ static int spin_cq(struct rdma_conn *c)
 
 static void conn_fail(struct rdma_conn *c)
 {
+	if (c->state == RDMA_CONN_CLOSING)
+		return;
 	/* The DISCONNECTED event that follows frees the connection. */
 	event_del(c->cq_event);
 	c->state = RDMA_CONN_CLOSING;
 	rdma_disconnect(c->id);
+}
+
+/* The service's answer, now or after the table completed: a reply that
+ * cannot be sent breaks the connection. */
+static int ops_send_reply(void *ctx, const struct proto_msg *reply)
+{
+	struct rdma_conn *c = ctx;
+	int rc;
+
+	if (c->state == RDMA_CONN_CLOSING)
+		return -ENOTCONN;
+	rc = send_reply(c, reply);
+	if (rc) {
+		log_warn("%s: cannot send a reply: %s", c->peer, strerror(-rc));
+		conn_fail(c);
+	}
+	return rc;
 }
 
 static void on_cq_ready(evutil_socket_t fd, short what, void *arg)
@@ -469,7 +492,7 @@ int rdma_conn_accept(struct rdma_conn_env *env, struct rdma_cm_id *id,
 		return rc;
 	}
 	id->context = c;
-	service_session_start(env->svc, &c->session, &conn_caps, c);
+	service_session_start(env->svc, &c->session, &conn_ops, c);
 	c->session.peer = c->peer;
 	c->session_started = true;
 	*out = c;

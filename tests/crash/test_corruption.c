@@ -36,14 +36,14 @@ static void populate(void)
 		     0);
 	for (unsigned i = 0; i < SLOTS; i++)
 		cr_assert_eq(
-			table_alloc(t, GRAN * (1 + i % 3), i % 4, 1, &r[i]), 0);
+			table_pmem_alloc(t, GRAN * (1 + i % 3), i % 4, 1, &r[i]), 0);
 	for (unsigned i = 0; i < SLOTS; i++) {
 		if (i % 3 == 0)
 			cr_assert_eq(
-				table_seal(t, r[i].id, i, 0x1000u + i, NULL),
+				table_pmem_seal(t, r[i].id, i, 0x1000u + i, NULL),
 				0);
 		else if (i % 3 == 1)
-			cr_assert_eq(table_free(t, r[i].id), 0);
+			cr_assert_eq(table_pmem_free(t, r[i].id), 0);
 	}
 	table_close(&t);
 	memcpy(pristine, mp.image, POOL_SIZE);

@@ -211,7 +211,7 @@ static void op_alloc(struct harness *h)
 	int rc;
 
 	expect_change(h, NULL, 0);
-	rc = table_alloc(h->table, size, (uint64_t)(rand_r(&h->seed) % 3) + 1,
+	rc = table_pmem_alloc(h->table, size, (uint64_t)(rand_r(&h->seed) % 3) + 1,
 			 7, &rec);
 	if (rc == -ENOSPC)
 		return;
@@ -232,7 +232,7 @@ static void op_seal(struct harness *h, size_t i)
 	want.crc = (uint32_t)rand_r(&h->seed);
 	expect_change(h, &want, 0);
 	cr_assert_eq(
-		table_seal(h->table, want.id, want.sealed_len, want.crc, &got),
+		table_pmem_seal(h->table, want.id, want.sealed_len, want.crc, &got),
 		0);
 	h->live[i] = got;
 }
@@ -240,7 +240,7 @@ static void op_seal(struct harness *h, size_t i)
 static void op_free(struct harness *h, size_t i)
 {
 	expect_change(h, NULL, h->live[i].id);
-	cr_assert_eq(table_free(h->table, h->live[i].id), 0);
+	cr_assert_eq(table_pmem_free(h->table, h->live[i].id), 0);
 	model_remove(h, i);
 }
 
@@ -257,7 +257,7 @@ static void op_reclaim(struct harness *h)
 			expected++;
 		}
 	}
-	cr_assert_eq(table_reclaim(h->table, session, &count), 0);
+	cr_assert_eq(table_pmem_reclaim(h->table, session, UINT32_MAX, &count), 0);
 	cr_assert_eq(count, expected);
 }
 

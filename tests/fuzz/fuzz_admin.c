@@ -44,8 +44,20 @@ static void fake_revoke(void *ctx, uint64_t chunk)
 	(void)chunk;
 }
 
-static const struct session_caps caps = {fake_grant, fake_revoke, fake_grant,
-					 fake_revoke};
+static int fake_send(void *ctx, const struct proto_msg *reply)
+{
+	(void)ctx;
+	(void)reply;
+	return 0;
+}
+
+static const struct session_ops caps = {
+	.send_reply = fake_send,
+	.grant_write = fake_grant,
+	.revoke_write = fake_revoke,
+	.grant_read = fake_grant,
+	.revoke_read = fake_revoke,
+};
 
 static void cleanup(void)
 {
@@ -78,14 +90,14 @@ static void populate(void)
 
 	table_iterate(table, collect, ids);
 	for (uint64_t i = 1; i <= ids[0]; i++)
-		table_free(table, ids[i]);
+		table_pmem_free(table, ids[i]);
 	if (!service_find_session(&svc, sess.id))
 		service_session_start(&svc, &sess, &caps, NULL);
 	sess.greeted = true;
 	sess.lease_deadline_us = svc.clock_us() + 10000000u;
-	if (table_alloc(table, 4096, sess.id, sess.epoch, &rec) ||
-	    table_alloc(table, 4096, sess.id, sess.epoch, &rec) ||
-	    table_seal(table, rec.id, 100, 0, NULL))
+	if (table_pmem_alloc(table, 4096, sess.id, sess.epoch, &rec) ||
+	    table_pmem_alloc(table, 4096, sess.id, sess.epoch, &rec) ||
+	    table_pmem_seal(table, rec.id, 100, 0, NULL))
 		abort();
 }
 

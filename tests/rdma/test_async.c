@@ -190,3 +190,59 @@ Test(async, limits_and_bad_buffers_are_refused_up_front)
 		     "room again after polling");
 	poll_until(&t, started + 1);
 }
+
+/* The handles outlive their client: deregistering them after the
+ * disconnect frees them (ASan in the sanitizer leg checks the memory). */
+Test(async, registered_memory_handles_outlive_their_client)
+{
+	struct chunk_client *other = NULL;
+	static uint8_t a[8192], b[4096];
+	struct chunk_mem *ma = NULL, *mb = NULL;
+
+	cr_assert_eq(chunk_client_connect(server.addr, PORT, NULL, &other),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_mem_reg(other, a, sizeof(a), &ma), CHUNK_OK);
+	cr_assert_eq(chunk_mem_reg(other, b, sizeof(b), &mb), CHUNK_OK);
+	chunk_client_disconnect(&other);
+	cr_assert_null(other);
+	chunk_mem_dereg(&mb);
+	cr_assert_null(mb);
+	chunk_mem_dereg(&ma);
+	cr_assert_null(ma);
+	chunk_mem_dereg(&ma); /* NULL is fine */
+}
+
+/* A deeper queue than the default, as a benchmark or an fio-style engine
+ * asks for; and a depth past the largest is refused at connect. */
+Test(async, the_number_in_flight_is_an_option)
+{
+	struct chunk_client_opts o;
+	struct chunk_client *deep = NULL, *none = NULL;
+	struct chunk_mem *mem;
+	struct tally t = {0};
+	unsigned long long id;
+	int rc = CHUNK_OK, started = 0;
+
+	chunk_client_opts_init(&o);
+	cr_assert_eq(o.max_in_flight, CHUNK_MAX_ASYNC);
+	o.max_in_flight = CHUNK_MAX_IN_FLIGHT + 1;
+	cr_assert_eq(chunk_client_connect(server.addr, PORT, &o, &none),
+		     CHUNK_E_INVAL);
+	cr_assert_null(none);
+	o.max_in_flight = 100;
+	cr_assert_eq(chunk_client_connect(server.addr, PORT, &o, &deep),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_mem_reg(deep, buf, PIECE, &mem), CHUNK_OK);
+	cr_assert_eq(chunk_alloc(deep, PIECE, &id), CHUNK_OK);
+	while (rc == CHUNK_OK && started <= 100) {
+		rc = chunk_write_async(deep, id, 0, buf, 64, count, &t);
+		started += rc == CHUNK_OK;
+	}
+	cr_assert_eq(rc, CHUNK_E_AGAIN);
+	cr_assert_eq(started, 100);
+	while (t.done < started)
+		cr_assert_geq(chunk_client_poll(deep, -1), 0);
+	cr_assert_eq(t.failed, 0);
+	chunk_mem_dereg(&mem);
+	chunk_client_disconnect(&deep);
+}

@@ -6,6 +6,7 @@
  * or async.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,4 +298,52 @@ Test(lease, a_client_busy_with_async_one_sided_writes_keeps_its_chunk)
 	cr_assert_eq(st.failed, 0, "%llu of %llu writes failed", st.failed,
 		     st.done);
 	busy_seal_and_end(&b, st.done);
+}
+
+struct callback_threads {
+	pthread_t app;
+	unsigned done, elsewhere, failed;
+};
+
+static void record_thread(void *arg, int status)
+{
+	struct callback_threads *t = arg;
+
+	t->done++;
+	if (!pthread_equal(pthread_self(), t->app))
+		t->elsewhere++;
+	if (status != CHUNK_OK)
+		t->failed++;
+}
+
+/* Operations in flight while the application sleeps past a renewal: the
+ * renewer renews, but their callbacks wait for the application's poll. */
+Test(lease, async_callbacks_run_only_in_the_applications_calls)
+{
+	struct chunk_client *c = connect_polling(true, 0);
+	struct callback_threads t = {.app = pthread_self()};
+	static uint8_t data[4 * 4096];
+	struct chunk_mem *mem;
+	unsigned long long id;
+
+	cr_assert_eq(chunk_mem_reg(c, data, sizeof(data), &mem), CHUNK_OK);
+	cr_assert_eq(chunk_alloc(c, sizeof(data), &id), CHUNK_OK);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(chunk_write_persist_async(c, id, i * 4096,
+						       data + i * 4096, 4096,
+						       record_thread, &t),
+			     CHUNK_OK);
+	usleep(1500 * 1000); /* past a third of the 1 s lease, four times */
+	cr_assert_eq(t.done, 0,
+		     "%u callbacks ran outside the application's "
+		     "calls",
+		     t.done);
+	while (t.done < 4)
+		cr_assert_geq(chunk_client_poll(c, 1000), 0);
+	cr_assert_eq(t.elsewhere, 0, "callbacks on another thread");
+	cr_assert_eq(t.failed, 0);
+	cr_assert_eq(chunk_persist(c, id, 0, sizeof(data)), CHUNK_OK,
+		     "the lease lived on: the renewer did renew");
+	chunk_mem_dereg(&mem);
+	chunk_client_disconnect(&c);
 }

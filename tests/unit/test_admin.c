@@ -42,8 +42,20 @@ static void fake_revoke(void *ctx, uint64_t chunk)
 	(void)chunk;
 }
 
-static const struct session_caps caps = {fake_grant, fake_revoke, fake_grant,
-					 fake_revoke};
+static int fake_send(void *ctx, const struct proto_msg *reply)
+{
+	(void)ctx;
+	(void)reply;
+	return 0;
+}
+
+static const struct session_ops caps = {
+	.send_reply = fake_send,
+	.grant_write = fake_grant,
+	.revoke_write = fake_revoke,
+	.grant_read = fake_grant,
+	.revoke_read = fake_revoke,
+};
 
 static void setup(void)
 {
@@ -125,7 +137,7 @@ Test(admin, status_chunks_and_chunk_free_describe_the_table)
 	char line[128];
 	json_t *j;
 
-	cr_assert_eq(table_alloc(table, 5000, sess.id, sess.epoch, &rec), 0);
+	cr_assert_eq(table_pmem_alloc(table, 5000, sess.id, sess.epoch, &rec), 0);
 	j = ask("{\"cmd\":\"status\"}");
 	cr_assert(json_is_true(json_object_get(j, "ok")));
 	cr_assert_eq(json_integer_value(json_object_get(

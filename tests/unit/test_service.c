@@ -1,6 +1,9 @@
 /*
- * The chunk service's rules, with a fake transport that records which
- * capabilities it was asked to grant and revoke.
+ * The chunk service's rules, with a fake transport that records the
+ * replies it was asked to send and the capabilities it was asked to grant
+ * and revoke; and with a fake table that completes its changes only when
+ * the test says (as a networked backend would), to check that requests
+ * are held, answered once, and cleaned up when their session goes first.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -28,7 +31,18 @@ struct fake_caps {
 	int count;
 	int revoked_writes, revoked_reads;
 	uint32_t next_rkey;
+	int replies; /* sent so far */
+	struct proto_msg last_reply;
 };
+
+static int fake_send_reply(void *ctx, const struct proto_msg *reply)
+{
+	struct fake_caps *f = ctx;
+
+	f->replies++;
+	f->last_reply = *reply;
+	return 0;
+}
 
 static int grant(struct fake_caps *f, uint64_t chunk, uint8_t *addr,
 		 uint64_t len, bool write, uint32_t *rkey)
@@ -75,7 +89,8 @@ static void fake_revoke_read(void *ctx, uint64_t chunk)
 	drop_grant(ctx, chunk, false);
 }
 
-static const struct session_caps fake_ops = {
+static const struct session_ops fake_ops = {
+	.send_reply = fake_send_reply,
 	.grant_write = fake_grant_write,
 	.revoke_write = fake_revoke_write,
 	.grant_read = fake_grant_read,
@@ -132,17 +147,41 @@ static void teardown(void)
 
 TestSuite(service, .init = setup, .fini = teardown);
 
-/* Sends req as session sess; returns the reply. */
-static struct proto_msg call(struct session *sess, struct proto_msg req)
+static struct fake_caps *caps_of(struct session *sess)
+{
+	return sess->ops_ctx;
+}
+
+/* Hands frame to the service as session sess; returns how many replies
+ * that made it send. */
+static int handle(struct session *sess, const uint8_t *frame, size_t len)
+{
+	int before = caps_of(sess)->replies;
+
+	service_handle(&svc, sess, frame, len);
+	return caps_of(sess)->replies - before;
+}
+
+/* Sends req as session sess without waiting: returns how many replies
+ * came back at once (0 while the table holds it). */
+static int send_request(struct session *sess, struct proto_msg *req)
 {
 	uint8_t frame[PROTO_MAX_FRAME];
-	struct proto_msg reply;
 	int len;
 
-	req.hdr.request_id = ++next_request;
-	len = proto_encode(&req, frame, sizeof(frame));
+	req->hdr.request_id = ++next_request;
+	len = proto_encode(req, frame, sizeof(frame));
 	cr_assert_gt(len, 0);
-	service_handle(&svc, sess, frame, (size_t)len, &reply);
+	return handle(sess, frame, (size_t)len);
+}
+
+/* Sends req as session sess; returns its one reply. */
+static struct proto_msg call(struct session *sess, struct proto_msg req)
+{
+	struct proto_msg reply;
+
+	cr_assert_eq(send_request(sess, &req), 1, "exactly one reply");
+	reply = caps_of(sess)->last_reply;
 	cr_assert_eq(reply.hdr.request_id, req.hdr.request_id);
 	return reply;
 }
@@ -347,10 +386,12 @@ Test(service, malformed_frames_get_an_error_not_a_crash)
 	struct proto_msg reply;
 
 	memset(junk, 0xa5, sizeof(junk));
-	service_handle(&svc, &a, junk, sizeof(junk), &reply);
+	cr_assert_eq(handle(&a, junk, sizeof(junk)), 1);
+	reply = caps_a.last_reply;
 	cr_assert_eq(reply.hdr.type, PROTO_ERROR);
 	cr_assert_eq(reply.u.error.status, PROTO_ST_MALFORMED);
-	service_handle(&svc, &a, junk, 3, &reply);
+	cr_assert_eq(handle(&a, junk, 3), 1);
+	reply = caps_a.last_reply;
 	cr_assert_eq(reply.u.error.status, PROTO_ST_MALFORMED);
 	cr_assert_eq(reply.hdr.request_id, 0);
 	cr_assert_eq(svc.counters.malformed, 2);
@@ -507,4 +548,237 @@ Test(service, a_secrets_file_readable_by_others_is_refused)
 	cr_assert_eq(secrets_load(path, &s, err, sizeof(err)), -EPERM);
 	cr_assert(strstr(err, "chmod 600"), "%s", err);
 	unlink(path);
+}
+
+/* ---- a table that completes later, as a networked one does ---- */
+
+enum deferred_kind { DEFER_ALLOC, DEFER_SEAL, DEFER_FREE, DEFER_RECLAIM };
+
+struct deferred_op {
+	enum deferred_kind kind;
+	uint64_t a, b; /* size/session, id/sealed_len, ... as the kind says */
+	uint32_t epoch, crc;
+	table_done_fn *done;
+	void *arg;
+};
+
+/* Wraps the pmem table: a change is queued, and applied (then completed)
+ * only by run_deferred(); reads go to the pmem table at once. */
+struct deferred_table {
+	struct table table;
+	struct table *inner;
+	struct deferred_op ops[16];
+	int count;
+};
+
+static struct deferred_table deferred;
+
+static void queue_op(struct deferred_op op)
+{
+	cr_assert_lt(deferred.count, 16);
+	deferred.ops[deferred.count++] = op;
+}
+
+static void d_alloc(struct table *t, uint64_t size, uint64_t session,
+		    uint32_t epoch, table_done_fn *done, void *arg)
+{
+	(void)t;
+	queue_op((struct deferred_op){DEFER_ALLOC, size, session, epoch, 0,
+				      done, arg});
+}
+
+static void d_seal(struct table *t, uint64_t id, uint64_t len, uint32_t crc,
+		   table_done_fn *done, void *arg)
+{
+	(void)t;
+	queue_op((struct deferred_op){DEFER_SEAL, id, len, 0, crc, done, arg});
+}
+
+static void d_free(struct table *t, uint64_t id, table_done_fn *done,
+		   void *arg)
+{
+	(void)t;
+	queue_op((struct deferred_op){DEFER_FREE, id, 0, 0, 0, done, arg});
+}
+
+static void d_reclaim(struct table *t, uint64_t session, uint32_t epoch,
+		      table_done_fn *done, void *arg)
+{
+	(void)t;
+	queue_op((struct deferred_op){DEFER_RECLAIM, session, 0, epoch, 0,
+				      done, arg});
+}
+
+static int d_lookup(struct table *t, uint64_t id, struct table_record *rec)
+{
+	(void)t;
+	return table_lookup(deferred.inner, id, rec);
+}
+
+static void d_iterate(struct table *t, table_visit_fn *visit, void *arg)
+{
+	(void)t;
+	table_iterate(deferred.inner, visit, arg);
+}
+
+static void d_stats(struct table *t, struct table_stats *st)
+{
+	(void)t;
+	table_stats(deferred.inner, st);
+}
+
+static void d_close(struct table *t)
+{
+	(void)t;
+}
+
+static const struct table_ops deferred_ops = {
+	d_alloc, d_seal, d_free, d_reclaim, d_lookup, d_iterate, d_stats,
+	d_close,
+};
+
+/* Applies and completes every queued change, in order. */
+static void run_deferred(void)
+{
+	for (int i = 0; i < deferred.count; i++) {
+		struct deferred_op *op = &deferred.ops[i];
+		struct table *in = deferred.inner;
+
+		if (op->kind == DEFER_ALLOC)
+			table_alloc(in, op->a, op->b, op->epoch, op->done,
+				    op->arg);
+		else if (op->kind == DEFER_SEAL)
+			table_seal(in, op->a, op->b, op->crc, op->done, op->arg);
+		else if (op->kind == DEFER_FREE)
+			table_free(in, op->a, op->done, op->arg);
+		else
+			table_reclaim(in, op->a, op->epoch, op->done, op->arg);
+	}
+	deferred.count = 0;
+}
+
+static void setup_deferred(void)
+{
+	setup();
+	deferred = (struct deferred_table){.table.ops = &deferred_ops,
+					   .inner = table};
+	svc.table = &deferred.table;
+	hello(&a);
+	hello(&b);
+}
+
+TestSuite(held, .init = setup_deferred, .fini = teardown);
+
+static uint64_t open_chunks(void)
+{
+	struct table_stats st;
+
+	table_stats(table, &st);
+	return st.open_chunks;
+}
+
+Test(held, an_alloc_is_answered_when_the_table_completes_not_before)
+{
+	struct proto_msg m = msg(PROTO_ALLOC);
+
+	m.u.alloc.size = 4096;
+	cr_assert_eq(send_request(&a, &m), 0, "no reply before the table");
+	cr_assert_eq(caps_a.count, 0, "nothing granted before the table");
+	run_deferred();
+	cr_assert_eq(caps_a.replies, 2, "HELLO's, then the GRANT");
+	cr_assert_eq(caps_a.last_reply.hdr.type, PROTO_GRANT);
+	cr_assert_eq(caps_a.last_reply.hdr.request_id, m.hdr.request_id);
+	cr_assert(has_grant(&caps_a, caps_a.last_reply.u.grant.chunk, true));
+}
+
+/* Allocates a chunk through the deferred table; returns its GRANT. */
+static struct proto_msg granted(struct session *sess, uint64_t size)
+{
+	struct proto_msg m = msg(PROTO_ALLOC);
+
+	m.u.alloc.size = size;
+	cr_assert_eq(send_request(sess, &m), 0);
+	run_deferred();
+	cr_assert_eq(caps_of(sess)->last_reply.hdr.type, PROTO_GRANT);
+	return caps_of(sess)->last_reply;
+}
+
+Test(held, a_seal_is_answered_when_the_table_completes)
+{
+	struct proto_msg g = granted(&a, 4096), m = msg(PROTO_SEAL);
+	uint64_t id = g.u.grant.chunk;
+	struct table_record rec;
+	int before = caps_a.replies;
+
+	m.u.seal.chunk = id;
+	m.u.seal.length = 0;
+	m.u.seal.crc = crc32c(0, NULL, 0);
+	cr_assert_eq(send_request(&a, &m), 0);
+	cr_assert_not(has_grant(&caps_a, id, true),
+		      "write access goes before the table is asked");
+	cr_assert_eq(table_lookup(table, id, &rec), 0);
+	cr_assert_eq(rec.state, TABLE_CHUNK_OPEN, "not sealed yet");
+	run_deferred();
+	cr_assert_eq(caps_a.replies, before + 1);
+	cr_assert_eq(caps_a.last_reply.hdr.type, PROTO_SEALED);
+	cr_assert_eq(table_lookup(table, id, &rec), 0);
+	cr_assert_eq(rec.state, TABLE_CHUNK_SEALED);
+}
+
+Test(held, a_free_is_answered_when_the_table_completes)
+{
+	uint64_t id = granted(&a, 4096).u.grant.chunk;
+	struct proto_msg m = msg(PROTO_FREE);
+	struct table_record rec;
+
+	m.u.free.chunk = id;
+	cr_assert_eq(send_request(&a, &m), 0);
+	cr_assert_eq(table_lookup(table, id, &rec), 0, "still there");
+	run_deferred();
+	cr_assert_eq(caps_a.last_reply.hdr.type, PROTO_FREED);
+	cr_assert_eq(table_lookup(table, id, &rec), -ENOENT);
+}
+
+Test(held, a_session_end_reclaims_when_the_table_completes)
+{
+	granted(&a, 4096);
+	granted(&a, 8192);
+	cr_assert_eq(open_chunks(), 2);
+	service_session_end(&svc, &a);
+	cr_assert_eq(caps_a.revoked_writes, 2, "write access goes at once");
+	cr_assert_eq(open_chunks(), 2, "the table has not answered");
+	run_deferred();
+	cr_assert_eq(open_chunks(), 0);
+}
+
+Test(held, an_alloc_whose_session_ends_first_is_freed_and_not_answered)
+{
+	struct proto_msg m = msg(PROTO_ALLOC);
+	int before;
+
+	m.u.alloc.size = 4096;
+	cr_assert_eq(send_request(&a, &m), 0);
+	before = caps_a.replies;
+	service_session_end(&svc, &a);
+	run_deferred(); /* the alloc lands, then the reclaim (before it) */
+	run_deferred(); /* the alloc's undo */
+	cr_assert_eq(caps_a.replies, before, "no reply to a gone session");
+	cr_assert_eq(caps_a.count, 0, "nothing granted to it");
+	cr_assert_eq(open_chunks(), 0, "the orphaned grant was freed");
+}
+
+Test(held, an_alloc_whose_lease_is_lost_first_is_freed_and_stale)
+{
+	struct proto_msg m = msg(PROTO_ALLOC);
+
+	m.u.alloc.size = 4096;
+	cr_assert_eq(send_request(&a, &m), 0);
+	cr_assert_eq(service_revoke_lease(&svc, a.id), 0);
+	run_deferred();
+	run_deferred();
+	cr_assert_eq(caps_a.last_reply.hdr.type, PROTO_ERROR);
+	cr_assert_eq(caps_a.last_reply.u.error.status, PROTO_ST_STALE);
+	cr_assert_eq(caps_a.last_reply.u.error.detail, a.epoch);
+	cr_assert_eq(caps_a.count, 0);
+	cr_assert_eq(open_chunks(), 0);
 }

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../common/mem_pool.h"
@@ -47,8 +48,8 @@ Test(table, alloc_grants_aligned_disjoint_chunks_with_new_ids)
 {
 	struct table_record a, b;
 
-	cr_assert_eq(table_alloc(t, 5000, 7, 1, &a), 0);
-	cr_assert_eq(table_alloc(t, 1, 7, 1, &b), 0);
+	cr_assert_eq(table_pmem_alloc(t, 5000, 7, 1, &a), 0);
+	cr_assert_eq(table_pmem_alloc(t, 1, 7, 1, &b), 0);
 	cr_assert_eq(a.length, 2 * GRAN, "rounded up to whole granules");
 	cr_assert_eq(b.length, GRAN);
 	cr_assert_eq(a.offset % GRAN, 0);
@@ -63,8 +64,8 @@ Test(table, seal_records_length_and_crc)
 {
 	struct table_record a, got;
 
-	cr_assert_eq(table_alloc(t, GRAN, 1, 3, &a), 0);
-	cr_assert_eq(table_seal(t, a.id, 100, 0xabcdef01, NULL), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 3, &a), 0);
+	cr_assert_eq(table_pmem_seal(t, a.id, 100, 0xabcdef01, NULL), 0);
 	cr_assert_eq(table_lookup(t, a.id, &got), 0);
 	cr_assert_eq(got.state, TABLE_CHUNK_SEALED);
 	cr_assert_eq(got.sealed_len, 100);
@@ -76,11 +77,11 @@ Test(table, seal_refuses_unknown_sealed_and_overlong)
 {
 	struct table_record a;
 
-	cr_assert_eq(table_seal(t, 999, 1, 0, NULL), -ENOENT);
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
-	cr_assert_eq(table_seal(t, a.id, GRAN + 1, 0, NULL), -EINVAL);
-	cr_assert_eq(table_seal(t, a.id, GRAN, 0, NULL), 0);
-	cr_assert_eq(table_seal(t, a.id, GRAN, 0, NULL), -EALREADY);
+	cr_assert_eq(table_pmem_seal(t, 999, 1, 0, NULL), -ENOENT);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_pmem_seal(t, a.id, GRAN + 1, 0, NULL), -EINVAL);
+	cr_assert_eq(table_pmem_seal(t, a.id, GRAN, 0, NULL), 0);
+	cr_assert_eq(table_pmem_seal(t, a.id, GRAN, 0, NULL), -EALREADY);
 }
 
 Test(table, free_makes_space_and_id_unknown)
@@ -88,10 +89,10 @@ Test(table, free_makes_space_and_id_unknown)
 	struct table_record a;
 	struct table_stats st;
 
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
-	cr_assert_eq(table_free(t, a.id), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_pmem_free(t, a.id), 0);
 	cr_assert_eq(table_lookup(t, a.id, &a), -ENOENT);
-	cr_assert_eq(table_free(t, a.id), -ENOENT);
+	cr_assert_eq(table_pmem_free(t, a.id), -ENOENT);
 	table_stats(t, &st);
 	cr_assert_eq(st.used_bytes, 0);
 	cr_assert_eq(st.free_bytes, st.area_bytes);
@@ -104,10 +105,10 @@ Test(table, runs_out_of_space_and_of_records)
 	int n = 0;
 
 	table_stats(t, &st);
-	cr_assert_eq(table_alloc(t, st.area_bytes + 1, 1, 1, &a), -EFBIG);
-	while (table_alloc(t, GRAN, 1, 1, &a) == 0)
+	cr_assert_eq(table_pmem_alloc(t, st.area_bytes + 1, 1, 1, &a), -EFBIG);
+	while (table_pmem_alloc(t, GRAN, 1, 1, &a) == 0)
 		n++;
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), -ENOSPC);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), -ENOSPC);
 	cr_assert_eq((uint64_t)n, st.area_bytes / GRAN < SLOTS
 					  ? st.area_bytes / GRAN
 					  : SLOTS);
@@ -118,11 +119,11 @@ Test(table, reclaim_frees_only_that_sessions_open_chunks)
 	struct table_record a, b, c, got;
 	uint64_t count = 0;
 
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &b), 0);
-	cr_assert_eq(table_alloc(t, GRAN, 2, 1, &c), 0);
-	cr_assert_eq(table_seal(t, b.id, 10, 1, NULL), 0);
-	cr_assert_eq(table_reclaim(t, 1, &count), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &b), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 2, 1, &c), 0);
+	cr_assert_eq(table_pmem_seal(t, b.id, 10, 1, NULL), 0);
+	cr_assert_eq(table_pmem_reclaim(t, 1, UINT32_MAX, &count), 0);
 	cr_assert_eq(count, 1);
 	cr_assert_eq(table_lookup(t, a.id, &got), -ENOENT);
 	cr_assert_eq(table_lookup(t, b.id, &got), 0,
@@ -130,15 +131,66 @@ Test(table, reclaim_frees_only_that_sessions_open_chunks)
 	cr_assert_eq(table_lookup(t, c.id, &got), 0);
 }
 
+Test(table, reclaim_spares_chunks_of_a_later_epoch)
+{
+	struct table_record old, later, got;
+	uint64_t count = 0;
+
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &old), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 2, &later), 0);
+	cr_assert_eq(table_pmem_reclaim(t, 1, 1, &count), 0);
+	cr_assert_eq(count, 1);
+	cr_assert_eq(table_lookup(t, old.id, &got), -ENOENT);
+	cr_assert_eq(table_lookup(t, later.id, &got), 0,
+		     "allocated under the new lease: kept");
+}
+
+struct completion {
+	int calls;
+	struct table_result res;
+};
+
+static void remember(void *arg, const struct table_result *res)
+{
+	struct completion *c = arg;
+
+	c->calls++;
+	c->res = *res;
+}
+
+/* The asynchronous interface over pmem completes before it returns, once,
+ * with what the synchronous calls would have returned. */
+Test(table, the_pmem_backend_completes_each_change_at_once)
+{
+	struct completion a = {0}, s = {0}, f = {0}, r = {0}, bad = {0};
+
+	table_alloc(t, 5000, 1, 1, remember, &a);
+	cr_assert_eq(a.calls, 1);
+	cr_assert_eq(a.res.status, 0);
+	cr_assert_eq(a.res.rec.length, 2 * GRAN);
+	table_seal(t, a.res.rec.id, 100, 7, remember, &s);
+	cr_assert_eq(s.calls, 1);
+	cr_assert_eq(s.res.rec.state, TABLE_CHUNK_SEALED);
+	table_seal(t, a.res.rec.id, 100, 7, remember, &bad);
+	cr_assert_eq(bad.res.status, -EALREADY);
+	table_free(t, a.res.rec.id, remember, &f);
+	cr_assert_eq(f.calls, 1);
+	cr_assert_eq(f.res.status, 0);
+	table_alloc(t, GRAN, 3, 1, remember, &a);
+	table_reclaim(t, 3, 1, remember, &r);
+	cr_assert_eq(r.calls, 1);
+	cr_assert_eq(r.res.count, 1);
+}
+
 Test(table, recovery_keeps_sealed_reclaims_open_and_never_reuses_ids)
 {
 	struct table_record a, b, c, got;
 
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
-	cr_assert_eq(table_alloc(t, 3 * GRAN, 1, 1, &b), 0);
-	cr_assert_eq(table_seal(t, b.id, 3 * GRAN, 0x1234, NULL), 0);
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &c), 0);
-	cr_assert_eq(table_free(t, c.id), 0); /* the highest id is freed */
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_pmem_alloc(t, 3 * GRAN, 1, 1, &b), 0);
+	cr_assert_eq(table_pmem_seal(t, b.id, 3 * GRAN, 0x1234, NULL), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &c), 0);
+	cr_assert_eq(table_pmem_free(t, c.id), 0); /* the highest id is freed */
 	reopen();
 	cr_assert_eq(rep.sealed, 1);
 	cr_assert_eq(rep.reclaimed, 1);
@@ -146,7 +198,7 @@ Test(table, recovery_keeps_sealed_reclaims_open_and_never_reuses_ids)
 	cr_assert_eq(table_lookup(t, b.id, &got), 0);
 	cr_assert_eq(got.crc, 0x1234);
 	cr_assert_eq(got.offset, b.offset);
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &got), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &got), 0);
 	cr_assert_gt(got.id, c.id, "id %llu was handed out again",
 		     (unsigned long long)got.id);
 	reopen();
@@ -160,8 +212,8 @@ Test(table, damaged_record_is_refused_and_named)
 	uint8_t *slot;
 	uint8_t before[POOL_SIZE / 16];
 
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
-	cr_assert_eq(table_seal(t, a.id, 1, 0, NULL), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_pmem_seal(t, a.id, 1, 0, NULL), 0);
 	table_close(&t);
 	/* Slot 0 holds chunk a; the seal made version 1 current. */
 	slot = mp.image + mp.geo.table_offset;
@@ -180,8 +232,8 @@ Test(table, damage_to_the_old_version_is_harmless)
 	struct table_record a, got;
 	uint8_t *slot = mp.image + mp.geo.table_offset;
 
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
-	cr_assert_eq(table_seal(t, a.id, 1, 5, NULL), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_pmem_seal(t, a.id, 1, 5, NULL), 0);
 	table_close(&t);
 	memset(slot + slot_version_offset(0), 0xff, SLOT_VERSION_LEN);
 	open_table();
@@ -194,8 +246,8 @@ Test(table, damaged_commit_word_is_refused)
 	struct table_record a;
 	uint8_t *slot = mp.image + mp.geo.table_offset;
 
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
-	cr_assert_eq(table_seal(t, a.id, 1, 5, NULL), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_pmem_seal(t, a.id, 1, 5, NULL), 0);
 	table_close(&t);
 	slot[4] ^= 0x01; /* bit 32: the other version */
 	cr_assert_eq(table_pmem_open(mp.image, &mp.geo, &mp.persist, &t, &rep),
@@ -208,16 +260,16 @@ Test(table, scrub_finds_exactly_the_damaged_sealed_chunk)
 	struct table_record a, b, open_one;
 	struct scrub_result r;
 
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &a), 0);
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &b), 0);
-	cr_assert_eq(table_alloc(t, GRAN, 1, 1, &open_one), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &b), 0);
+	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &open_one), 0);
 	memset(area + a.offset, 'a', 100);
 	memset(area + b.offset, 'b', 200);
 	cr_assert_eq(
-		table_seal(t, a.id, 100, crc32c(0, area + a.offset, 100), NULL),
+		table_pmem_seal(t, a.id, 100, crc32c(0, area + a.offset, 100), NULL),
 		0);
 	cr_assert_eq(
-		table_seal(t, b.id, 200, crc32c(0, area + b.offset, 200), NULL),
+		table_pmem_seal(t, b.id, 200, crc32c(0, area + b.offset, 200), NULL),
 		0);
 	scrub_sealed(t, area, &r);
 	cr_assert_eq(r.checked, 2);

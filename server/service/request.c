@@ -1,0 +1,66 @@
+#include "request.h"
+
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "service.h"
+
+struct request *request_new(struct session *sess, const struct proto_msg *msg)
+{
+	struct request *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->state = REQUEST_STARTING;
+	r->sess = sess;
+	r->epoch = sess->epoch;
+	r->msg = *msg;
+	r->reply.hdr.request_id = msg->hdr.request_id;
+	r->next = sess->held;
+	if (sess->held)
+		sess->held->prev = r;
+	sess->held = r;
+	return r;
+}
+
+void request_wait_for_table(struct request *r)
+{
+	r->state = REQUEST_TABLE_PENDING;
+}
+
+static void unlink_request(struct request *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else if (r->sess && r->sess->held == r)
+		r->sess->held = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+}
+
+void request_finish(struct request *r)
+{
+	struct session *sess = r->sess;
+
+	unlink_request(r);
+	r->state = REQUEST_DONE;
+	if (sess && sess->ops->send_reply(sess->ops_ctx, &r->reply))
+		log_debug(
+			"session %llu: the reply to request %llu was not sent",
+			(unsigned long long)sess->id,
+			(unsigned long long)r->reply.hdr.request_id);
+	free(r);
+}
+
+void request_orphan_all(struct session *sess)
+{
+	while (sess->held) {
+		struct request *r = sess->held;
+
+		sess->held = r->next;
+		r->next = r->prev = NULL;
+		r->sess = NULL;
+		r->state = REQUEST_ORPHANED;
+	}
+}

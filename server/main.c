@@ -20,7 +20,8 @@
 #include "config.h"
 #include "transport/fd_limit.h"
 #include "pool/pool.h"
-#include "transport/rdma_server.h"
+#include "service/lease.h"
+#include "transport/transport.h"
 #include "table/scrub.h"
 #include "table/table_pmem.h"
 
@@ -330,7 +331,8 @@ static int open_pool(const struct config *cfg, struct pool **pool,
 struct server_parts {
 	struct event_base *base;
 	struct secrets *secrets;
-	struct rdma_server *rdma;
+	struct transport *transport;
+	struct lease_clock *leases;
 	struct pool *pool;
 	struct table *table;
 	struct admin *admin;
@@ -340,13 +342,12 @@ struct server_parts {
 
 static int start_listening(const struct config *cfg, struct server_parts *p)
 {
-	struct rdma_server_opts ro = {
+	struct transport_opts to = {
 		.listen = cfg->listen[0] ? cfg->listen : "0.0.0.0",
 		.port = cfg->port,
 		.poll_us = cfg->poll_us,
 		.max_connections = connection_limit(cfg),
 		.hello_timeout_ms = cfg->hello_timeout_ms,
-		.lease_ttl_ms = cfg->lease_ttl_ms,
 	};
 	char err[512];
 
@@ -359,8 +360,8 @@ static int start_listening(const struct config *cfg, struct server_parts *p)
 		log_error("%s", err);
 		return -1;
 	}
-	if (rdma_server_start(p->base, &p->svc, &ro, &p->rdma, err,
-			      sizeof(err))) {
+	if (rdma_transport.start(p->base, &p->svc, &to, &p->transport, err,
+				 sizeof(err))) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -379,6 +380,10 @@ static int start_serving(const struct config *cfg, struct server_parts *p)
 		     &p->pool->persist, (uint32_t)p->pool->geo.granularity,
 		     cfg->direct_write_to_pmem, cfg->lease_ttl_ms);
 	p->svc.secrets = p->secrets;
+	if (lease_clock_start(p->base, &p->svc, &p->leases)) {
+		log_error("cannot start the lease clock");
+		return -1;
+	}
 	if (!p->secrets)
 		log_warn("no secrets file: clients are not authenticated");
 	p->sigint = evsignal_new(p->base, SIGINT, on_signal, p->base);
@@ -400,7 +405,9 @@ static void stop_parts(struct server_parts *p, const char *pool_path,
 		       bool started)
 {
 	admin_stop(&p->admin);
-	rdma_server_stop(&p->rdma); /* ends the sessions, while the table is */
+	lease_clock_stop(&p->leases);
+	if (p->transport) /* ends the sessions, while the table is */
+		p->transport->ops->stop(&p->transport);
 	table_close(&p->table);
 	if (started)
 		pool_close(&p->pool);
@@ -433,12 +440,12 @@ static int serve(const struct config *cfg)
 		log_info("ready: serving on %s port %u, at most %u connections "
 			 "at once; persistence: persist-rpc%s",
 			 cfg->listen[0] ? cfg->listen : "0.0.0.0",
-			 rdma_server_port(p.rdma),
-			 rdma_server_max_connections(p.rdma),
+			 p.transport->ops->port(p.transport),
+			 p.transport->ops->max_connections(p.transport),
 			 cfg->direct_write_to_pmem ? ", read-after-write" : "");
 		event_base_dispatch(p.base);
-		rc = rdma_server_lost_device(p.rdma) ? EXIT_FAILURE
-						     : EXIT_SUCCESS;
+		rc = p.transport->ops->failed(p.transport) ? EXIT_FAILURE
+							   : EXIT_SUCCESS;
 	}
 	stop_parts(&p, cfg->pool_path, started);
 	return rc;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <rdma/rdma_cma.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,12 @@
 #define LOG_INTERVAL_US (10 * 1000000ull)
 
 struct rdma_server {
-	struct rdma_conn_env env; /* first: the connections point here */
-	struct rdma_server_opts opts;
+	struct transport transport; /* first: what main holds */
+	struct rdma_conn_env env;   /* the connections point here */
+	struct transport_opts opts;
 	struct rdma_event_channel *cm_channel;
 	struct rdma_cm_id *listen_id;
 	struct event *cm_event;
-	struct event *lease_timer;
 	struct rdma_conn *conns;
 	uint32_t conn_count;
 	bool lost_device;
@@ -32,7 +33,18 @@ struct rdma_server {
 
 static struct rdma_server *server_of(struct rdma_conn_env *env)
 {
-	return (struct rdma_server *)env; /* env is its first member */
+	return (struct rdma_server *)((char *)env -
+				      offsetof(struct rdma_server, env));
+}
+
+static struct rdma_server *to_rdma(struct transport *t)
+{
+	return (struct rdma_server *)t; /* transport is its first member */
+}
+
+static const struct rdma_server *to_rdma_const(const struct transport *t)
+{
+	return (const struct rdma_server *)t;
 }
 
 static struct service_counters *counters(struct rdma_server *srv)
@@ -251,36 +263,10 @@ static void on_cm_event(evutil_socket_t fd, short what, void *arg)
 
 /* ---- leases ---- */
 
-static void on_lease_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct rdma_server *srv = arg;
-
-	(void)fd;
-	(void)what;
-	service_expire_leases(srv->env.svc);
-}
-
-/* Checks leases four times per TTL (between 50 ms and 1 s apart), so one
- * expires at most a quarter of its TTL late. */
-static int start_lease_timer(struct rdma_server *srv)
-{
-	uint32_t ms = srv->opts.lease_ttl_ms / 4;
-	struct timeval every;
-
-	ms = ms < 50 ? 50 : ms > 1000 ? 1000 : ms;
-	every.tv_sec = ms / 1000;
-	every.tv_usec = (ms % 1000) * 1000;
-	srv->lease_timer =
-		event_new(srv->env.base, -1, EV_PERSIST, on_lease_timer, srv);
-	return srv->lease_timer && event_add(srv->lease_timer, &every) == 0
-		       ? 0
-		       : -ENOMEM;
-}
-
 /* ---- listener ---- */
 
 static int fail(char *err, size_t len, int rc, const char *what,
-		const struct rdma_server_opts *o)
+		const struct transport_opts *o)
 {
 	snprintf(err, len, "cannot listen on %s port %u: %s: %s", o->listen,
 		 o->port, what, strerror(-rc));
@@ -289,7 +275,7 @@ static int fail(char *err, size_t len, int rc, const char *what,
 
 /* A local address no RDMA device serves: clients could never connect. */
 static int not_a_device_address(char *err, size_t len,
-				const struct rdma_server_opts *o)
+				const struct transport_opts *o)
 {
 	char served[256];
 
@@ -303,7 +289,7 @@ static int not_a_device_address(char *err, size_t len,
 
 static int listen_on(struct rdma_server *srv, char *err, size_t len)
 {
-	const struct rdma_server_opts *o = &srv->opts;
+	const struct transport_opts *o = &srv->opts;
 	struct rdma_addrinfo hints = {.ai_flags = RAI_PASSIVE,
 				      .ai_port_space = RDMA_PS_TCP};
 	struct rdma_addrinfo *res;
@@ -332,9 +318,9 @@ static int listen_on(struct rdma_server *srv, char *err, size_t len)
 }
 
 static void init_server(struct rdma_server *srv, struct event_base *base,
-			struct service *svc,
-			const struct rdma_server_opts *opts)
+			struct service *svc, const struct transport_opts *opts)
 {
+	srv->transport.ops = &rdma_transport;
 	srv->env.base = base;
 	srv->env.svc = svc;
 	srv->env.poll_us = opts->poll_us;
@@ -346,9 +332,25 @@ static void init_server(struct rdma_server *srv, struct event_base *base,
 	srv->hello_log.interval_us = LOG_INTERVAL_US;
 }
 
-int rdma_server_start(struct event_base *base, struct service *svc,
-		      const struct rdma_server_opts *opts,
-		      struct rdma_server **out, char *err, size_t err_len)
+static void rdma_stop(struct transport **t);
+
+/* Frees a started or half-started server. */
+static void free_server(struct rdma_server *srv)
+{
+	while (srv->conns)
+		conn_free(srv, srv->conns);
+	if (srv->cm_event)
+		event_free(srv->cm_event);
+	if (srv->listen_id)
+		rdma_destroy_id(srv->listen_id);
+	if (srv->cm_channel)
+		rdma_destroy_event_channel(srv->cm_channel);
+	free(srv);
+}
+
+static int rdma_start(struct event_base *base, struct service *svc,
+		      const struct transport_opts *opts, struct transport **out,
+		      char *err, size_t err_len)
 {
 	struct rdma_server *srv = calloc(1, sizeof(*srv));
 	int rc, flags;
@@ -363,7 +365,7 @@ int rdma_server_start(struct event_base *base, struct service *svc,
 			"no RDMA connection manager (/dev/infiniband/rdma_cm); "
 			"set up soft-RoCE (deploy/softroce.sh) or use deploy/vm/run",
 			opts);
-		rdma_server_stop(&srv);
+		free_server(srv);
 		return rc;
 	}
 	rc = listen_on(srv, err, err_len);
@@ -376,47 +378,42 @@ int rdma_server_start(struct event_base *base, struct service *svc,
 				       EV_READ | EV_PERSIST, on_cm_event, srv);
 	if (rc == 0 && (!srv->cm_event || event_add(srv->cm_event, NULL)))
 		rc = fail(err, err_len, -ENOMEM, "event_new", opts);
-	if (rc == 0 && start_lease_timer(srv))
-		rc = fail(err, err_len, -ENOMEM, "lease timer", opts);
 	if (rc) {
-		rdma_server_stop(&srv);
+		free_server(srv);
 		return rc;
 	}
-	*out = srv;
+	*out = &srv->transport;
 	return 0;
 }
 
-uint16_t rdma_server_port(const struct rdma_server *srv)
+static uint16_t rdma_port(const struct transport *t)
 {
-	return be16toh(rdma_get_src_port(srv->listen_id));
+	return be16toh(rdma_get_src_port(to_rdma_const(t)->listen_id));
 }
 
-uint32_t rdma_server_max_connections(const struct rdma_server *srv)
+static uint32_t rdma_max_connections(const struct transport *t)
 {
-	return srv->opts.max_connections;
+	return to_rdma_const(t)->opts.max_connections;
 }
 
-bool rdma_server_lost_device(const struct rdma_server *srv)
+static bool rdma_failed(const struct transport *t)
 {
-	return srv->lost_device;
+	return to_rdma_const(t)->lost_device;
 }
 
-void rdma_server_stop(struct rdma_server **psrv)
+static void rdma_stop(struct transport **t)
 {
-	struct rdma_server *srv = *psrv;
-
-	if (!srv)
+	if (!*t)
 		return;
-	while (srv->conns)
-		conn_free(srv, srv->conns);
-	if (srv->cm_event)
-		event_free(srv->cm_event);
-	if (srv->lease_timer)
-		event_free(srv->lease_timer);
-	if (srv->listen_id)
-		rdma_destroy_id(srv->listen_id);
-	if (srv->cm_channel)
-		rdma_destroy_event_channel(srv->cm_channel);
-	free(srv);
-	*psrv = NULL;
+	free_server(to_rdma(*t));
+	*t = NULL;
 }
+
+const struct transport_ops rdma_transport = {
+	.name = "rdma",
+	.start = rdma_start,
+	.stop = rdma_stop,
+	.port = rdma_port,
+	.max_connections = rdma_max_connections,
+	.failed = rdma_failed,
+};

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
+#include "service/stats.h"
 #include "table/scrub.h"
 
 #define ADMIN_MAX_LINE 4096
@@ -33,6 +34,7 @@ struct admin {
 	struct bufferevent *clients[ADMIN_MAX_CLIENTS];
 	unsigned client_count;
 	struct service *svc;
+	struct table *table;
 	struct pool *pool;
 	char pool_path[4096];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -85,37 +87,20 @@ static json_t *record_to_json(const struct table_record *r)
 
 /* ---- leases ---- */
 
-struct held {
-	uint64_t session, chunks, bytes;
-};
-
-static bool count_held(const struct table_record *r, void *arg)
+static json_t *lease_json(const struct session_view *v)
 {
-	struct held *h = arg;
-
-	if (r->state == TABLE_CHUNK_OPEN && r->session == h->session) {
-		h->chunks++;
-		h->bytes += r->length;
-	}
-	return true;
+	return json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:s}", "id",
+			 (json_int_t)v->id, "client", v->peer, "epoch",
+			 (int)v->epoch, "chunks", (json_int_t)v->open_chunks,
+			 "bytes", (json_int_t)v->open_bytes, "expires_in_ms",
+			 (json_int_t)v->expires_in_ms, "state",
+			 v->live ? "live" : "lost");
 }
 
-static json_t *lease_json(struct admin *a, const struct session *s)
+static bool add_lease(const struct session_view *v, void *arg)
 {
-	struct held h = {.session = s->id};
-	uint64_t now = a->svc->clock_us();
-	long long left =
-		s->lease_deadline_us > now
-			? (long long)((s->lease_deadline_us - now) / 1000)
-			: 0;
-
-	table_iterate(a->svc->table, count_held, &h);
-	return json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:s}", "id",
-			 (json_int_t)s->id, "client", s->peer ? s->peer : "",
-			 "epoch", (int)s->epoch, "chunks", (json_int_t)h.chunks,
-			 "bytes", (json_int_t)h.bytes, "expires_in_ms",
-			 (json_int_t)left, "state",
-			 s->lease_deadline_us ? "live" : "lost");
+	json_array_append_new(arg, lease_json(v));
+	return true;
 }
 
 static bool get_id(json_t *req, uint64_t *id)
@@ -132,30 +117,30 @@ static json_t *cmd_leases(struct admin *a)
 {
 	json_t *list = json_array();
 
-	for (struct session *s = a->svc->sessions.next; s != &a->svc->sessions;
-	     s = s->next)
-		json_array_append_new(list, lease_json(a, s));
+	service_sessions(a->svc, add_lease, list);
 	return ok_reply(json_pack("{s:o}", "leases", list));
 }
 
 static json_t *cmd_lease(struct admin *a, json_t *req, const char *op)
 {
-	struct session *s;
+	struct session_view v;
 	uint64_t id;
+	int rc = 0;
 
 	if (!get_id(req, &id))
 		return error_reply(EINVAL, "%s needs a lease id", op);
-	s = service_find_session(a->svc, id);
-	if (!s)
+	if (!strcmp(op, "lease_revoke")) {
+		rc = service_revoke_lease(a->svc, id);
+		if (rc == 0)
+			log_info("admin: revoked lease %llu",
+				 (unsigned long long)id);
+	} else if (!strcmp(op, "lease_renew")) {
+		rc = service_renew_lease(a->svc, id);
+	}
+	if (rc || service_session_view(a->svc, id, &v))
 		return error_reply(ENOENT, "no lease %llu",
 				   (unsigned long long)id);
-	if (!strcmp(op, "lease_revoke")) {
-		service_revoke_lease(a->svc, id);
-		log_info("admin: revoked lease %llu", (unsigned long long)id);
-	} else if (!strcmp(op, "lease_renew")) {
-		service_renew_lease(a->svc, s);
-	}
-	return ok_reply(json_pack("{s:o}", "lease", lease_json(a, s)));
+	return ok_reply(json_pack("{s:o}", "lease", lease_json(&v)));
 }
 
 /* ---- chunks ---- */
@@ -188,7 +173,7 @@ static json_t *cmd_chunks(struct admin *a, json_t *req)
 		return error_reply(
 			EINVAL, "state must be open or sealed, not %s", state);
 	}
-	table_iterate(a->svc->table, add_chunk, &w);
+	table_iterate(a->table, add_chunk, &w);
 	return ok_reply(json_pack("{s:o}", "chunks", w.list));
 }
 
@@ -252,7 +237,7 @@ static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
 
 	if (!get_id(req, &id))
 		return error_reply(EINVAL, "needs a chunk id");
-	if (table_lookup(a->svc->table, id, &r))
+	if (table_lookup(a->table, id, &r))
 		return error_reply(ENOENT, "no chunk %llu",
 				   (unsigned long long)id);
 	if (!free_it)
@@ -263,48 +248,56 @@ static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
 
 /* ---- status and verify ---- */
 
+static json_t *methods_json(uint32_t methods)
+{
+	json_t *list = json_array();
+
+	json_array_append_new(list, json_string("persist-rpc"));
+	if (methods & PROTO_PERSIST_READ_AFTER_WRITE)
+		json_array_append_new(list, json_string("read-after-write"));
+	return list;
+}
+
+static json_t *counters_json(const struct service_counters *c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests",
+			 (json_int_t)c->requests, "malformed",
+			 (json_int_t)c->malformed, "leases_expired",
+			 (json_int_t)c->leases_expired, "leases_revoked",
+			 (json_int_t)c->leases_revoked, "handshakes_failed",
+			 (json_int_t)c->handshakes_failed, "hello_timeouts",
+			 (json_int_t)c->hello_timeouts, "connections_refused",
+			 (json_int_t)c->connections_refused);
+}
+
 static json_t *cmd_status(struct admin *a)
 {
-	struct table_stats st;
-	unsigned sessions = 0;
-	json_t *methods = json_array();
+	struct service_stats st;
+	struct pool_info pi;
 
-	table_stats(a->svc->table, &st);
-	for (struct session *s = a->svc->sessions.next; s != &a->svc->sessions;
-	     s = s->next)
-		sessions++;
-	json_array_append_new(methods, json_string("persist-rpc"));
-	if (a->svc->persist_methods & PROTO_PERSIST_READ_AFTER_WRITE)
-		json_array_append_new(methods, json_string("read-after-write"));
+	service_stats(a->svc, &st);
+	pool_describe(a->pool, &pi);
 	return ok_reply(json_pack(
-		"{s:{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:i, s:o, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
-		"pool", "path", a->pool_path, "backing",
-		pool_backing_name(a->pool->backing), "size",
-		(json_int_t)a->pool->geo.pool_size, "area_offset",
-		(json_int_t)a->pool->geo.chunk_area_offset, "area",
-		(json_int_t)st.area_bytes, "used", (json_int_t)st.used_bytes,
-		"free", (json_int_t)st.free_bytes, "granularity",
-		(json_int_t)a->pool->geo.granularity, "chunks", "open",
-		(json_int_t)st.open_chunks, "sealed",
-		(json_int_t)st.sealed_chunks, "sessions", (int)sessions,
-		"persistence", methods, "auth_refused",
-		(int)a->svc->counters.auth_refused, "counters", "requests",
-		(json_int_t)a->svc->counters.requests, "malformed",
-		(json_int_t)a->svc->counters.malformed, "leases_expired",
-		(json_int_t)a->svc->counters.leases_expired, "leases_revoked",
-		(json_int_t)a->svc->counters.leases_revoked,
-		"handshakes_failed",
-		(json_int_t)a->svc->counters.handshakes_failed,
-		"hello_timeouts", (json_int_t)a->svc->counters.hello_timeouts,
-		"connections_refused",
-		(json_int_t)a->svc->counters.connections_refused));
+		"{s:{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:i, s:o, s:i, s:o}",
+		"pool", "path", a->pool_path, "backing", pi.backing, "size",
+		(json_int_t)pi.size, "area_offset", (json_int_t)pi.area_offset,
+		"area", (json_int_t)st.table.area_bytes, "used",
+		(json_int_t)st.table.used_bytes, "free",
+		(json_int_t)st.table.free_bytes, "granularity",
+		(json_int_t)pi.granularity, "chunks", "open",
+		(json_int_t)st.table.open_chunks, "sealed",
+		(json_int_t)st.table.sealed_chunks, "sessions",
+		(int)st.sessions, "persistence",
+		methods_json(st.persist_methods), "auth_refused",
+		(int)st.counters.auth_refused, "counters",
+		counters_json(&st.counters)));
 }
 
 static json_t *cmd_verify(struct admin *a)
 {
 	struct scrub_result r;
 
-	scrub_sealed(a->svc->table, pool_chunk_area(a->pool), &r);
+	scrub_sealed(a->table, pool_chunk_area(a->pool), &r);
 	return ok_reply(json_pack(
 		"{s:I, s:I, s:I}", "checked", (json_int_t)r.checked, "bytes",
 		(json_int_t)r.bytes, "mismatches", (json_int_t)r.mismatches));
@@ -527,8 +520,8 @@ static int listen_unix(const char *path, char *err, size_t err_len)
 	return fd;
 }
 
-int admin_start(struct event_base *base, const char *path, struct service *svc,
-		struct pool *pool, const char *pool_path, struct admin **out,
+int admin_start(struct event_base *base, const char *path,
+		const struct admin_target *target, struct admin **out,
 		char *err, size_t err_len)
 {
 	struct admin *a = calloc(1, sizeof(*a));
@@ -542,9 +535,10 @@ int admin_start(struct event_base *base, const char *path, struct service *svc,
 		return fd;
 	}
 	a->base = base;
-	a->svc = svc;
-	a->pool = pool;
-	snprintf(a->pool_path, sizeof(a->pool_path), "%s", pool_path);
+	a->svc = target->svc;
+	a->table = target->table;
+	a->pool = target->pool;
+	snprintf(a->pool_path, sizeof(a->pool_path), "%s", target->pool_path);
 	snprintf(a->path, sizeof(a->path), "%s", path);
 	a->accept_log.interval_us = LOG_INTERVAL_US;
 	a->listener = evconnlistener_new(base, on_accept, a,

@@ -27,6 +27,7 @@
 
 #include "pool/pool.h"
 #include "service/service.h"
+#include "table/table.h"
 
 /* Connections served at once; more get one refusing line. They fit in the
  * descriptor reserve (fd_limit.h), so RDMA clients cannot starve them. */
@@ -34,13 +35,21 @@
 
 struct admin;
 
+/* What the admin socket administers; each must outlive the admin. */
+struct admin_target {
+	struct service *svc;
+	struct table *table; /* the service's */
+	struct pool *pool;
+	const char *pool_path;
+};
+
 /*
  * Listens on the unix socket at path (a stale one left by a dead chunkd is
  * replaced; one a live chunkd answers on is not). Returns 0 and sets *out,
  * or a negative errno with a one-line reason in err.
  */
-int admin_start(struct event_base *base, const char *path, struct service *svc,
-		struct pool *pool, const char *pool_path, struct admin **out,
+int admin_start(struct event_base *base, const char *path,
+		const struct admin_target *target, struct admin **out,
 		char *err, size_t err_len);
 
 /* Closes the listener and its connections, removes the socket file, and

@@ -372,6 +372,7 @@ static int start_listening(const struct config *cfg, struct server_parts *p)
  * start created is removed again if a later step fails. */
 static int start_serving(const struct config *cfg, struct server_parts *p)
 {
+	struct admin_target target;
 	char err[512];
 
 	if (open_pool(cfg, &p->pool, &p->table))
@@ -393,8 +394,12 @@ static int start_serving(const struct config *cfg, struct server_parts *p)
 		log_error("cannot watch SIGINT and SIGTERM");
 		return -1;
 	}
-	if (admin_start(p->base, cfg->admin_socket, &p->svc, p->pool,
-			cfg->pool_path, &p->admin, err, sizeof(err))) {
+	target = (struct admin_target){.svc = &p->svc,
+				       .table = p->table,
+				       .pool = p->pool,
+				       .pool_path = cfg->pool_path};
+	if (admin_start(p->base, cfg->admin_socket, &target, &p->admin, err,
+			sizeof(err))) {
 		log_error("%s", err);
 		return -1;
 	}

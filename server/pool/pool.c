@@ -347,3 +347,13 @@ const char *pool_backing_name(enum pool_backing backing)
 	return backing == POOL_DEVDAX ? "device-DAX (pmem)"
 				      : "DRAM (tmpfs/hugetlbfs)";
 }
+
+void pool_describe(const struct pool *pool, struct pool_info *out)
+{
+	*out = (struct pool_info){
+		.backing = pool_backing_name(pool->backing),
+		.size = pool->geo.pool_size,
+		.area_offset = pool->geo.chunk_area_offset,
+		.granularity = pool->geo.granularity,
+	};
+}

@@ -73,4 +73,14 @@ static inline uint8_t *pool_chunk_area(const struct pool *pool)
 
 const char *pool_backing_name(enum pool_backing backing);
 
+/* What operators see of a pool. */
+struct pool_info {
+	const char *backing;  /* pool_backing_name() */
+	uint64_t size;	      /* bytes mapped */
+	uint64_t area_offset; /* where the chunk area starts */
+	uint64_t granularity;
+};
+
+void pool_describe(const struct pool *pool, struct pool_info *out);
+
 #endif

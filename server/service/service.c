@@ -177,11 +177,16 @@ struct session *service_find_session(struct service *s, uint64_t id)
 	return NULL;
 }
 
-void service_renew_lease(struct service *s, struct session *sess)
+int service_renew_lease(struct service *s, uint64_t id)
 {
+	struct session *sess = service_find_session(s, id);
+
+	if (!sess)
+		return -ENOENT;
 	if (sess->lease_deadline_us) /* a lost lease needs its client */
 		sess->lease_deadline_us =
 			s->clock_us() + s->lease_ttl_ms * 1000ull;
+	return 0;
 }
 
 /* Revokes every grant of a chunk: the owner's write, everyone's read. */

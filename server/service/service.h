@@ -118,8 +118,9 @@ int service_revoke_lease(struct service *s, uint64_t id);
 /* The connected session with this id, or NULL. */
 struct session *service_find_session(struct service *s, uint64_t id);
 
-/* Extends a session's lease by one TTL from now (an operator's order). */
-void service_renew_lease(struct service *s, struct session *sess);
+/* Extends session id's lease by one TTL from now (an operator's order); a
+ * lost lease stays lost. Returns 0 or -ENOENT. */
+int service_renew_lease(struct service *s, uint64_t id);
 
 /* Frees chunk id whatever its state or owner (an operator's order): every
  * grant of it is revoked first, then the table frees it and calls done

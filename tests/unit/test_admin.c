@@ -78,7 +78,9 @@ static void setup(void)
 		     false, 10000);
 	service_session_start(&svc, &sess, &caps, NULL);
 	sess.greeted = true;
-	cr_assert_eq(admin_start(base, sock_path, &svc, pool, pool_path,
+	cr_assert_eq(admin_start(base, sock_path,
+				 &(struct admin_target){&svc, table, pool,
+							pool_path},
 				 &admin, err, sizeof(err)),
 		     0, "%s", err);
 }
@@ -137,7 +139,8 @@ Test(admin, status_chunks_and_chunk_free_describe_the_table)
 	char line[128];
 	json_t *j;
 
-	cr_assert_eq(table_pmem_alloc(table, 5000, sess.id, sess.epoch, &rec), 0);
+	cr_assert_eq(table_pmem_alloc(table, 5000, sess.id, sess.epoch, &rec),
+		     0);
 	j = ask("{\"cmd\":\"status\"}");
 	cr_assert(json_is_true(json_object_get(j, "ok")));
 	cr_assert_eq(json_integer_value(json_object_get(

@@ -74,12 +74,12 @@ static int prepare(struct chunk_client *c, uint64_t id, uint64_t off,
 	if (!c)
 		return CHUNK_E_INVAL;
 	if (write) {
-		int st = client_writable_chunk(c, id, rc);
+		int st = chunk_cache_writable(&c->cache, id, rc);
 
 		if (st)
 			return st;
 	} else {
-		*rc = client_chunk(c, id);
+		*rc = chunk_cache_find(&c->cache, id);
 		if (!*rc || !(*rc)->readable)
 			return CHUNK_E_NOENT;
 	}

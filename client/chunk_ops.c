@@ -26,7 +26,7 @@ static int alloc_locked(struct chunk_client *c, unsigned long long size,
 	st = client_call(c, &req);
 	if (st)
 		return client_finish(c, st);
-	rc = client_chunk_add(c, c->reply.u.grant.chunk);
+	rc = chunk_cache_add(&c->cache, c->reply.u.grant.chunk);
 	if (!rc)
 		return CHUNK_E_NOMEM;
 	rc->addr = c->reply.u.grant.addr;
@@ -40,7 +40,7 @@ static int alloc_locked(struct chunk_client *c, unsigned long long size,
 static int writable_range(struct chunk_client *c, uint64_t id, uint64_t off,
 			  uint64_t len, struct remote_chunk **out)
 {
-	int st = client_writable_chunk(c, id, out);
+	int st = chunk_cache_writable(&c->cache, id, out);
 
 	if (st == CHUNK_OK &&
 	    (off > (*out)->length || len > (*out)->length - off))
@@ -52,10 +52,10 @@ static int writable_range(struct chunk_client *c, uint64_t id, uint64_t off,
  * about is forgotten now, not at the next call. */
 static int forget_if_lost(struct chunk_client *c, uint64_t id, int st)
 {
-	struct remote_chunk *rc = client_chunk(c, id);
+	struct remote_chunk *rc = chunk_cache_find(&c->cache, id);
 
 	if (st == CHUNK_E_STALE && rc && rc->lost)
-		client_chunk_forget(c, id);
+		chunk_cache_forget(&c->cache, id);
 	return st;
 }
 
@@ -192,7 +192,7 @@ static int open_locked(struct chunk_client *c, unsigned long long id,
 	st = client_call(c, &req);
 	if (st)
 		return client_finish(c, st);
-	rc = client_chunk_add(c, id);
+	rc = chunk_cache_add(&c->cache, id);
 	if (!rc)
 		return CHUNK_E_NOMEM;
 	rc->addr = c->reply.u.opened.addr;
@@ -235,7 +235,7 @@ static int post_reads(struct chunk_client *c, struct remote_chunk *rc,
 static int read_locked(struct chunk_client *c, unsigned long long id,
 		       unsigned long long off, void *buf, size_t len)
 {
-	struct remote_chunk *rc = c ? client_chunk(c, id) : NULL;
+	struct remote_chunk *rc = c ? chunk_cache_find(&c->cache, id) : NULL;
 	int st;
 
 	if (!c)
@@ -244,7 +244,7 @@ static int read_locked(struct chunk_client *c, unsigned long long id,
 		st = chunk_open(c, id, NULL);
 		if (st)
 			return st;
-		rc = client_chunk(c, id);
+		rc = chunk_cache_find(&c->cache, id);
 	}
 	if (off > rc->length || len > rc->length - off)
 		return CHUNK_E_INVAL;
@@ -259,16 +259,16 @@ static int free_locked(struct chunk_client *c, unsigned long long id)
 
 	if (!c)
 		return CHUNK_E_INVAL;
-	rc = client_chunk(c, id);
+	rc = chunk_cache_find(&c->cache, id);
 	if (rc && rc->lost) {
-		client_chunk_forget(c, id);
+		chunk_cache_forget(&c->cache, id);
 		return CHUNK_E_STALE;
 	}
 	req.u.free.chunk = id;
 	req.u.free.epoch = c->epoch;
 	st = client_call(c, &req);
 	if (st == CHUNK_OK || st == CHUNK_E_NOENT)
-		client_chunk_forget(c, id);
+		chunk_cache_forget(&c->cache, id);
 	return client_finish(c, st);
 }
 
@@ -390,7 +390,7 @@ CHUNK_EXPORT int chunk_granted_length(struct chunk_client *c,
 	if (!c || !length)
 		return CHUNK_E_INVAL;
 	client_lock(c);
-	st = client_writable_chunk(c, id, &rc);
+	st = chunk_cache_writable(&c->cache, id, &rc);
 	if (st == CHUNK_OK)
 		*length = rc->length;
 	client_unlock(c);

@@ -48,34 +48,13 @@ void client_unlock(struct chunk_client *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Marks the chunks the session can no longer write as lost; with
- * forget_others, forgets the rest (their rkeys died with the session). */
-static void lose_open_chunks(struct chunk_client *c, bool forget_others)
-{
-	size_t i = 0;
-
-	while (i < c->chunk_count) {
-		struct remote_chunk *rc = &c->chunks[i];
-
-		if (rc->writable || rc->lost) {
-			*rc = (struct remote_chunk){.id = rc->id, .lost = true};
-			i++;
-		} else if (forget_others) {
-			client_chunk_forget(c,
-					    rc->id); /* moves the last here */
-		} else {
-			i++;
-		}
-	}
-}
-
 void client_adopt_epoch(struct chunk_client *c, uint32_t epoch)
 {
 	log_warn(
 		"session %llu: lease lost (epoch %u, now %u); its unsealed chunks are gone",
 		(unsigned long long)c->session, c->epoch, epoch);
 	c->epoch = epoch;
-	lose_open_chunks(c, false);
+	chunk_cache_lose_open(&c->cache, false);
 }
 
 static uint8_t *recv_slot(struct chunk_client *c, unsigned i)
@@ -766,7 +745,7 @@ static int connect_once(struct chunk_client *c)
 int client_reconnect(struct chunk_client *c)
 {
 	async_fail_all(c, c->wc_error ? c->wc_error : CHUNK_E_CONNECT);
-	lose_open_chunks(c, true);
+	chunk_cache_lose_open(&c->cache, true);
 	drop_connection(c);
 	return connect_once(c);
 }
@@ -785,8 +764,7 @@ static void free_client(struct chunk_client *c)
 		ibv_dealloc_pd(c->pd);
 	if (c->cm)
 		rdma_destroy_event_channel(c->cm);
-	idmap_fini(&c->chunk_index);
-	free(c->chunks);
+	chunk_cache_fini(&c->cache);
 	free(c->ops);
 	free(c->msgs);
 	free(c->bounce);
@@ -834,7 +812,7 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 	    (opts && opts->size < offsetof(struct chunk_client_opts, poll_us)))
 		return CHUNK_E_INVAL;
 	c = calloc(1, sizeof(*c));
-	if (!c || init_lock(c) || idmap_init(&c->chunk_index, 64)) {
+	if (!c || init_lock(c) || chunk_cache_init(&c->cache)) {
 		free(c);
 		return CHUNK_E_NOMEM;
 	}
@@ -896,70 +874,6 @@ CHUNK_EXPORT unsigned
 chunk_client_persist_method(const struct chunk_client *client)
 {
 	return client->persist_method;
-}
-
-/* ---- the chunks this client knows ---- */
-
-struct remote_chunk *client_chunk(struct chunk_client *c, uint64_t id)
-{
-	uint32_t i;
-
-	return idmap_get(&c->chunk_index, id, &i) ? &c->chunks[i] : NULL;
-}
-
-struct remote_chunk *client_chunk_add(struct chunk_client *c, uint64_t id)
-{
-	struct remote_chunk *rc = client_chunk(c, id);
-
-	if (rc)
-		return rc;
-	if (c->chunk_count == c->chunk_cap) {
-		size_t cap = c->chunk_cap ? c->chunk_cap * 2 : 64;
-		void *grown = realloc(c->chunks, cap * sizeof(*c->chunks));
-
-		if (!grown)
-			return NULL;
-		c->chunks = grown;
-		c->chunk_cap = cap;
-	}
-	if (idmap_put(&c->chunk_index, id, (uint32_t)c->chunk_count))
-		return NULL;
-	rc = &c->chunks[c->chunk_count++];
-	memset(rc, 0, sizeof(*rc));
-	rc->id = id;
-	return rc;
-}
-
-void client_chunk_forget(struct chunk_client *c, uint64_t id)
-{
-	uint32_t i;
-	struct remote_chunk *last;
-
-	if (!idmap_get(&c->chunk_index, id, &i))
-		return;
-	idmap_remove(&c->chunk_index, id);
-	last = &c->chunks[--c->chunk_count];
-	if (&c->chunks[i] != last) {
-		c->chunks[i] = *last;
-		idmap_put(&c->chunk_index, last->id, i);
-	}
-}
-
-int client_writable_chunk(struct chunk_client *c, uint64_t id,
-			  struct remote_chunk **out)
-{
-	struct remote_chunk *rc = client_chunk(c, id);
-
-	if (!rc)
-		return CHUNK_E_NOENT;
-	if (rc->lost) {
-		client_chunk_forget(c, id);
-		return CHUNK_E_STALE;
-	}
-	if (!rc->writable)
-		return CHUNK_E_STATE;
-	*out = rc;
-	return CHUNK_OK;
 }
 
 int client_finish(struct chunk_client *c, int rc)

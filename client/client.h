@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 #include "chunkclient.h"
-#include "common/idmap.h"
+#include "chunk_cache.h"
 #include "proto/msg.h"
 #include "renewer.h"
 
@@ -25,19 +25,6 @@ struct async_op {
 	uint64_t request_id; /* the reply it waits for, or 0 */
 	chunk_done_fn *done;
 	void *arg;
-};
-
-/* What the client knows of a chunk it may access. */
-struct remote_chunk {
-	uint64_t id;
-	uint64_t addr;	 /* in the server's address space */
-	uint64_t length; /* writable bytes, or sealed bytes when readable */
-	uint32_t rkey;
-	bool writable; /* an OPEN chunk of this session */
-	bool readable; /* an opened SEALED chunk */
-	bool lost;     /* was OPEN, but the lease or session that held it ended:
-			* the next call on it says CHUNK_E_STALE */
-	uint32_t crc;
 };
 
 struct chunk_mem {
@@ -77,9 +64,7 @@ struct chunk_client {
 	unsigned sends_in_flight; /* signaled WRs not yet completed */
 	int wc_error;		  /* first failed completion, as CHUNK_E_* */
 	bool cq_armed; /* the channel will signal the next completion */
-	struct remote_chunk *chunks;
-	size_t chunk_count, chunk_cap;
-	struct idmap chunk_index; /* id -> index in chunks */
+	struct chunk_cache cache; /* the chunks it knows */
 	struct chunk_mem *mems;
 	struct async_op *ops; /* opts.max_in_flight of them */
 	unsigned ops_in_flight;
@@ -210,14 +195,6 @@ int client_reconnect(struct chunk_client *c);
 int client_finish(struct chunk_client *c, int rc);
 
 /* The chunk record for id, or NULL. */
-struct remote_chunk *client_chunk(struct chunk_client *c, uint64_t id);
-struct remote_chunk *client_chunk_add(struct chunk_client *c, uint64_t id);
-void client_chunk_forget(struct chunk_client *c, uint64_t id);
-/* The OPEN chunk of this session that id names, for a write, persist or
- * seal: CHUNK_E_NOENT if unknown, CHUNK_E_STATE if sealed or only opened
- * for reading, CHUNK_E_STALE (once; it is then forgotten) if lost. */
-int client_writable_chunk(struct chunk_client *c, uint64_t id,
-			  struct remote_chunk **out);
 
 /* The registration covering [addr, addr + len), or NULL. */
 /* At disconnect: deregisters every chunk_mem of the client and detaches

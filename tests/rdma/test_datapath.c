@@ -120,7 +120,7 @@ Test(datapath, a_write_after_seal_fails_remotely_and_the_client_reconnects)
 
 	id = store(c, data, sizeof(data), 3);
 	/* Post a raw WRITE with the revoked write rkey of the sealed chunk. */
-	grant = *client_chunk(c, id);
+	grant = *chunk_cache_find(&c->cache, id);
 	cr_assert_eq(client_post_rdma(c, IBV_WR_RDMA_WRITE, c->bounce,
 				      c->bounce_mr->lkey, 64, grant.addr,
 				      grant.rkey, true),
@@ -153,7 +153,7 @@ Test(datapath, an_open_chunk_is_not_readable_by_another_session)
 static struct remote_chunk grant_of(struct chunk_client *c,
 				    unsigned long long id)
 {
-	struct remote_chunk *rc = client_chunk(c, id);
+	struct remote_chunk *rc = chunk_cache_find(&c->cache, id);
 
 	cr_assert_not_null(rc);
 	return *rc;
@@ -196,10 +196,10 @@ Test(datapath, writes_outside_the_chunk_are_refused_and_change_nothing)
 	hi = store(c, after, sizeof(after), 11);
 	g = grant_of(c, mid);
 	cr_assert_eq(chunk_open(check, lo, NULL), CHUNK_OK);
-	cr_assert_eq(client_chunk(check, lo)->addr + 4096, g.addr,
+	cr_assert_eq(chunk_cache_find(&check->cache, lo)->addr + 4096, g.addr,
 		     "the guard chunks must be the neighbours");
 	cr_assert_eq(chunk_open(check, hi, NULL), CHUNK_OK);
-	cr_assert_eq(g.addr + 4096, client_chunk(check, hi)->addr);
+	cr_assert_eq(g.addr + 4096, chunk_cache_find(&check->cache, hi)->addr);
 
 	cr_assert_eq(raw_write(c, g.addr + 4096 - 64, g.rkey, 128),
 		     CHUNK_E_ACCESS, "a write across the end");

@@ -20,14 +20,41 @@ static int op_start(struct chunk_client *c, chunk_done_fn *done, void *arg)
 }
 
 /* Releases op i (before calling back, so the callback may start another). */
-static void op_finish(struct chunk_client *c, unsigned i, int status)
+static void op_call_back(struct chunk_client *c, unsigned i, int status)
 {
 	struct async_op op = c->ops[i];
 
 	c->ops[i].used = false;
+	c->ops[i].finished = false;
 	c->ops_in_flight--;
 	c->ops_completed++;
 	op.done(op.arg, status);
+}
+
+/* Op i completed. Callbacks run only on the application's thread, inside
+ * its calls: on the renewer's thread the op waits, finished, for the
+ * application's next poll. */
+static void op_finish(struct chunk_client *c, unsigned i, int status)
+{
+	if (!c->in_renewer) {
+		op_call_back(c, i, status);
+		return;
+	}
+	c->ops[i].finished = true;
+	c->ops[i].status = status;
+	c->ops[i].request_id = 0; /* no reply may complete it again */
+	c->ops_finished++;
+}
+
+void async_run_finished(struct chunk_client *c)
+{
+	for (unsigned i = 0; i < c->opts.max_in_flight && c->ops_finished;
+	     i++) {
+		if (c->ops[i].used && c->ops[i].finished) {
+			c->ops_finished--;
+			op_call_back(c, i, c->ops[i].status);
+		}
+	}
 }
 
 /* Undoes op_start() when nothing was posted. */
@@ -55,14 +82,14 @@ bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 void async_rdma_done(struct chunk_client *c, unsigned op, int status)
 {
 	if (op < c->opts.max_in_flight && c->ops[op].used &&
-	    !c->ops[op].request_id)
+	    !c->ops[op].finished && !c->ops[op].request_id)
 		op_finish(c, op, status);
 }
 
 void async_fail_all(struct chunk_client *c, int status)
 {
 	for (unsigned i = 0; i < c->opts.max_in_flight; i++)
-		if (c->ops[i].used)
+		if (c->ops[i].used && !c->ops[i].finished)
 			op_finish(c, i, status);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/clock.h"
@@ -16,6 +17,9 @@
 #include "proto/wire.h"
 
 #define RESOLVE_TIMEOUT_MS 5000
+/* The renewer's pause between polls while the application has operations
+ * in flight (it must not sleep on their completion channel). */
+#define RENEWER_NAP_US 50
 
 CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
 {
@@ -175,7 +179,11 @@ static void on_wc(struct chunk_client *c, const struct ibv_wc *wc)
 int client_poll_cq(struct chunk_client *c)
 {
 	struct ibv_wc wc[16];
-	int n = ibv_poll_cq(c->cq, 16, wc);
+	int n;
+
+	if (c->ops_finished && !c->in_renewer)
+		async_run_finished(c);
+	n = ibv_poll_cq(c->cq, 16, wc);
 
 	for (int i = 0; i < n; i++)
 		on_wc(c, &wc[i]);
@@ -228,6 +236,12 @@ static int wait_loop(struct chunk_client *c,
 			return CHUNK_E_TIMEOUT;
 		if (now < spin_until)
 			continue;
+		if (c->in_renewer && c->ops_in_flight) {
+			/* The channel's events are the application's, which
+			 * may sleep on chunk_client_fd() for its ops. */
+			usleep(RENEWER_NAP_US);
+			continue;
+		}
 		rc = sleep_on_cq(c, (int)((deadline - now) / 1000u) + 1);
 		if (rc == CHUNK_E_TIMEOUT && clock_mono_us() < deadline)
 			rc = 0;

@@ -22,6 +22,9 @@
 /* One asynchronous operation in flight. */
 struct async_op {
 	bool used;
+	bool finished;	     /* completed on the renewer's thread: its
+			      * callback waits for the application's poll */
+	int status;	     /* when finished */
 	uint64_t request_id; /* the reply it waits for, or 0 */
 	chunk_done_fn *done;
 	void *arg;
@@ -66,8 +69,10 @@ struct chunk_client {
 	bool cq_armed; /* the channel will signal the next completion */
 	struct chunk_cache cache; /* the chunks it knows */
 	struct chunk_mem *mems;
-	struct async_op *ops; /* opts.max_in_flight of them */
-	unsigned ops_in_flight;
+	struct async_op *ops;	/* opts.max_in_flight of them */
+	unsigned ops_in_flight; /* until their callbacks ran */
+	unsigned ops_finished;	/* of those, callbacks still due */
+	bool in_renewer;	/* the renewer thread holds the lock */
 	uint64_t ops_completed;
 	uint64_t wait_mark;	  /* ops_completed when a wait began */
 	uint32_t busy_send_slots; /* bit i: send slot i awaits its completion */
@@ -114,6 +119,10 @@ void async_rdma_done(struct chunk_client *c, unsigned op, int status);
 
 /* Completes every op in flight with status (the connection is lost). */
 void async_fail_all(struct chunk_client *c, int status);
+
+/* Runs the callbacks of ops that completed while the renewer thread held
+ * the client (it never runs them itself). */
+void async_run_finished(struct chunk_client *c);
 
 /* Acknowledges the completion channel's pending events, so its fd stops
  * being readable until the next armed completion. */

@@ -115,22 +115,27 @@ static bool renewal_answered(struct chunk_client *c)
 
 /*
  * Under the client's lock, which the application does not hold: posts the
- * renewal, and waits for its answer only when none of the application's
- * asynchronous operations is in flight, so that no callback of theirs
- * runs on this thread (the application's next poll takes the answer).
+ * renewal and waits for its answer. Completions of the application's
+ * asynchronous operations that come meanwhile are taken, but their
+ * callbacks wait for the application's next call (in_renewer), and the
+ * wait leaves the completion channel alone while any is in flight, so the
+ * application's chunk_client_fd() still wakes it for them.
  */
 static void renew_while_idle(struct chunk_client *c)
 {
 	int rc;
 
 	renewer_post(c);
-	if (!c->renewer.in_flight || c->ops_in_flight)
+	if (!c->renewer.in_flight)
 		return;
+	c->in_renewer = true;
 	rc = client_finish(c, client_wait_until(c, renewal_answered));
+	c->in_renewer = false;
 	if (rc)
 		log_warn("session %llu: renewing the lease: %s",
 			 (unsigned long long)c->session, chunk_strerror(rc));
-	client_arm_channel(c); /* the application's fd wakes as before */
+	if (!c->ops_in_flight)
+		client_arm_channel(c); /* the application's fd as before */
 }
 
 /*

@@ -2,8 +2,10 @@
 #include <poll.h>
 #include <string.h>
 
-#include "client.h"
+#include "async.h"
 #include "export.h"
+#include "mem.h"
+#include "persist_method.h"
 
 /* Takes a free op slot for a callback; returns its index or -1. */
 static int op_start(struct chunk_client *c, chunk_done_fn *done, void *arg)
@@ -119,21 +121,6 @@ static int prepare(struct chunk_client *c, uint64_t id, uint64_t off,
 	return CHUNK_OK;
 }
 
-/* Posts the persist of [off, off + len) that completes op i, with the
- * write before it (if any) in the same doorbell. */
-static int post_persist(struct chunk_client *c, struct remote_chunk *rc,
-			uint64_t off, uint64_t len, unsigned i,
-			struct client_wr *before)
-{
-	struct proto_msg req;
-
-	if (c->persist_method == CHUNK_PERSIST_READ_AFTER_WRITE)
-		return client_post_tail_read(c, rc, off, len,
-					     WR_ASYNC << 32 | i, before);
-	client_persist_request(c, rc, off, len, &req);
-	return client_post_request(c, &req, &c->ops[i].request_id, before);
-}
-
 static int start(struct chunk_client *c, unsigned long long id,
 		 unsigned long long off, void *buf, size_t len, bool write,
 		 bool persist, chunk_done_fn *done, void *arg)
@@ -148,8 +135,7 @@ static int start(struct chunk_client *c, unsigned long long id,
 		return st;
 	/* Refuse before posting anything: a persist request needs a send
 	 * slot (the server's credits), and every op needs an op slot. */
-	if (persist && c->persist_method == CHUNK_PERSIST_RPC &&
-	    !client_request_slot_free(c))
+	if (persist && !c->persist->can_post(c))
 		return CHUNK_E_AGAIN;
 	i = op_start(c, done, arg);
 	if (i < 0)
@@ -166,7 +152,7 @@ static int start(struct chunk_client *c, unsigned long long id,
 	else if (buf)
 		st = client_post_rdma_wr(c, &rdma);
 	if (st == CHUNK_OK && persist)
-		st = post_persist(c, rc, off, len, (unsigned)i, held);
+		st = c->persist->post(c, rc, off, len, (unsigned)i, held);
 	if (st)
 		op_cancel(c, (unsigned)i); /* the connection failed */
 	return st;

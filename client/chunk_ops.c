@@ -4,6 +4,8 @@
 #include "client.h"
 #include "common/crc32c.h"
 #include "export.h"
+#include "mem.h"
+#include "persist_method.h"
 
 #define MAX_RDMA_PIECE (1u << 30)
 
@@ -105,18 +107,7 @@ static int post_writes(struct chunk_client *c, struct remote_chunk *rc,
 static int persist_written(struct chunk_client *c, struct remote_chunk *rc,
 			   uint64_t off, uint64_t len, struct client_wr *held)
 {
-	struct proto_msg req;
-	int rc_post;
-
-	if (len == 0)
-		return CHUNK_OK;
-	if (c->persist_method == CHUNK_PERSIST_READ_AFTER_WRITE) {
-		rc_post = client_post_tail_read(c, rc, off, len, WR_RDMA << 32,
-						held);
-		return rc_post ? rc_post : client_wait_sends(c);
-	}
-	client_persist_request(c, rc, off, len, &req);
-	return client_call_after(c, &req, held);
+	return len == 0 ? CHUNK_OK : c->persist->persist(c, rc, off, len, held);
 }
 
 static int write_locked(struct chunk_client *c, unsigned long long id,

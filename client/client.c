@@ -37,8 +37,7 @@ CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
 void client_lock(struct chunk_client *c)
 {
 	pthread_mutex_lock(&c->lock);
-	if (renewer_due(c))
-		renewer_post(c);
+	c->upper->tick(c);
 }
 
 void client_lease_renewed(struct chunk_client *c)
@@ -144,7 +143,7 @@ static void on_recv(struct chunk_client *c, unsigned slot, uint32_t len)
 		log_error("session %llu: malformed reply of %u bytes",
 			  (unsigned long long)c->session, len);
 		c->wc_error = CHUNK_E_PROTO;
-	} else if (!renewer_take_reply(c, &msg) && !async_take_reply(c, &msg)) {
+	} else if (!c->upper->take_reply(c, &msg)) {
 		c->reply = msg;
 		c->reply_ready = true;
 	}
@@ -165,7 +164,7 @@ static void on_wc(struct chunk_client *c, const struct ibv_wc *wc)
 			on_recv(c, slot, wc->byte_len);
 		break;
 	case WR_ASYNC:
-		async_rdma_done(c, slot, ok ? CHUNK_OK : c->wc_error);
+		c->upper->rdma_done(c, slot, ok ? CHUNK_OK : c->wc_error);
 		break;
 	case WR_SEND:
 		c->busy_send_slots &= ~(1u << slot);
@@ -182,7 +181,7 @@ int client_poll_cq(struct chunk_client *c)
 	int n;
 
 	if (c->ops_finished && !c->in_renewer)
-		async_run_finished(c);
+		c->upper->run_finished(c);
 	n = ibv_poll_cq(c->cq, 16, wc);
 
 	for (int i = 0; i < n; i++)
@@ -229,8 +228,7 @@ static int wait_loop(struct chunk_client *c,
 			continue;
 		if (++empty_polls % CLOCK_POLLS_PER_READ != 0)
 			continue;
-		if (renewer_due(c)) /* a long wait of a busy client */
-			renewer_post(c);
+		c->upper->tick(c); /* a long wait of a busy client */
 		now = clock_mono_us();
 		if (now >= deadline)
 			return CHUNK_E_TIMEOUT;
@@ -692,7 +690,6 @@ static int greet(struct chunk_client *c)
 {
 	struct proto_msg hello = {.hdr.type = PROTO_HELLO};
 	const char *name = c->opts.auth_name ? c->opts.auth_name : "";
-	unsigned offered;
 	int rc;
 
 	if (strlen(name) > PROTO_NAME_MAX)
@@ -716,11 +713,7 @@ static int greet(struct chunk_client *c)
 	c->epoch = c->reply.u.welcome.epoch;
 	__atomic_store_n(&c->lease_ttl_ms, c->reply.u.welcome.lease_ttl_ms,
 			 __ATOMIC_RELAXED);
-	offered = c->reply.u.welcome.persist_methods & c->opts.persist_methods;
-	/* read-after-write needs no server CPU: cheapest where offered. */
-	c->persist_method = offered & CHUNK_PERSIST_READ_AFTER_WRITE
-				    ? CHUNK_PERSIST_READ_AFTER_WRITE
-				    : CHUNK_PERSIST_RPC;
+	c->persist_offered = c->reply.u.welcome.persist_methods;
 	log_info("connected to %s port %u: session %llu", c->host, c->port,
 		 (unsigned long long)c->session);
 	return CHUNK_OK;
@@ -742,7 +735,6 @@ static void drop_connection(struct chunk_client *c)
 	c->wc_error = 0;
 	c->reply_ready = false;
 	c->cq_armed = false;
-	renewer_forget(c);
 }
 
 static int connect_once(struct chunk_client *c)
@@ -758,15 +750,14 @@ static int connect_once(struct chunk_client *c)
 
 int client_reconnect(struct chunk_client *c)
 {
-	async_fail_all(c, c->wc_error ? c->wc_error : CHUNK_E_CONNECT);
+	c->upper->lost(c, c->wc_error ? c->wc_error : CHUNK_E_CONNECT);
 	chunk_cache_lose_open(&c->cache, true);
 	drop_connection(c);
 	return connect_once(c);
 }
 
-static void free_client(struct chunk_client *c)
+void client_free(struct chunk_client *c)
 {
-	client_mem_orphan_all(c);
 	drop_connection(c);
 	if (c->channel)
 		ibv_destroy_comp_channel(c->channel);
@@ -782,7 +773,6 @@ static void free_client(struct chunk_client *c)
 	free(c->ops);
 	free(c->msgs);
 	free(c->bounce);
-	renewer_fini(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -812,82 +802,56 @@ static int init_lock(struct chunk_client *c)
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
 	rc = pthread_mutex_init(&c->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
-	return rc ? CHUNK_E_NOMEM : renewer_init(&c->renewer);
+	return rc ? CHUNK_E_NOMEM : CHUNK_OK;
 }
 
-CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
-				      const struct chunk_client_opts *opts,
-				      struct chunk_client **client)
+int client_new(const char *host, uint16_t port,
+	       const struct chunk_client_opts *opts,
+	       const struct client_upper *upper, struct chunk_client **out)
 {
-	struct chunk_client *c;
-	int rc;
+	struct chunk_client *c = calloc(1, sizeof(*c));
 
-	if (!host || !client || strlen(host) >= sizeof(c->host) ||
-	    (opts && opts->size < offsetof(struct chunk_client_opts, poll_us)))
-		return CHUNK_E_INVAL;
-	c = calloc(1, sizeof(*c));
-	if (!c || init_lock(c) || chunk_cache_init(&c->cache)) {
+	if (!c || init_lock(c)) {
 		free(c);
 		return CHUNK_E_NOMEM;
 	}
+	c->upper = upper;
 	take_opts(c, opts);
-	if (c->opts.max_in_flight > CHUNK_MAX_IN_FLIGHT) {
-		free_client(c);
-		return CHUNK_E_INVAL;
-	}
-	c->ops = calloc(c->opts.max_in_flight, sizeof(*c->ops));
-	if (!c->ops) {
-		free_client(c);
-		return CHUNK_E_NOMEM;
-	}
 	memcpy(c->host, host, strlen(host) + 1);
 	c->port = port;
-	if (auth_init()) {
-		free_client(c);
-		return CHUNK_E_INTERNAL;
+	c->ops = calloc(c->opts.max_in_flight, sizeof(*c->ops));
+	if (chunk_cache_init(&c->cache) || !c->ops) {
+		client_free(c);
+		return CHUNK_E_NOMEM;
 	}
+	*out = c;
+	return CHUNK_OK;
+}
+
+int client_connect_first(struct chunk_client *c)
+{
+	if (auth_init())
+		return CHUNK_E_INTERNAL;
 	c->cm = rdma_create_event_channel();
 	if (!c->cm) {
 		log_error(
 			"no RDMA connection manager (/dev/infiniband/rdma_cm): %s",
 			strerror(errno));
-		free_client(c);
 		return CHUNK_E_NODEV;
 	}
-	rc = connect_once(c);
-	if (rc == CHUNK_OK && c->opts.renew_lease)
-		rc = renewer_start(c);
-	if (rc) {
-		free_client(c);
-		return rc;
-	}
-	*client = c;
-	return CHUNK_OK;
+	return connect_once(c);
 }
 
-CHUNK_EXPORT void chunk_client_disconnect(struct chunk_client **client)
+void client_disconnect_cm(struct chunk_client *c)
 {
-	struct chunk_client *c = client ? *client : NULL;
-
-	if (!c)
-		return;
-	renewer_stop(c);
 	if (c->id && rdma_disconnect(c->id) == 0)
 		expect_cm_event(c, RDMA_CM_EVENT_DISCONNECTED);
-	free_client(c);
-	*client = NULL;
 }
 
 CHUNK_EXPORT unsigned long long
 chunk_client_session(const struct chunk_client *client)
 {
 	return client->session;
-}
-
-CHUNK_EXPORT unsigned
-chunk_client_persist_method(const struct chunk_client *client)
-{
-	return client->persist_method;
 }
 
 int client_finish(struct chunk_client *c, int rc)

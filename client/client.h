@@ -36,6 +36,31 @@ struct chunk_mem {
 	struct chunk_mem *next;
 };
 
+struct chunk_client;
+struct persist_method;
+
+/*
+ * What the layers above the connection do when it reports something. The
+ * connection (client.c) calls up only through these, never by name, so no
+ * file of the library calls back up into another; connect.c fills them.
+ */
+struct client_upper {
+	/* At each entry under the lock, and now and then in a long wait: a
+	 * lease renewal may be due (renewer.h). */
+	void (*tick)(struct chunk_client *c);
+	/* A reply no synchronous call waits for: whether a layer took it (the
+	 * renewer's RENEW, an async op's). */
+	bool (*take_reply)(struct chunk_client *c,
+			   const struct proto_msg *reply);
+	/* The RDMA WR that completes async op `op` completed. */
+	void (*rdma_done)(struct chunk_client *c, unsigned op, int status);
+	/* Callbacks are due for ops that finished on the renewer's thread. */
+	void (*run_finished)(struct chunk_client *c);
+	/* The connection is lost and will be made again: what was in flight
+	 * fails with status. */
+	void (*lost)(struct chunk_client *c, int status);
+};
+
 struct chunk_client {
 	struct chunk_client_opts opts;
 	char host[256];
@@ -59,7 +84,9 @@ struct chunk_client {
 	/* One lock for everything below: public calls and the lease renewer
 	 * take it (recursive: a callback may start async operations). */
 	pthread_mutex_t lock;
-	unsigned persist_method;
+	unsigned persist_offered;	      /* CHUNK_PERSIST_* from WELCOME */
+	const struct persist_method *persist; /* chosen at connect */
+	const struct client_upper *upper;
 	uint64_t next_request;
 	uint64_t sync_request;	/* the request a synchronous call waits on */
 	struct proto_msg reply; /* the last reply received */
@@ -111,18 +138,6 @@ bool client_request_slot_free(const struct chunk_client *c);
  * sets *request_id. Returns CHUNK_E_AGAIN when every slot is busy. */
 int client_post_request(struct chunk_client *c, struct proto_msg *req,
 			uint64_t *request_id, struct client_wr *before);
-
-/* Called by the completion handler: whether an async op took this reply
- * (and completed), and the completion of an async op's RDMA WR. */
-bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply);
-void async_rdma_done(struct chunk_client *c, unsigned op, int status);
-
-/* Completes every op in flight with status (the connection is lost). */
-void async_fail_all(struct chunk_client *c, int status);
-
-/* Runs the callbacks of ops that completed while the renewer thread held
- * the client (it never runs them itself). */
-void async_run_finished(struct chunk_client *c);
 
 /* Acknowledges the completion channel's pending events, so its fd stops
  * being readable until the next armed completion. */
@@ -199,18 +214,26 @@ int client_wait_sends(struct chunk_client *c);
 /* Tears the connection down and connects again (a new session). */
 int client_reconnect(struct chunk_client *c);
 
+/* Makes a client for host and port with opts (NULL: defaults; a larger
+ * max_in_flight than CHUNK_MAX_IN_FLIGHT is the caller's to refuse), not
+ * connected yet; upper says what the layers above do (see client_upper).
+ * Returns CHUNK_OK and sets *out, or CHUNK_E_NOMEM. */
+int client_new(const char *host, uint16_t port,
+	       const struct chunk_client_opts *opts,
+	       const struct client_upper *upper, struct chunk_client **out);
+
+/* Connects for the first time and says HELLO. CHUNK_OK or the reason. */
+int client_connect_first(struct chunk_client *c);
+
+/* Disconnects politely (waits for chunkd's DISCONNECTED). */
+void client_disconnect_cm(struct chunk_client *c);
+
+/* Frees the client and everything its connection holds. */
+void client_free(struct chunk_client *c);
+
 /* After an operation: a failed completion means the queue pair is in the
  * error state, so reconnect; returns that failure, else rc. */
 int client_finish(struct chunk_client *c, int rc);
-
-/* The chunk record for id, or NULL. */
-
-/* The registration covering [addr, addr + len), or NULL. */
-/* At disconnect: deregisters every chunk_mem of the client and detaches
- * the handles, which stay valid until the application's chunk_mem_dereg(). */
-void client_mem_orphan_all(struct chunk_client *c);
-struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,
-			       size_t len);
 
 /* proto_status -> CHUNK_E_* */
 int client_status_from_proto(unsigned status);

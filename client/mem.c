@@ -1,7 +1,7 @@
 /* libchunkclient's registered memory: writes and reads without a copy. */
 #include <stdlib.h>
 
-#include "client.h"
+#include "mem.h"
 #include "common/log.h"
 #include "export.h"
 

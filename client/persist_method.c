@@ -1,0 +1,69 @@
+#include "persist_method.h"
+
+/* ---- persist-rpc: a PERSIST request; chunkd flushes the range ---- */
+
+static int rpc_persist(struct chunk_client *c, const struct remote_chunk *rc,
+		       uint64_t off, uint64_t len, struct client_wr *held)
+{
+	struct proto_msg req;
+
+	client_persist_request(c, rc, off, len, &req);
+	return client_call_after(c, &req, held);
+}
+
+static bool rpc_can_post(const struct chunk_client *c)
+{
+	return client_request_slot_free(c); /* the server's credits */
+}
+
+static int rpc_post(struct chunk_client *c, const struct remote_chunk *rc,
+		    uint64_t off, uint64_t len, unsigned op,
+		    struct client_wr *held)
+{
+	struct proto_msg req;
+
+	client_persist_request(c, rc, off, len, &req);
+	return client_post_request(c, &req, &c->ops[op].request_id, held);
+}
+
+/* ---- read-after-write: a small READ behind the WRITEs on the same QP,
+ * where the platform places RDMA writes in the persistence domain ---- */
+
+static int raw_persist(struct chunk_client *c, const struct remote_chunk *rc,
+		       uint64_t off, uint64_t len, struct client_wr *held)
+{
+	int rc_post =
+		client_post_tail_read(c, rc, off, len, WR_RDMA << 32, held);
+
+	return rc_post ? rc_post : client_wait_sends(c);
+}
+
+static bool raw_can_post(const struct chunk_client *c)
+{
+	(void)c;
+	return true;
+}
+
+static int raw_post(struct chunk_client *c, const struct remote_chunk *rc,
+		    uint64_t off, uint64_t len, unsigned op,
+		    struct client_wr *held)
+{
+	return client_post_tail_read(c, rc, off, len, WR_ASYNC << 32 | op,
+				     held);
+}
+
+/* Cheapest first: read-after-write needs no server CPU. */
+static const struct persist_method methods[] = {
+	{CHUNK_PERSIST_READ_AFTER_WRITE, "read-after-write", raw_persist,
+	 raw_can_post, raw_post},
+	{CHUNK_PERSIST_RPC, "persist-rpc", rpc_persist, rpc_can_post, rpc_post},
+};
+
+const struct persist_method *persist_method_choose(unsigned offered,
+						   unsigned allowed)
+{
+	for (unsigned i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (offered & allowed & methods[i].flag)
+			return &methods[i];
+	return NULL;
+}

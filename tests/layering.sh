@@ -82,16 +82,16 @@ check_includes() {
 
 # Prints "A B" for each object A that uses a symbol object B defines.
 call_edges() {
-	for a in "$@"; do
-		nm -u "$a" | awk '{print $2}' | sort -u >"$tmp/uses"
-		for b in "$@"; do
-			[ "$a" = "$b" ] && continue
-			nm -g --defined-only "$b" | awk '{print $3}' | sort -u >"$tmp/defs"
-			if [ -n "$(comm -12 "$tmp/uses" "$tmp/defs")" ]; then
-				echo "$(basename "$a" .c.o) $(basename "$b" .c.o)"
-			fi
-		done
+	: >"$tmp/defs"
+	: >"$tmp/uses"
+	for o in "$@"; do
+		name=$(basename "$o" .c.o)
+		nm -g --defined-only "$o" | awk -v n="$name" '{print $3, n}' >>"$tmp/defs"
+		nm -u "$o" | awk -v n="$name" '{print $2, n}' >>"$tmp/uses"
 	done
+	sort -o "$tmp/defs" "$tmp/defs"
+	sort -o "$tmp/uses" "$tmp/uses"
+	join "$tmp/uses" "$tmp/defs" | awk '$2 != $3 {print $2, $3}' | sort -u
 }
 
 check_calls() {

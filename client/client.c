@@ -1,4 +1,6 @@
-/* libchunkclient's connection: set-up, requests, completions, teardown. */
+/* libchunkclient's connection: queue pair, buffers, posting, completions,
+ * waits, set-up and teardown (client.h). Requests and the session are
+ * request.c's and session.c's. */
 #include "client.h"
 
 #include <errno.h>
@@ -11,28 +13,12 @@
 
 #include "common/log.h"
 #include "common/clock.h"
-#include "export.h"
-#include "proto/auth.h"
 #include "proto/reject.h"
-#include "proto/wire.h"
 
 #define RESOLVE_TIMEOUT_MS 5000
 /* The renewer's pause between polls while the application has operations
  * in flight (it must not sleep on their completion channel). */
 #define RENEWER_NAP_US 50
-
-CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
-{
-	memset(opts, 0, sizeof(*opts));
-	opts->size = sizeof(*opts);
-	opts->timeout_ms = 10000;
-	opts->bounce_size = 1u << 20;
-	opts->poll_us = 50;
-	opts->persist_methods =
-		CHUNK_PERSIST_RPC | CHUNK_PERSIST_READ_AFTER_WRITE;
-	opts->renew_lease = 1;
-	opts->max_in_flight = CHUNK_MAX_ASYNC;
-}
 
 void client_lock(struct chunk_client *c)
 {
@@ -51,63 +37,14 @@ void client_unlock(struct chunk_client *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void client_adopt_epoch(struct chunk_client *c, uint32_t epoch)
-{
-	log_warn(
-		"session %llu: lease lost (epoch %u, now %u); its unsealed chunks are gone",
-		(unsigned long long)c->session, c->epoch, epoch);
-	c->epoch = epoch;
-	chunk_cache_lose_open(&c->cache, false);
-}
-
 static uint8_t *recv_slot(struct chunk_client *c, unsigned i)
 {
 	return c->msgs + (size_t)i * PROTO_MAX_FRAME;
 }
 
-static uint8_t *send_slot(struct chunk_client *c, unsigned i)
+uint8_t *client_send_slot(struct chunk_client *c, unsigned i)
 {
 	return c->msgs + (size_t)(CLIENT_CREDITS + i) * PROTO_MAX_FRAME;
-}
-
-int client_status_from_proto(unsigned status)
-{
-	switch (status) {
-	case PROTO_ST_INVALID:
-		return CHUNK_E_INVAL;
-	case PROTO_ST_NOENT:
-		return CHUNK_E_NOENT;
-	case PROTO_ST_NOSPC:
-		return CHUNK_E_NOSPC;
-	case PROTO_ST_STATE:
-		return CHUNK_E_STATE;
-	case PROTO_ST_PERM:
-		return CHUNK_E_ACCESS;
-	case PROTO_ST_CRC:
-		return CHUNK_E_CRC;
-	case PROTO_ST_MALFORMED:
-		return CHUNK_E_PROTO;
-	case PROTO_ST_STALE:
-		return CHUNK_E_STALE;
-	case PROTO_ST_AUTH:
-		return CHUNK_E_AUTH;
-	default:
-		return CHUNK_E_INTERNAL;
-	}
-}
-
-int client_refused(struct chunk_client *c, const struct proto_msg *error)
-{
-	/* The code alone cannot say "larger than the pool" from "full": the
-	 * application learns the server's reason through the log. */
-	if (error->u.error.status == PROTO_ST_STALE)
-		client_adopt_epoch(c, error->u.error.detail);
-	else
-		log_warn("session %llu: chunkd refused request %llu: %s",
-			 (unsigned long long)c->session,
-			 (unsigned long long)error->hdr.request_id,
-			 error->u.error.text);
-	return client_status_from_proto(error->u.error.status);
 }
 
 /* ---- completions ---- */
@@ -321,12 +258,6 @@ static bool sends_done(struct chunk_client *c)
 	return c->sends_in_flight == 0;
 }
 
-static bool reply_done(struct chunk_client *c)
-{
-	return !(c->busy_send_slots & 1u) && c->reply_ready &&
-	       c->reply.hdr.request_id == c->sync_request;
-}
-
 int client_wait_sends(struct chunk_client *c)
 {
 	return wait_for(c, sends_done);
@@ -354,7 +285,7 @@ void client_wr_rdma(struct client_wr *w, enum ibv_wr_opcode op, void *local,
  * single doorbell (on soft-RoCE a system call) for a write and the persist
  * that follows it.
  */
-static int post_after(struct chunk_client *c, struct client_wr *before,
+int client_post_after(struct chunk_client *c, struct client_wr *before,
 		      struct client_wr *w)
 {
 	struct ibv_send_wr *first = &w->wr, *bad = NULL;
@@ -380,7 +311,7 @@ static int post_after(struct chunk_client *c, struct client_wr *before,
 
 int client_post_rdma_wr(struct chunk_client *c, struct client_wr *w)
 {
-	return post_after(c, NULL, w);
+	return client_post_after(c, NULL, w);
 }
 
 int client_post_rdma_id(struct chunk_client *c, enum ibv_wr_opcode op,
@@ -390,7 +321,7 @@ int client_post_rdma_id(struct chunk_client *c, enum ibv_wr_opcode op,
 	struct client_wr w;
 
 	client_wr_rdma(&w, op, local, lkey, len, remote, rkey, signaled, wr_id);
-	return post_after(c, NULL, &w);
+	return client_post_after(c, NULL, &w);
 }
 
 int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
@@ -399,43 +330,6 @@ int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
 {
 	return client_post_rdma_id(c, op, local, lkey, len, remote, rkey,
 				   signaled, WR_RDMA << 32);
-}
-
-/* SENDs len bytes of send slot i, signaled, behind before if not NULL. */
-static int post_frame(struct chunk_client *c, unsigned i, int len,
-		      struct client_wr *before)
-{
-	struct client_wr w = {0};
-	int rc;
-
-	w.sge.addr = (uintptr_t)send_slot(c, i);
-	w.sge.length = (uint32_t)len;
-	w.sge.lkey = c->msgs_mr->lkey;
-	w.wr.wr_id = WR_SEND << 32 | i;
-	w.wr.sg_list = &w.sge;
-	w.wr.num_sge = 1;
-	w.wr.opcode = IBV_WR_SEND;
-	w.wr.send_flags = IBV_SEND_SIGNALED;
-	rc = post_after(c, before, &w);
-	if (rc == CHUNK_OK)
-		c->busy_send_slots |= 1u << i;
-	return rc;
-}
-
-/* Waits for the reply to the last request (sent from slot 0). */
-static int wait_reply(struct chunk_client *c)
-{
-	int rc = wait_for(c, reply_done);
-
-	if (rc)
-		return rc;
-	return c->reply.hdr.type == PROTO_ERROR ? client_refused(c, &c->reply)
-						: CHUNK_OK;
-}
-
-static bool slot0_free(struct chunk_client *c)
-{
-	return !(c->busy_send_slots & 1u);
 }
 
 int client_post_tail_read(struct chunk_client *c, const struct remote_chunk *rc,
@@ -451,97 +345,7 @@ int client_post_tail_read(struct chunk_client *c, const struct remote_chunk *rc,
 
 	client_wr_rdma(&w, IBV_WR_RDMA_READ, scratch, c->msgs_mr->lkey, tail,
 		       rc->addr + off + len - tail, rc->rkey, true, wr_id);
-	return post_after(c, before, &w);
-}
-
-void client_persist_request(const struct chunk_client *c,
-			    const struct remote_chunk *rc, uint64_t off,
-			    uint64_t len, struct proto_msg *req)
-{
-	memset(req, 0, sizeof(*req));
-	req->hdr.type = PROTO_PERSIST;
-	req->u.persist.chunk = rc->id;
-	req->u.persist.offset = off;
-	req->u.persist.length = len;
-	req->u.persist.epoch = c->epoch;
-}
-
-/* Whether chunkd renews the lease when it serves this request: HELLO
- * starts it, and every request that carries the epoch renews it. */
-static bool renews_lease(unsigned type)
-{
-	return type == PROTO_HELLO || type == PROTO_ALLOC ||
-	       type == PROTO_PERSIST || type == PROTO_SEAL ||
-	       type == PROTO_FREE || type == PROTO_RENEW;
-}
-
-int client_call_after(struct chunk_client *c, struct proto_msg *req,
-		      struct client_wr *before)
-{
-	int len, rc = wait_for(c, slot0_free);
-
-	if (rc)
-		return rc;
-	req->hdr.request_id = c->sync_request = ++c->next_request;
-	len = proto_encode(req, send_slot(c, 0), PROTO_MAX_FRAME);
-	if (len < 0)
-		return CHUNK_E_INVAL;
-	c->reply_ready = false;
-	rc = post_frame(c, 0, len, before);
-	rc = rc ? rc : wait_reply(c);
-	if (rc == CHUNK_OK && renews_lease(req->hdr.type))
-		client_lease_renewed(c);
-	return rc;
-}
-
-int client_call(struct chunk_client *c, struct proto_msg *req)
-{
-	return client_call_after(c, req, NULL);
-}
-
-bool client_request_slot_free(const struct chunk_client *c)
-{
-	/* Slot 0 is the synchronous calls'; the rest are for async ones. */
-	for (unsigned i = 1; i < CLIENT_CREDITS; i++)
-		if (!(c->busy_send_slots >> i & 1))
-			return true;
-	return false;
-}
-
-int client_post_request(struct chunk_client *c, struct proto_msg *req,
-			uint64_t *request_id, struct client_wr *before)
-{
-	unsigned i;
-	int len;
-
-	for (i = 1; i < CLIENT_CREDITS && (c->busy_send_slots >> i & 1); i++)
-		;
-	if (i == CLIENT_CREDITS)
-		return CHUNK_E_AGAIN;
-	req->hdr.request_id = ++c->next_request;
-	len = proto_encode(req, send_slot(c, i), PROTO_MAX_FRAME);
-	if (len < 0)
-		return CHUNK_E_INVAL;
-	*request_id = req->hdr.request_id;
-	return post_frame(c, i, len, before);
-}
-
-int client_send_raw(struct chunk_client *c, const void *frame, size_t len)
-{
-	int rc = wait_for(c, slot0_free);
-
-	if (rc)
-		return rc;
-	if (len > PROTO_MAX_FRAME)
-		return CHUNK_E_INVAL;
-	/* The server echoes the request id it can read; 0 when it cannot. */
-	c->sync_request = len >= PROTO_HEADER_LEN
-				  ? wire_get_u64((const uint8_t *)frame + 8)
-				  : 0;
-	memcpy(send_slot(c, 0), frame, len);
-	c->reply_ready = false;
-	rc = post_frame(c, 0, (int)len, NULL);
-	return rc ? rc : wait_reply(c);
+	return client_post_after(c, before, &w);
 }
 
 /* ---- connection set-up ---- */
@@ -686,41 +490,8 @@ static int establish(struct chunk_client *c)
 	return expect_cm_event(c, RDMA_CM_EVENT_ESTABLISHED);
 }
 
-static int greet(struct chunk_client *c)
-{
-	struct proto_msg hello = {.hdr.type = PROTO_HELLO};
-	const char *name = c->opts.auth_name ? c->opts.auth_name : "";
-	int rc;
-
-	if (strlen(name) > PROTO_NAME_MAX)
-		return CHUNK_E_INVAL;
-	hello.u.hello.name_len = (uint8_t)strlen(name);
-	memcpy(hello.u.hello.name, name, strlen(name) + 1);
-	if (c->opts.auth_secret) {
-		auth_answer(c->opts.auth_secret, c->opts.auth_secret_len,
-			    c->nonce, name, hello.u.hello.mac);
-		hello.u.hello.mac_len = PROTO_MAC_LEN;
-	}
-	rc = client_call(c, &hello);
-	if (rc == CHUNK_E_AUTH)
-		log_error("%s port %u refused the authentication of '%s': %s",
-			  c->host, c->port, name, c->reply.u.error.text);
-	if (rc)
-		return rc;
-	if (c->reply.hdr.type != PROTO_WELCOME)
-		return CHUNK_E_PROTO;
-	c->session = c->reply.u.welcome.session;
-	c->epoch = c->reply.u.welcome.epoch;
-	__atomic_store_n(&c->lease_ttl_ms, c->reply.u.welcome.lease_ttl_ms,
-			 __ATOMIC_RELAXED);
-	c->persist_offered = c->reply.u.welcome.persist_methods;
-	log_info("connected to %s port %u: session %llu", c->host, c->port,
-		 (unsigned long long)c->session);
-	return CHUNK_OK;
-}
-
-/* Undoes what connect_once() built, except the PD and its memory. */
-static void drop_connection(struct chunk_client *c)
+/* Undoes what client_conn_open() built, except the PD and its memory. */
+void client_conn_close(struct chunk_client *c)
 {
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
@@ -737,28 +508,37 @@ static void drop_connection(struct chunk_client *c)
 	c->cq_armed = false;
 }
 
-static int connect_once(struct chunk_client *c)
+void client_disconnect_cm(struct chunk_client *c)
+{
+	if (c->id && rdma_disconnect(c->id) == 0)
+		expect_cm_event(c, RDMA_CM_EVENT_DISCONNECTED);
+}
+
+int client_conn_open(struct chunk_client *c)
 {
 	int rc = resolve(c);
 
 	if (rc == CHUNK_OK && !c->pd)
 		rc = make_memory(c);
 	rc = rc ? rc : make_queues(c);
-	rc = rc ? rc : establish(c);
-	return rc ? rc : greet(c);
+	return rc ? rc : establish(c);
 }
 
-int client_reconnect(struct chunk_client *c)
+int client_conn_start(struct chunk_client *c)
 {
-	c->upper->lost(c, c->wc_error ? c->wc_error : CHUNK_E_CONNECT);
-	chunk_cache_lose_open(&c->cache, true);
-	drop_connection(c);
-	return connect_once(c);
+	c->cm = rdma_create_event_channel();
+	if (!c->cm) {
+		log_error(
+			"no RDMA connection manager (/dev/infiniband/rdma_cm): %s",
+			strerror(errno));
+		return CHUNK_E_NODEV;
+	}
+	return client_conn_open(c);
 }
 
-void client_free(struct chunk_client *c)
+void client_conn_release(struct chunk_client *c)
 {
-	drop_connection(c);
+	client_conn_close(c);
 	if (c->channel)
 		ibv_destroy_comp_channel(c->channel);
 	if (c->msgs_mr)
@@ -769,103 +549,6 @@ void client_free(struct chunk_client *c)
 		ibv_dealloc_pd(c->pd);
 	if (c->cm)
 		rdma_destroy_event_channel(c->cm);
-	chunk_cache_fini(&c->cache);
-	free(c->ops);
 	free(c->msgs);
 	free(c->bounce);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
-}
-
-static void take_opts(struct chunk_client *c, const struct chunk_client_opts *o)
-{
-	chunk_client_opts_init(&c->opts);
-	if (!o)
-		return;
-	/* Only the fields the caller's version of the struct has. */
-	memcpy(&c->opts, o, o->size < sizeof(*o) ? o->size : sizeof(*o));
-	c->opts.size = sizeof(c->opts);
-	if (c->opts.bounce_size < 4096)
-		c->opts.bounce_size = 4096;
-	if (c->opts.timeout_ms == 0)
-		c->opts.timeout_ms = 10000;
-	if (c->opts.max_in_flight == 0)
-		c->opts.max_in_flight = CHUNK_MAX_ASYNC;
-}
-
-static int init_lock(struct chunk_client *c)
-{
-	pthread_mutexattr_t ma;
-	int rc;
-
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-	rc = pthread_mutex_init(&c->lock, &ma);
-	pthread_mutexattr_destroy(&ma);
-	return rc ? CHUNK_E_NOMEM : CHUNK_OK;
-}
-
-int client_new(const char *host, uint16_t port,
-	       const struct chunk_client_opts *opts,
-	       const struct client_upper *upper, struct chunk_client **out)
-{
-	struct chunk_client *c = calloc(1, sizeof(*c));
-
-	if (!c || init_lock(c)) {
-		free(c);
-		return CHUNK_E_NOMEM;
-	}
-	c->upper = upper;
-	take_opts(c, opts);
-	memcpy(c->host, host, strlen(host) + 1);
-	c->port = port;
-	c->ops = calloc(c->opts.max_in_flight, sizeof(*c->ops));
-	if (chunk_cache_init(&c->cache) || !c->ops) {
-		client_free(c);
-		return CHUNK_E_NOMEM;
-	}
-	*out = c;
-	return CHUNK_OK;
-}
-
-int client_connect_first(struct chunk_client *c)
-{
-	if (auth_init())
-		return CHUNK_E_INTERNAL;
-	c->cm = rdma_create_event_channel();
-	if (!c->cm) {
-		log_error(
-			"no RDMA connection manager (/dev/infiniband/rdma_cm): %s",
-			strerror(errno));
-		return CHUNK_E_NODEV;
-	}
-	return connect_once(c);
-}
-
-void client_disconnect_cm(struct chunk_client *c)
-{
-	if (c->id && rdma_disconnect(c->id) == 0)
-		expect_cm_event(c, RDMA_CM_EVENT_DISCONNECTED);
-}
-
-CHUNK_EXPORT unsigned long long
-chunk_client_session(const struct chunk_client *client)
-{
-	return client->session;
-}
-
-int client_finish(struct chunk_client *c, int rc)
-{
-	int failed = c->wc_error;
-
-	if (!failed)
-		return rc;
-	if (client_reconnect(c))
-		log_error("reconnecting to %s port %u failed", c->host,
-			  c->port);
-	else
-		log_warn("reconnected to %s port %u as session %llu after: %s",
-			 c->host, c->port, (unsigned long long)c->session,
-			 chunk_strerror(failed));
-	return failed;
 }

@@ -214,6 +214,23 @@ int client_wait_sends(struct chunk_client *c);
 /* Tears the connection down and connects again (a new session). */
 int client_reconnect(struct chunk_client *c);
 
+/* The connection itself (client.c): client_conn_start() makes the CM
+ * channel and connects (resolve, memory once, queues, rdma_connect);
+ * client_conn_open() connects again over the same channel and memory;
+ * client_conn_close() tears down the queues and the CM id;
+ * client_conn_release() frees everything the connection holds. */
+int client_conn_start(struct chunk_client *c);
+int client_conn_open(struct chunk_client *c);
+void client_conn_close(struct chunk_client *c);
+void client_conn_release(struct chunk_client *c);
+
+/* Send slot i's buffer (slot 0 is the synchronous calls'). */
+uint8_t *client_send_slot(struct chunk_client *c, unsigned i);
+
+/* Posts w, behind before when there is one, in one ibv_post_send. */
+int client_post_after(struct chunk_client *c, struct client_wr *before,
+		      struct client_wr *w);
+
 /* Makes a client for host and port with opts (NULL: defaults; a larger
  * max_in_flight than CHUNK_MAX_IN_FLIGHT is the caller's to refuse), not
  * connected yet; upper says what the layers above do (see client_upper).

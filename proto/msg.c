@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "wire.h"
@@ -320,4 +321,32 @@ const char *proto_status_name(unsigned status)
 	if (status >= sizeof(names) / sizeof(names[0]) || !names[status])
 		return "unknown";
 	return names[status];
+}
+
+const char *proto_persist_name(uint32_t flag)
+{
+	switch (flag) {
+	case PROTO_PERSIST_RPC:
+		return "persist-rpc";
+	case PROTO_PERSIST_READ_AFTER_WRITE:
+		return "read-after-write";
+	default:
+		return NULL;
+	}
+}
+
+char *proto_persist_names(uint32_t methods, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (uint32_t flag = 1; flag && used < len; flag <<= 1) {
+		const char *name =
+			methods & flag ? proto_persist_name(flag) : NULL;
+
+		if (name)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 used ? ", " : "", name);
+	}
+	return buf;
 }

@@ -157,6 +157,13 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *msg);
 
 /* "ALLOC", "GRANT", ...; "unknown" otherwise. */
 const char *proto_type_name(unsigned type);
+
+/* The name of one persistence method (a PROTO_PERSIST_* bit), or NULL. */
+const char *proto_persist_name(uint32_t flag);
+
+/* Writes the names of the methods in methods (PROTO_PERSIST_* bits), in
+ * bit order and separated by ", ", into buf; returns buf. */
+char *proto_persist_names(uint32_t methods, char *buf, size_t len);
 const char *proto_status_name(unsigned status);
 
 #endif

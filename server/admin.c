@@ -252,9 +252,10 @@ static json_t *methods_json(uint32_t methods)
 {
 	json_t *list = json_array();
 
-	json_array_append_new(list, json_string("persist-rpc"));
-	if (methods & PROTO_PERSIST_READ_AFTER_WRITE)
-		json_array_append_new(list, json_string("read-after-write"));
+	for (uint32_t flag = 1; flag; flag <<= 1)
+		if ((methods & flag) && proto_persist_name(flag))
+			json_array_append_new(
+				list, json_string(proto_persist_name(flag)));
 	return list;
 }
 

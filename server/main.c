@@ -17,10 +17,12 @@
 #include "common/units.h"
 #include "admin.h"
 #include "proto/auth.h"
+#include "proto/msg.h"
 #include "config.h"
 #include "transport/fd_limit.h"
 #include "pool/pool.h"
 #include "service/lease.h"
+#include "service/stats.h"
 #include "transport/transport.h"
 #include "table/scrub.h"
 #include "table/table_pmem.h"
@@ -426,6 +428,21 @@ static void stop_parts(struct server_parts *p, const char *pool_path,
 	event_base_free(p->base);
 }
 
+static void log_ready(const struct config *cfg, struct server_parts *p)
+{
+	struct service_stats st;
+	char methods[64];
+
+	service_stats(&p->svc, &st);
+	log_info("ready: serving on %s port %u, at most %u connections at "
+		 "once; persistence: %s",
+		 cfg->listen[0] ? cfg->listen : "0.0.0.0",
+		 p->transport->ops->port(p->transport),
+		 p->transport->ops->max_connections(p->transport),
+		 proto_persist_names(st.persist_methods, methods,
+				     sizeof(methods)));
+}
+
 /* Serves clients until SIGINT or SIGTERM. */
 static int serve(const struct config *cfg)
 {
@@ -442,12 +459,7 @@ static int serve(const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if (start_listening(cfg, &p) == 0 && start_serving(cfg, &p) == 0) {
 		started = true;
-		log_info("ready: serving on %s port %u, at most %u connections "
-			 "at once; persistence: persist-rpc%s",
-			 cfg->listen[0] ? cfg->listen : "0.0.0.0",
-			 p.transport->ops->port(p.transport),
-			 p.transport->ops->max_connections(p.transport),
-			 cfg->direct_write_to_pmem ? ", read-after-write" : "");
+		log_ready(cfg, &p);
 		event_base_dispatch(p.base);
 		rc = p.transport->ops->failed(p.transport) ? EXIT_FAILURE
 							   : EXIT_SUCCESS;

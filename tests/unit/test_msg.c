@@ -188,3 +188,19 @@ Test(msg, hello_names_and_macs_are_checked)
 	m.u.hello.name_len = PROTO_NAME_MAX + 1;
 	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
 }
+
+Test(msg, persistence_methods_have_names)
+{
+	char buf[64];
+
+	cr_assert_str_eq(proto_persist_name(PROTO_PERSIST_RPC), "persist-rpc");
+	cr_assert_str_eq(proto_persist_name(PROTO_PERSIST_READ_AFTER_WRITE),
+			 "read-after-write");
+	cr_assert_null(proto_persist_name(0x80));
+	cr_assert_str_eq(proto_persist_names(
+				 PROTO_PERSIST_RPC |
+					 PROTO_PERSIST_READ_AFTER_WRITE | 0x80,
+				 buf, sizeof(buf)),
+			 "persist-rpc, read-after-write");
+	cr_assert_str_eq(proto_persist_names(0, buf, sizeof(buf)), "");
+}

@@ -11,10 +11,10 @@
 static int op_start(struct chunk_client *c, chunk_done_fn *done, void *arg)
 {
 	for (unsigned i = 0; i < c->opts.max_in_flight; i++) {
-		if (!c->ops[i].used) {
-			c->ops[i] = (struct async_op){
+		if (!c->async.ops[i].used) {
+			c->async.ops[i] = (struct async_op){
 				.used = true, .done = done, .arg = arg};
-			c->ops_in_flight++;
+			c->async.in_flight++;
 			return (int)i;
 		}
 	}
@@ -24,12 +24,12 @@ static int op_start(struct chunk_client *c, chunk_done_fn *done, void *arg)
 /* Releases op i (before calling back, so the callback may start another). */
 static void op_call_back(struct chunk_client *c, unsigned i, int status)
 {
-	struct async_op op = c->ops[i];
+	struct async_op op = c->async.ops[i];
 
-	c->ops[i].used = false;
-	c->ops[i].finished = false;
-	c->ops_in_flight--;
-	c->ops_completed++;
+	c->async.ops[i].used = false;
+	c->async.ops[i].finished = false;
+	c->async.in_flight--;
+	c->async.completed++;
 	op.done(op.arg, status);
 }
 
@@ -42,19 +42,19 @@ static void op_finish(struct chunk_client *c, unsigned i, int status)
 		op_call_back(c, i, status);
 		return;
 	}
-	c->ops[i].finished = true;
-	c->ops[i].status = status;
-	c->ops[i].request_id = 0; /* no reply may complete it again */
-	c->ops_finished++;
+	c->async.ops[i].finished = true;
+	c->async.ops[i].status = status;
+	c->async.ops[i].request_id = 0; /* no reply may complete it again */
+	c->async.finished++;
 }
 
 void async_run_finished(struct chunk_client *c)
 {
-	for (unsigned i = 0; i < c->opts.max_in_flight && c->ops_finished;
+	for (unsigned i = 0; i < c->opts.max_in_flight && c->async.finished;
 	     i++) {
-		if (c->ops[i].used && c->ops[i].finished) {
-			c->ops_finished--;
-			op_call_back(c, i, c->ops[i].status);
+		if (c->async.ops[i].used && c->async.ops[i].finished) {
+			c->async.finished--;
+			op_call_back(c, i, c->async.ops[i].status);
 		}
 	}
 }
@@ -62,15 +62,15 @@ void async_run_finished(struct chunk_client *c)
 /* Undoes op_start() when nothing was posted. */
 static void op_cancel(struct chunk_client *c, unsigned i)
 {
-	c->ops[i].used = false;
-	c->ops_in_flight--;
+	c->async.ops[i].used = false;
+	c->async.in_flight--;
 }
 
 bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 {
 	for (unsigned i = 0; i < c->opts.max_in_flight; i++) {
-		if (c->ops[i].used && c->ops[i].request_id &&
-		    c->ops[i].request_id == reply->hdr.request_id) {
+		if (c->async.ops[i].used && c->async.ops[i].request_id &&
+		    c->async.ops[i].request_id == reply->hdr.request_id) {
 			op_finish(c, i,
 				  reply->hdr.type == PROTO_ERROR
 					  ? client_refused(c, reply)
@@ -83,15 +83,15 @@ bool async_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 
 void async_rdma_done(struct chunk_client *c, unsigned op, int status)
 {
-	if (op < c->opts.max_in_flight && c->ops[op].used &&
-	    !c->ops[op].finished && !c->ops[op].request_id)
+	if (op < c->opts.max_in_flight && c->async.ops[op].used &&
+	    !c->async.ops[op].finished && !c->async.ops[op].request_id)
 		op_finish(c, op, status);
 }
 
 void async_fail_all(struct chunk_client *c, int status)
 {
 	for (unsigned i = 0; i < c->opts.max_in_flight; i++)
-		if (c->ops[i].used && !c->ops[i].finished)
+		if (c->async.ops[i].used && !c->async.ops[i].finished)
 			op_finish(c, i, status);
 }
 
@@ -201,11 +201,11 @@ static int client_poll_locked(struct chunk_client *c, int timeout_ms)
 
 	if (!c)
 		return CHUNK_E_INVAL;
-	before = c->ops_completed;
+	before = c->async.completed;
 	client_consume_cq_events(c);
 	while (client_poll_cq(c) > 0)
 		;
-	if (c->ops_completed == before && c->ops_in_flight && timeout_ms &&
+	if (c->async.completed == before && c->async.in_flight && timeout_ms &&
 	    !c->wc_error)
 		st = client_wait_async(c, timeout_ms);
 	/* Arm the channel so chunk_client_fd() wakes the application. */
@@ -214,9 +214,9 @@ static int client_poll_locked(struct chunk_client *c, int timeout_ms)
 		st = client_finish(c, c->wc_error);
 	if (st && st != CHUNK_E_TIMEOUT)
 		return st;
-	if (c->ops_completed == before && st == CHUNK_E_TIMEOUT)
+	if (c->async.completed == before && st == CHUNK_E_TIMEOUT)
 		return st;
-	return (int)(c->ops_completed - before);
+	return (int)(c->async.completed - before);
 }
 
 CHUNK_EXPORT int chunk_client_fd(const struct chunk_client *c)
@@ -226,7 +226,7 @@ CHUNK_EXPORT int chunk_client_fd(const struct chunk_client *c)
 
 CHUNK_EXPORT unsigned chunk_client_in_flight(const struct chunk_client *c)
 {
-	return c->ops_in_flight;
+	return c->async.in_flight;
 }
 
 /* The public entry points: each holds the client's lock (see client.h). */

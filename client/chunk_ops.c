@@ -24,16 +24,16 @@ static int alloc_locked(struct chunk_client *c, unsigned long long size,
 	if (!c || !chunk_id || size == 0)
 		return CHUNK_E_INVAL;
 	req.u.alloc.size = size;
-	req.u.alloc.epoch = c->epoch;
+	req.u.alloc.epoch = c->sess.epoch;
 	st = client_call(c, &req);
 	if (st)
 		return client_finish(c, st);
-	rc = chunk_cache_add(&c->cache, c->reply.u.grant.chunk);
+	rc = chunk_cache_add(&c->cache, c->calls.reply.u.grant.chunk);
 	if (!rc)
 		return CHUNK_E_NOMEM;
-	rc->addr = c->reply.u.grant.addr;
-	rc->length = c->reply.u.grant.length;
-	rc->rkey = c->reply.u.grant.rkey;
+	rc->addr = c->calls.reply.u.grant.addr;
+	rc->length = c->calls.reply.u.grant.length;
+	rc->rkey = c->calls.reply.u.grant.rkey;
 	rc->writable = true;
 	*chunk_id = rc->id;
 	return CHUNK_OK;
@@ -161,10 +161,10 @@ static int seal_locked(struct chunk_client *c, unsigned long long id,
 	req.u.seal.chunk = id;
 	req.u.seal.length = len;
 	req.u.seal.crc = crc;
-	req.u.seal.epoch = c->epoch;
+	req.u.seal.epoch = c->sess.epoch;
 	st = client_call(c, &req);
-	if (st == CHUNK_E_CRC && c->reply.u.error.detail)
-		rc->rkey = c->reply.u.error.detail; /* still writable */
+	if (st == CHUNK_E_CRC && c->calls.reply.u.error.detail)
+		rc->rkey = c->calls.reply.u.error.detail; /* still writable */
 	else if (st == CHUNK_OK)
 		rc->writable = false;
 	return client_finish(c, forget_if_lost(c, id, st));
@@ -186,10 +186,10 @@ static int open_locked(struct chunk_client *c, unsigned long long id,
 	rc = chunk_cache_add(&c->cache, id);
 	if (!rc)
 		return CHUNK_E_NOMEM;
-	rc->addr = c->reply.u.opened.addr;
-	rc->length = c->reply.u.opened.length;
-	rc->rkey = c->reply.u.opened.rkey;
-	rc->crc = c->reply.u.opened.crc;
+	rc->addr = c->calls.reply.u.opened.addr;
+	rc->length = c->calls.reply.u.opened.length;
+	rc->rkey = c->calls.reply.u.opened.rkey;
+	rc->crc = c->calls.reply.u.opened.crc;
 	rc->writable = false;
 	rc->readable = true;
 	if (info) {
@@ -256,7 +256,7 @@ static int free_locked(struct chunk_client *c, unsigned long long id)
 		return CHUNK_E_STALE;
 	}
 	req.u.free.chunk = id;
-	req.u.free.epoch = c->epoch;
+	req.u.free.epoch = c->sess.epoch;
 	st = client_call(c, &req);
 	if (st == CHUNK_OK || st == CHUNK_E_NOENT)
 		chunk_cache_forget(&c->cache, id);

@@ -28,7 +28,7 @@ void client_lock(struct chunk_client *c)
 
 void client_lease_renewed(struct chunk_client *c)
 {
-	__atomic_store_n(&c->lease_renewed_us, clock_mono_us(),
+	__atomic_store_n(&c->sess.lease_renewed_us, clock_mono_us(),
 			 __ATOMIC_RELAXED);
 }
 
@@ -66,7 +66,7 @@ static void record_failure(struct chunk_client *c, const struct ibv_wc *wc)
 {
 	if (c->wc_error)
 		return;
-	log_error("session %llu: %s", (unsigned long long)c->session,
+	log_error("session %llu: %s", (unsigned long long)c->sess.id,
 		  ibv_wc_status_str(wc->status));
 	c->wc_error = wc->status == IBV_WC_REM_ACCESS_ERR ? CHUNK_E_ACCESS
 							  : CHUNK_E_CONNECT;
@@ -78,11 +78,11 @@ static void on_recv(struct chunk_client *c, unsigned slot, uint32_t len)
 
 	if (proto_decode(recv_slot(c, slot), len, &msg)) {
 		log_error("session %llu: malformed reply of %u bytes",
-			  (unsigned long long)c->session, len);
+			  (unsigned long long)c->sess.id, len);
 		c->wc_error = CHUNK_E_PROTO;
 	} else if (!c->upper->take_reply(c, &msg)) {
-		c->reply = msg;
-		c->reply_ready = true;
+		c->calls.reply = msg;
+		c->calls.reply_ready = true;
 	}
 	if (post_recv(c, slot) && !c->wc_error)
 		c->wc_error = CHUNK_E_CONNECT;
@@ -104,7 +104,7 @@ static void on_wc(struct chunk_client *c, const struct ibv_wc *wc)
 		c->upper->rdma_done(c, slot, ok ? CHUNK_OK : c->wc_error);
 		break;
 	case WR_SEND:
-		c->busy_send_slots &= ~(1u << slot);
+		c->calls.busy_send_slots &= ~(1u << slot);
 		/* fall through */
 	default:
 		if (c->sends_in_flight)
@@ -117,7 +117,7 @@ int client_poll_cq(struct chunk_client *c)
 	struct ibv_wc wc[16];
 	int n;
 
-	if (c->ops_finished && !c->in_renewer)
+	if (c->async.finished && !c->in_renewer)
 		c->upper->run_finished(c);
 	n = ibv_poll_cq(c->cq, 16, wc);
 
@@ -171,7 +171,7 @@ static int wait_loop(struct chunk_client *c,
 			return CHUNK_E_TIMEOUT;
 		if (now < spin_until)
 			continue;
-		if (c->in_renewer && c->ops_in_flight) {
+		if (c->in_renewer && c->async.in_flight) {
 			/* The channel's events are the application's, which
 			 * may sleep on chunk_client_fd() for its ops. */
 			usleep(RENEWER_NAP_US);
@@ -198,7 +198,7 @@ static int wait_for_ms(struct chunk_client *c,
 {
 	int rc = wait_loop(c, done, timeout_ms);
 
-	if (!c->cq_armed && c->ops_in_flight)
+	if (!c->cq_armed && c->async.in_flight)
 		client_arm_channel(c);
 	return rc;
 }
@@ -230,12 +230,13 @@ void client_arm_channel(struct chunk_client *c)
 
 static bool async_progress(struct chunk_client *c)
 {
-	return c->ops_completed != c->wait_mark || c->ops_in_flight == 0;
+	return c->async.completed != c->async.wait_mark ||
+	       c->async.in_flight == 0;
 }
 
 int client_wait_async(struct chunk_client *c, int timeout_ms)
 {
-	c->wait_mark = c->ops_completed;
+	c->async.wait_mark = c->async.completed;
 	return wait_for_ms(c, async_progress,
 			   timeout_ms < 0 ? c->opts.timeout_ms
 					  : (unsigned)timeout_ms);
@@ -368,7 +369,8 @@ static int expect_cm_event(struct chunk_client *c, enum rdma_cm_event_type want)
 	status = ev->status;
 	if (got == RDMA_CM_EVENT_ESTABLISHED &&
 	    ev->param.conn.private_data_len >= PROTO_NONCE_LEN)
-		memcpy(c->nonce, ev->param.conn.private_data, PROTO_NONCE_LEN);
+		memcpy(c->sess.nonce, ev->param.conn.private_data,
+		       PROTO_NONCE_LEN);
 	if (got == RDMA_CM_EVENT_REJECTED)
 		reason = proto_reject_decode(ev->param.conn.private_data,
 					     ev->param.conn.private_data_len,
@@ -502,9 +504,9 @@ void client_conn_close(struct chunk_client *c)
 	c->id = NULL;
 	c->cq = NULL;
 	c->sends_in_flight = 0;
-	c->busy_send_slots = 0;
+	c->calls.busy_send_slots = 0;
 	c->wc_error = 0;
-	c->reply_ready = false;
+	c->calls.reply_ready = false;
 	c->cq_armed = false;
 }
 

@@ -39,6 +39,34 @@ struct chunk_mem {
 struct chunk_client;
 struct persist_method;
 
+/* What chunkd said of the session (session.c). */
+struct client_session {
+	uint64_t id;
+	uint32_t epoch;	       /* of the lease, sent with every request */
+	uint32_t lease_ttl_ms; /* from WELCOME; atomic: the renewer reads it */
+	uint64_t lease_renewed_us; /* last renewing reply; atomic, likewise */
+	uint8_t nonce[PROTO_NONCE_LEN]; /* from chunkd, to answer in HELLO */
+	unsigned persist_offered;	/* CHUNK_PERSIST_* from WELCOME */
+};
+
+/* Send slots and the synchronous calls' replies (request.c). */
+struct client_calls {
+	uint64_t next_request;
+	uint64_t sync_request;	/* the request a synchronous call waits on */
+	struct proto_msg reply; /* the last reply no layer took */
+	bool reply_ready;
+	uint32_t busy_send_slots; /* bit i: send slot i awaits its completion */
+};
+
+/* The asynchronous operations (async.c). */
+struct client_async {
+	struct async_op *ops; /* opts.max_in_flight of them */
+	unsigned in_flight;   /* until their callbacks ran */
+	unsigned finished;    /* of those, callbacks still due */
+	uint64_t completed;   /* callbacks run so far */
+	uint64_t wait_mark;   /* completed when a wait began */
+};
+
 /*
  * What the layers above the connection do when it reports something. The
  * connection (client.c) calls up only through these, never by name, so no
@@ -65,44 +93,36 @@ struct chunk_client {
 	struct chunk_client_opts opts;
 	char host[256];
 	uint16_t port;
+	/* One lock for everything below but the renewer's own fields: public
+	 * calls and the lease renewer take it (recursive: a callback may
+	 * start async operations). */
+	pthread_mutex_t lock;
+	const struct client_upper *upper; /* connect.c's handlers */
+
+	/* The connection (client.c). */
 	struct rdma_event_channel *cm;
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *channel;
 	struct ibv_cq *cq;
-	uint8_t *
-		msgs; /* CLIENT_CREDITS receive, CLIENT_CREDITS send, scratch */
+	uint8_t *msgs; /* CLIENT_CREDITS receive and send slots, scratch */
 	struct ibv_mr *msgs_mr;
 	uint8_t *bounce;
 	struct ibv_mr *bounce_mr;
-	uint64_t session;
-	uint32_t epoch;	       /* of the lease, sent with every request */
-	uint32_t lease_ttl_ms; /* from WELCOME; atomic: the renewer reads it */
-	uint64_t lease_renewed_us; /* last renewing reply; atomic, likewise */
-	uint8_t nonce[PROTO_NONCE_LEN]; /* from chunkd, to answer in HELLO */
-	struct renewer renewer;		/* see renewer.h for its locking */
-	/* One lock for everything below: public calls and the lease renewer
-	 * take it (recursive: a callback may start async operations). */
-	pthread_mutex_t lock;
-	unsigned persist_offered;	      /* CHUNK_PERSIST_* from WELCOME */
-	const struct persist_method *persist; /* chosen at connect */
-	const struct client_upper *upper;
-	uint64_t next_request;
-	uint64_t sync_request;	/* the request a synchronous call waits on */
-	struct proto_msg reply; /* the last reply received */
-	bool reply_ready;
 	unsigned sends_in_flight; /* signaled WRs not yet completed */
 	int wc_error;		  /* first failed completion, as CHUNK_E_* */
-	bool cq_armed; /* the channel will signal the next completion */
-	struct chunk_cache cache; /* the chunks it knows */
-	struct chunk_mem *mems;
-	struct async_op *ops;	/* opts.max_in_flight of them */
-	unsigned ops_in_flight; /* until their callbacks ran */
-	unsigned ops_finished;	/* of those, callbacks still due */
-	bool in_renewer;	/* the renewer thread holds the lock */
-	uint64_t ops_completed;
-	uint64_t wait_mark;	  /* ops_completed when a wait began */
-	uint32_t busy_send_slots; /* bit i: send slot i awaits its completion */
+	bool cq_armed;		  /* the channel signals the next completion */
+
+	/* The layers above it, each its own. */
+	struct client_calls calls;	      /* request.c */
+	struct client_session sess;	      /* session.c */
+	const struct persist_method *persist; /* persist_method.c, chosen at
+					       * connect */
+	struct chunk_cache cache;	      /* chunk_cache.c */
+	struct chunk_mem *mems;		      /* mem.c */
+	struct renewer renewer;		      /* renewer.c; see its locking */
+	bool in_renewer;		      /* the renewer holds the lock */
+	struct client_async async;	      /* async.c */
 };
 
 /* WR ids: the kind in the high 32 bits, a slot or op index below. */
@@ -175,7 +195,7 @@ void client_arm_cq(struct chunk_client *c);
  * the server's current epoch. */
 void client_adopt_epoch(struct chunk_client *c, uint32_t epoch);
 
-/* Sends req and waits for its reply into c->reply. Returns CHUNK_OK, or
+/* Sends req and waits for its reply into c->calls.reply. Returns CHUNK_OK, or
  * the ERROR's status as CHUNK_E_*, or a transport error. */
 int client_call(struct chunk_client *c, struct proto_msg *req);
 

@@ -47,7 +47,7 @@ static const struct client_upper upper = {
  * they share none. */
 static void choose_persist_method(struct chunk_client *c)
 {
-	c->persist = persist_method_choose(c->persist_offered,
+	c->persist = persist_method_choose(c->sess.persist_offered,
 					   c->opts.persist_methods);
 	if (!c->persist) {
 		log_warn("chunkd offers none of the persistence methods "
@@ -57,7 +57,7 @@ static void choose_persist_method(struct chunk_client *c)
 						   CHUNK_PERSIST_RPC);
 	}
 	log_info("session %llu persists with %s",
-		 (unsigned long long)c->session, c->persist->name);
+		 (unsigned long long)c->sess.id, c->persist->name);
 }
 
 static void free_layers(struct chunk_client *c)

@@ -23,7 +23,7 @@ static int rpc_post(struct chunk_client *c, const struct remote_chunk *rc,
 	struct proto_msg req;
 
 	client_persist_request(c, rc, off, len, &req);
-	return client_post_request(c, &req, &c->ops[op].request_id, held);
+	return client_post_request(c, &req, &c->async.ops[op].request_id, held);
 }
 
 /* ---- read-after-write: a small READ behind the WRITEs on the same QP,

@@ -37,7 +37,7 @@ void renewer_post(struct chunk_client *c)
 	if (!renewer_due(c) || r->in_flight || !c->id || c->wc_error ||
 	    !client_request_slot_free(c))
 		return;
-	req.u.renew.epoch = c->epoch;
+	req.u.renew.epoch = c->sess.epoch;
 	if (client_post_request(c, &req, &r->in_flight, NULL) != CHUNK_OK) {
 		r->in_flight = 0; /* the application's own call will see why */
 		return;
@@ -53,8 +53,8 @@ bool renewer_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 		return false;
 	r->in_flight = 0;
 	if (reply->hdr.type == PROTO_RENEWED) {
-		__atomic_store_n(&c->lease_ttl_ms, reply->u.renew.lease_ttl_ms,
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&c->sess.lease_ttl_ms,
+				 reply->u.renew.lease_ttl_ms, __ATOMIC_RELAXED);
 		client_lease_renewed(c);
 		set_due(c, false);
 	} else if (reply->hdr.type == PROTO_ERROR &&
@@ -62,7 +62,7 @@ bool renewer_take_reply(struct chunk_client *c, const struct proto_msg *reply)
 		client_adopt_epoch(c, reply->u.error.detail);
 	} else {
 		log_warn("session %llu: renewing the lease: %s",
-			 (unsigned long long)c->session,
+			 (unsigned long long)c->sess.id,
 			 reply->hdr.type == PROTO_ERROR
 				 ? reply->u.error.text
 				 : proto_type_name(reply->hdr.type));
@@ -80,7 +80,7 @@ void renewer_forget(struct chunk_client *c)
 /* The renewal period: a third of the lease's TTL, at least 50 ms. */
 static uint64_t renew_period_ms(const struct chunk_client *c)
 {
-	uint32_t ttl = __atomic_load_n(&c->lease_ttl_ms, __ATOMIC_RELAXED);
+	uint32_t ttl = __atomic_load_n(&c->sess.lease_ttl_ms, __ATOMIC_RELAXED);
 
 	return ttl / 3 < 50 ? 50 : ttl / 3;
 }
@@ -89,7 +89,8 @@ static uint64_t renew_period_ms(const struct chunk_client *c)
  * requests keep it, and the renewer leaves it alone. */
 static bool lease_quiet_for(const struct chunk_client *c, uint64_t ms)
 {
-	uint64_t last = __atomic_load_n(&c->lease_renewed_us, __ATOMIC_RELAXED);
+	uint64_t last =
+		__atomic_load_n(&c->sess.lease_renewed_us, __ATOMIC_RELAXED);
 
 	return clock_mono_us() - last >= ms * 1000u;
 }
@@ -133,8 +134,8 @@ static void renew_while_idle(struct chunk_client *c)
 	c->in_renewer = false;
 	if (rc)
 		log_warn("session %llu: renewing the lease: %s",
-			 (unsigned long long)c->session, chunk_strerror(rc));
-	if (!c->ops_in_flight)
+			 (unsigned long long)c->sess.id, chunk_strerror(rc));
+	if (!c->async.in_flight)
 		client_arm_channel(c); /* the application's fd as before */
 }
 

@@ -8,8 +8,8 @@
 
 static bool reply_done(struct chunk_client *c)
 {
-	return !(c->busy_send_slots & 1u) && c->reply_ready &&
-	       c->reply.hdr.request_id == c->sync_request;
+	return !(c->calls.busy_send_slots & 1u) && c->calls.reply_ready &&
+	       c->calls.reply.hdr.request_id == c->calls.sync_request;
 }
 
 int client_status_from_proto(unsigned status)
@@ -46,7 +46,7 @@ int client_refused(struct chunk_client *c, const struct proto_msg *error)
 		client_adopt_epoch(c, error->u.error.detail);
 	else
 		log_warn("session %llu: chunkd refused request %llu: %s",
-			 (unsigned long long)c->session,
+			 (unsigned long long)c->sess.id,
 			 (unsigned long long)error->hdr.request_id,
 			 error->u.error.text);
 	return client_status_from_proto(error->u.error.status);
@@ -56,8 +56,8 @@ void client_adopt_epoch(struct chunk_client *c, uint32_t epoch)
 {
 	log_warn(
 		"session %llu: lease lost (epoch %u, now %u); its unsealed chunks are gone",
-		(unsigned long long)c->session, c->epoch, epoch);
-	c->epoch = epoch;
+		(unsigned long long)c->sess.id, c->sess.epoch, epoch);
+	c->sess.epoch = epoch;
 	chunk_cache_lose_open(&c->cache, false);
 }
 
@@ -78,7 +78,7 @@ static int post_frame(struct chunk_client *c, unsigned i, int len,
 	w.wr.send_flags = IBV_SEND_SIGNALED;
 	rc = client_post_after(c, before, &w);
 	if (rc == CHUNK_OK)
-		c->busy_send_slots |= 1u << i;
+		c->calls.busy_send_slots |= 1u << i;
 	return rc;
 }
 
@@ -89,13 +89,14 @@ static int wait_reply(struct chunk_client *c)
 
 	if (rc)
 		return rc;
-	return c->reply.hdr.type == PROTO_ERROR ? client_refused(c, &c->reply)
-						: CHUNK_OK;
+	return c->calls.reply.hdr.type == PROTO_ERROR
+		       ? client_refused(c, &c->calls.reply)
+		       : CHUNK_OK;
 }
 
 static bool slot0_free(struct chunk_client *c)
 {
-	return !(c->busy_send_slots & 1u);
+	return !(c->calls.busy_send_slots & 1u);
 }
 
 void client_persist_request(const struct chunk_client *c,
@@ -107,7 +108,7 @@ void client_persist_request(const struct chunk_client *c,
 	req->u.persist.chunk = rc->id;
 	req->u.persist.offset = off;
 	req->u.persist.length = len;
-	req->u.persist.epoch = c->epoch;
+	req->u.persist.epoch = c->sess.epoch;
 }
 
 /* Whether chunkd renews the lease when it serves this request: HELLO
@@ -126,11 +127,11 @@ int client_call_after(struct chunk_client *c, struct proto_msg *req,
 
 	if (rc)
 		return rc;
-	req->hdr.request_id = c->sync_request = ++c->next_request;
+	req->hdr.request_id = c->calls.sync_request = ++c->calls.next_request;
 	len = proto_encode(req, client_send_slot(c, 0), PROTO_MAX_FRAME);
 	if (len < 0)
 		return CHUNK_E_INVAL;
-	c->reply_ready = false;
+	c->calls.reply_ready = false;
 	rc = post_frame(c, 0, len, before);
 	rc = rc ? rc : wait_reply(c);
 	if (rc == CHUNK_OK && renews_lease(req->hdr.type))
@@ -147,7 +148,7 @@ bool client_request_slot_free(const struct chunk_client *c)
 {
 	/* Slot 0 is the synchronous calls'; the rest are for async ones. */
 	for (unsigned i = 1; i < CLIENT_CREDITS; i++)
-		if (!(c->busy_send_slots >> i & 1))
+		if (!(c->calls.busy_send_slots >> i & 1))
 			return true;
 	return false;
 }
@@ -158,11 +159,12 @@ int client_post_request(struct chunk_client *c, struct proto_msg *req,
 	unsigned i;
 	int len;
 
-	for (i = 1; i < CLIENT_CREDITS && (c->busy_send_slots >> i & 1); i++)
+	for (i = 1; i < CLIENT_CREDITS && (c->calls.busy_send_slots >> i & 1);
+	     i++)
 		;
 	if (i == CLIENT_CREDITS)
 		return CHUNK_E_AGAIN;
-	req->hdr.request_id = ++c->next_request;
+	req->hdr.request_id = ++c->calls.next_request;
 	len = proto_encode(req, client_send_slot(c, i), PROTO_MAX_FRAME);
 	if (len < 0)
 		return CHUNK_E_INVAL;
@@ -179,11 +181,12 @@ int client_send_raw(struct chunk_client *c, const void *frame, size_t len)
 	if (len > PROTO_MAX_FRAME)
 		return CHUNK_E_INVAL;
 	/* The server echoes the request id it can read; 0 when it cannot. */
-	c->sync_request = len >= PROTO_HEADER_LEN
-				  ? wire_get_u64((const uint8_t *)frame + 8)
-				  : 0;
+	c->calls.sync_request =
+		len >= PROTO_HEADER_LEN
+			? wire_get_u64((const uint8_t *)frame + 8)
+			: 0;
 	memcpy(client_send_slot(c, 0), frame, len);
-	c->reply_ready = false;
+	c->calls.reply_ready = false;
 	rc = post_frame(c, 0, (int)len, NULL);
 	return rc ? rc : wait_reply(c);
 }

@@ -34,24 +34,25 @@ static int greet(struct chunk_client *c)
 	memcpy(hello.u.hello.name, name, strlen(name) + 1);
 	if (c->opts.auth_secret) {
 		auth_answer(c->opts.auth_secret, c->opts.auth_secret_len,
-			    c->nonce, name, hello.u.hello.mac);
+			    c->sess.nonce, name, hello.u.hello.mac);
 		hello.u.hello.mac_len = PROTO_MAC_LEN;
 	}
 	rc = client_call(c, &hello);
 	if (rc == CHUNK_E_AUTH)
 		log_error("%s port %u refused the authentication of '%s': %s",
-			  c->host, c->port, name, c->reply.u.error.text);
+			  c->host, c->port, name, c->calls.reply.u.error.text);
 	if (rc)
 		return rc;
-	if (c->reply.hdr.type != PROTO_WELCOME)
+	if (c->calls.reply.hdr.type != PROTO_WELCOME)
 		return CHUNK_E_PROTO;
-	c->session = c->reply.u.welcome.session;
-	c->epoch = c->reply.u.welcome.epoch;
-	__atomic_store_n(&c->lease_ttl_ms, c->reply.u.welcome.lease_ttl_ms,
+	c->sess.id = c->calls.reply.u.welcome.session;
+	c->sess.epoch = c->calls.reply.u.welcome.epoch;
+	__atomic_store_n(&c->sess.lease_ttl_ms,
+			 c->calls.reply.u.welcome.lease_ttl_ms,
 			 __ATOMIC_RELAXED);
-	c->persist_offered = c->reply.u.welcome.persist_methods;
+	c->sess.persist_offered = c->calls.reply.u.welcome.persist_methods;
 	log_info("connected to %s port %u: session %llu", c->host, c->port,
-		 (unsigned long long)c->session);
+		 (unsigned long long)c->sess.id);
 	return CHUNK_OK;
 }
 
@@ -108,8 +109,8 @@ int client_new(const char *host, uint16_t port,
 	take_opts(c, opts);
 	memcpy(c->host, host, strlen(host) + 1);
 	c->port = port;
-	c->ops = calloc(c->opts.max_in_flight, sizeof(*c->ops));
-	if (chunk_cache_init(&c->cache) || !c->ops) {
+	c->async.ops = calloc(c->opts.max_in_flight, sizeof(*c->async.ops));
+	if (chunk_cache_init(&c->cache) || !c->async.ops) {
 		client_free(c);
 		return CHUNK_E_NOMEM;
 	}
@@ -130,7 +131,7 @@ void client_free(struct chunk_client *c)
 {
 	client_conn_release(c);
 	chunk_cache_fini(&c->cache);
-	free(c->ops);
+	free(c->async.ops);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -138,7 +139,7 @@ void client_free(struct chunk_client *c)
 CHUNK_EXPORT unsigned long long
 chunk_client_session(const struct chunk_client *client)
 {
-	return client->session;
+	return client->sess.id;
 }
 
 int client_finish(struct chunk_client *c, int rc)
@@ -152,7 +153,7 @@ int client_finish(struct chunk_client *c, int rc)
 			  c->port);
 	else
 		log_warn("reconnected to %s port %u as session %llu after: %s",
-			 c->host, c->port, (unsigned long long)c->session,
+			 c->host, c->port, (unsigned long long)c->sess.id,
 			 chunk_strerror(failed));
 	return failed;
 }

@@ -38,6 +38,8 @@ packages=(
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	# deploy/bench.sh tabulates with it
 	python3
+	# cluster mode: the replicated table in etcd, reached over HTTP
+	etcd-server etcd-client libcurl4-openssl-dev curl
 )
 
 missing=()

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/null_session.h"
 #include "admin.h"
 #include "pool/pool.h"
 #include "service/service.h"
@@ -26,38 +27,6 @@ static struct service svc;
 static struct session sess;
 static struct admin *admin;
 static struct event_base *base;
-
-static int fake_grant(void *ctx, uint64_t chunk, uint8_t *addr, uint64_t len,
-		      uint32_t *rkey)
-{
-	(void)ctx;
-	(void)chunk;
-	(void)addr;
-	(void)len;
-	*rkey = 1;
-	return 0;
-}
-
-static void fake_revoke(void *ctx, uint64_t chunk)
-{
-	(void)ctx;
-	(void)chunk;
-}
-
-static int fake_send(void *ctx, const struct proto_msg *reply)
-{
-	(void)ctx;
-	(void)reply;
-	return 0;
-}
-
-static const struct session_ops caps = {
-	.send_reply = fake_send,
-	.grant_write = fake_grant,
-	.revoke_write = fake_revoke,
-	.grant_read = fake_grant,
-	.revoke_read = fake_revoke,
-};
 
 static void cleanup(void)
 {
@@ -92,7 +61,7 @@ static void populate(void)
 	for (uint64_t i = 1; i <= ids[0]; i++)
 		table_pmem_free(table, ids[i]);
 	if (!service_find_session(&svc, sess.id))
-		service_session_start(&svc, &sess, &caps, NULL);
+		service_session_start(&svc, &sess, &null_session_ops, NULL);
 	sess.greeted = true;
 	sess.lease_deadline_us = svc.clock_us() + 10000000u;
 	if (table_pmem_alloc(table, 4096, sess.id, sess.epoch, &rec) ||

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/null_session.h"
 #include "admin.h"
 #include "pool/pool.h"
 #include "service/service.h"
@@ -24,38 +25,6 @@ static struct session sess;
 static struct admin *admin;
 static struct event_base *base;
 static char pool_path[64], sock_path[64];
-
-static int fake_grant(void *ctx, uint64_t chunk, uint8_t *addr, uint64_t len,
-		      uint32_t *rkey)
-{
-	(void)ctx;
-	(void)chunk;
-	(void)addr;
-	(void)len;
-	*rkey = 7;
-	return 0;
-}
-
-static void fake_revoke(void *ctx, uint64_t chunk)
-{
-	(void)ctx;
-	(void)chunk;
-}
-
-static int fake_send(void *ctx, const struct proto_msg *reply)
-{
-	(void)ctx;
-	(void)reply;
-	return 0;
-}
-
-static const struct session_ops caps = {
-	.send_reply = fake_send,
-	.grant_write = fake_grant,
-	.revoke_write = fake_revoke,
-	.grant_read = fake_grant,
-	.revoke_read = fake_revoke,
-};
 
 static void setup(void)
 {
@@ -76,7 +45,7 @@ static void setup(void)
 		     0);
 	service_init(&svc, table, pool_chunk_area(pool), &pool->persist, 4096,
 		     false, 10000);
-	service_session_start(&svc, &sess, &caps, NULL);
+	service_session_start(&svc, &sess, &null_session_ops, NULL);
 	sess.greeted = true;
 	cr_assert_eq(admin_start(base, sock_path,
 				 &(struct admin_target){&svc, table, pool,

@@ -63,17 +63,26 @@ void chunk_cache_forget(struct chunk_cache *cache, uint64_t id)
 	}
 }
 
-int chunk_cache_writable(struct chunk_cache *cache, uint64_t id,
-			 struct remote_chunk **out)
+bool chunk_cache_forget_lost(struct chunk_cache *cache, uint64_t id)
 {
 	struct remote_chunk *rc = chunk_cache_find(cache, id);
 
+	if (!rc || !rc->lost)
+		return false;
+	chunk_cache_forget(cache, id);
+	return true;
+}
+
+int chunk_cache_writable(struct chunk_cache *cache, uint64_t id,
+			 struct remote_chunk **out)
+{
+	struct remote_chunk *rc;
+
+	if (chunk_cache_forget_lost(cache, id))
+		return CHUNK_E_STALE;
+	rc = chunk_cache_find(cache, id);
 	if (!rc)
 		return CHUNK_E_NOENT;
-	if (rc->lost) {
-		chunk_cache_forget(cache, id);
-		return CHUNK_E_STALE;
-	}
 	if (!rc->writable)
 		return CHUNK_E_STATE;
 	*out = rc;

@@ -47,6 +47,10 @@ struct remote_chunk *chunk_cache_add(struct chunk_cache *cache, uint64_t id);
 
 void chunk_cache_forget(struct chunk_cache *cache, uint64_t id);
 
+/* If id names a lost chunk, forgets it and returns true (the caller then
+ * reports CHUNK_E_STALE, once). */
+bool chunk_cache_forget_lost(struct chunk_cache *cache, uint64_t id);
+
 /* The OPEN chunk of this session that id names, for a write, persist or
  * seal: CHUNK_E_NOENT if unknown, CHUNK_E_STATE if sealed or only opened
  * for reading, CHUNK_E_STALE (once; it is then forgotten) if lost. */

@@ -54,10 +54,8 @@ static int writable_range(struct chunk_client *c, uint64_t id, uint64_t off,
  * about is forgotten now, not at the next call. */
 static int forget_if_lost(struct chunk_client *c, uint64_t id, int st)
 {
-	struct remote_chunk *rc = chunk_cache_find(&c->cache, id);
-
-	if (st == CHUNK_E_STALE && rc && rc->lost)
-		chunk_cache_forget(&c->cache, id);
+	if (st == CHUNK_E_STALE)
+		chunk_cache_forget_lost(&c->cache, id);
 	return st;
 }
 
@@ -245,16 +243,12 @@ static int read_locked(struct chunk_client *c, unsigned long long id,
 static int free_locked(struct chunk_client *c, unsigned long long id)
 {
 	struct proto_msg req = {.hdr.type = PROTO_FREE};
-	struct remote_chunk *rc;
 	int st;
 
 	if (!c)
 		return CHUNK_E_INVAL;
-	rc = chunk_cache_find(&c->cache, id);
-	if (rc && rc->lost) {
-		chunk_cache_forget(&c->cache, id);
+	if (chunk_cache_forget_lost(&c->cache, id))
 		return CHUNK_E_STALE;
-	}
 	req.u.free.chunk = id;
 	req.u.free.epoch = c->sess.epoch;
 	st = client_call(c, &req);

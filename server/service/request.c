@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 
-#include "common/log.h"
 #include "service.h"
 
 struct request *request_new(struct session *sess, const struct proto_msg *msg)
@@ -39,17 +38,9 @@ static void unlink_request(struct request *r)
 	r->next = r->prev = NULL;
 }
 
-void request_finish(struct request *r)
+void request_free(struct request *r)
 {
-	struct session *sess = r->sess;
-
 	unlink_request(r);
-	r->state = REQUEST_DONE;
-	if (sess && sess->ops->send_reply(sess->ops_ctx, &r->reply))
-		log_debug(
-			"session %llu: the reply to request %llu was not sent",
-			(unsigned long long)sess->id,
-			(unsigned long long)r->reply.hdr.request_id);
 	free(r);
 }
 

@@ -53,9 +53,9 @@ struct request *request_new(struct session *sess, const struct proto_msg *msg);
  * so r is not touched after it. */
 void request_wait_for_table(struct request *r);
 
-/* Sends r->reply through its session's transport (unless the request is
- * orphaned), unlinks and frees r. */
-void request_finish(struct request *r);
+/* The request is answered (the service sent r->reply, unless orphaned):
+ * unlinks and frees r. */
+void request_free(struct request *r);
 
 /* The session is ending: every request it holds is orphaned and unlinked;
  * each is freed when the table completes it. */

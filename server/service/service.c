@@ -249,11 +249,26 @@ static int check_epoch(struct service *s, struct session *sess, uint32_t epoch,
 }
 
 /* Counts and sends a held request's reply, and frees it. */
+/* Counts and sends reply to sess. A reply that cannot be sent breaks the
+ * connection, which the transport closes itself. */
+static void deliver(struct service *s, struct session *sess,
+		    const struct proto_msg *reply)
+{
+	if (reply->hdr.type == PROTO_ERROR)
+		s->counters.errors++;
+	if (sess->ops->send_reply(sess->ops_ctx, reply))
+		log_debug(
+			"session %llu: the reply to request %llu was not sent",
+			(unsigned long long)sess->id,
+			(unsigned long long)reply->hdr.request_id);
+}
+
+/* Answers a held request (unless its session is gone) and frees it. */
 static void finish(struct service *s, struct request *q)
 {
-	if (q->sess && q->reply.hdr.type == PROTO_ERROR)
-		s->counters.errors++;
-	request_finish(q);
+	if (q->sess)
+		deliver(s, q->sess, &q->reply);
+	request_free(q);
 }
 
 /* Holds req for a table change; NULL (with *r an ERROR) when out of
@@ -668,15 +683,8 @@ static void dispatch(struct service *s, struct session *sess,
 static void answer_now(struct service *s, struct session *sess,
 		       const struct proto_msg *r)
 {
-	if (r->hdr.type == 0)
-		return;
-	if (r->hdr.type == PROTO_ERROR)
-		s->counters.errors++;
-	if (sess->ops->send_reply(sess->ops_ctx, r))
-		log_debug(
-			"session %llu: the reply to request %llu was not sent",
-			(unsigned long long)sess->id,
-			(unsigned long long)r->hdr.request_id);
+	if (r->hdr.type != 0)
+		deliver(s, sess, r);
 }
 
 void service_handle(struct service *s, struct session *sess,

@@ -20,7 +20,7 @@ void chunk_cache_fini(struct chunk_cache *cache)
 
 struct remote_chunk *chunk_cache_find(struct chunk_cache *cache, uint64_t id)
 {
-	uint32_t i;
+	uint64_t i;
 
 	return idmap_get(&cache->index, id, &i) ? &cache->chunks[i] : NULL;
 }
@@ -51,7 +51,7 @@ struct remote_chunk *chunk_cache_add(struct chunk_cache *cache, uint64_t id)
 void chunk_cache_forget(struct chunk_cache *cache, uint64_t id)
 {
 	struct remote_chunk *last;
-	uint32_t i;
+	uint64_t i;
 
 	if (!idmap_get(&cache->index, id, &i))
 		return;

@@ -23,6 +23,16 @@ foreach(line IN LISTS lines)
       "--filter=${name} ${TEST_ARGS})\n"
       "set_tests_properties([=[${TEST_PREFIX}.${name}]=] PROPERTIES "
       "LABELS [=[${TEST_LABELS}]=] TIMEOUT ${TEST_TIMEOUT})\n")
+    if(TEST_FIXTURES)
+      string(APPEND script
+        "set_tests_properties([=[${TEST_PREFIX}.${name}]=] PROPERTIES "
+        "FIXTURES_REQUIRED [=[${TEST_FIXTURES}]=])\n")
+    endif()
+    if(TEST_ENV)
+      string(APPEND script
+        "set_tests_properties([=[${TEST_PREFIX}.${name}]=] PROPERTIES "
+        "ENVIRONMENT [=[${TEST_ENV}]=])\n")
+    endif()
     math(EXPR count "${count} + 1")
   endif()
 endforeach()

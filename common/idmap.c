@@ -67,7 +67,7 @@ static int grow(struct idmap *map)
 	return 0;
 }
 
-int idmap_put(struct idmap *map, uint64_t id, uint32_t value)
+int idmap_put(struct idmap *map, uint64_t id, uint64_t value)
 {
 	size_t i;
 
@@ -83,7 +83,7 @@ int idmap_put(struct idmap *map, uint64_t id, uint32_t value)
 	return 0;
 }
 
-bool idmap_get(const struct idmap *map, uint64_t id, uint32_t *value)
+bool idmap_get(const struct idmap *map, uint64_t id, uint64_t *value)
 {
 	size_t i;
 

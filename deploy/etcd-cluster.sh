@@ -58,6 +58,14 @@ start() {
 	return 1
 }
 
+# Whether pid runs: a member whose parent is gone may linger as a zombie
+# that only init reaps, and a zombie has stopped.
+running() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
 stop() {
 	local dir=$1 name pid
 	for name in "${members[@]}"; do
@@ -69,7 +77,7 @@ stop() {
 		[ -f "$dir/$name.pid" ] || continue
 		pid=$(cat "$dir/$name.pid")
 		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
+			running "$pid" || break
 			sleep 0.1
 		done
 		kill -KILL "$pid" 2>/dev/null || true

@@ -20,6 +20,10 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "%s",
 		 CONFIG_DEFAULT_ADMIN_SOCKET);
 	cfg->log_level = LOG_LEVEL_INFO;
+	snprintf(cfg->cluster_prefix, sizeof(cfg->cluster_prefix), "%s",
+		 CONFIG_DEFAULT_CLUSTER_PREFIX);
+	cfg->cluster_ttl_s = CONFIG_DEFAULT_CLUSTER_TTL_S;
+	cfg->etcd_timeout_ms = CONFIG_DEFAULT_ETCD_TIMEOUT_MS;
 }
 
 static int bad(char *err, size_t err_len, const char *section, const char *key,
@@ -177,9 +181,77 @@ static int set_auth(struct config *c, const char *key, const char *v, char *err,
 	return bad(err, len, "auth", key, v, "unknown key");
 }
 
+/* A name etcd keys can carry: letters, digits, '-', '_', '.'. */
+static bool plain_name(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.",
+			    *v))
+			return false;
+	return true;
+}
+
+static int set_prefix(struct config *c, const char *v, char *err, size_t len)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || v[0] != '/' || n + 2 > sizeof(c->cluster_prefix))
+		return bad(err, len, "cluster", "prefix", v,
+			   "a key prefix such as /chunkd/");
+	snprintf(c->cluster_prefix, sizeof(c->cluster_prefix), "%s%s", v,
+		 v[n - 1] == '/' ? "" : "/");
+	return 0;
+}
+
+static int set_cluster(struct config *c, const char *key, const char *v,
+		       char *err, size_t len)
+{
+	uint64_t n;
+
+	if (!strcmp(key, "endpoints"))
+		return copy_text(c->etcd_endpoints, sizeof(c->etcd_endpoints),
+				 v) || strncmp(v, "http://", 7)
+			       ? bad(err, len, "cluster", key, v,
+				     "http://HOST:PORT,... of etcd")
+			       : 0;
+	if (!strcmp(key, "name"))
+		return !plain_name(v) || copy_text(c->cluster_name,
+						   sizeof(c->cluster_name), v)
+			       ? bad(err, len, "cluster", key, v,
+				     "letters, digits, '-', '_' and '.', "
+				     "at most 63")
+			       : 0;
+	if (!strcmp(key, "prefix"))
+		return set_prefix(c, v, err, len);
+	if (!strcmp(key, "advertise"))
+		return copy_text(c->advertise, sizeof(c->advertise), v)
+			       ? bad(err, len, "cluster", key, v, "too long")
+			       : 0;
+	if (!strcmp(key, "lease_ttl_s")) {
+		if (parse_uint(v, 3600, &n) || n < 2)
+			return bad(err, len, "cluster", key, v,
+				   "seconds, 2 to 3600");
+		c->cluster_ttl_s = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(key, "timeout_ms")) {
+		if (parse_uint(v, 600000, &n) || n < 100)
+			return bad(err, len, "cluster", key, v,
+				   "milliseconds, 100 to 600000");
+		c->etcd_timeout_ms = (uint32_t)n;
+		return 0;
+	}
+	return bad(err, len, "cluster", key, v, "unknown key");
+}
+
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, char *err, size_t err_len)
 {
+	if (!strcmp(section, "cluster"))
+		return set_cluster(cfg, key, value, err, err_len);
 	if (!strcmp(section, "auth"))
 		return set_auth(cfg, key, value, err, err_len);
 	if (!strcmp(section, "admin"))

@@ -25,6 +25,15 @@
  *
  *   [auth]
  *   secrets = /etc/chunkd/secrets ; "NAME SECRET" lines; none: no auth
+ *
+ *   [cluster]                  ; cluster mode, when endpoints is set
+ *   endpoints = http://127.0.0.1:2379,http://127.0.0.1:22379
+ *   name = a                   ; this chunkd's member name (unique)
+ *   prefix = /chunkd/          ; of every key in etcd
+ *   advertise = 10.0.2.15      ; where clients reach this chunkd;
+ *                              ; default: the listen address
+ *   lease_ttl_s = 5            ; the registration's etcd lease
+ *   timeout_ms = 2000          ; of each etcd request
  */
 #ifndef CHUNKD_SERVER_CONFIG_H
 #define CHUNKD_SERVER_CONFIG_H
@@ -35,11 +44,14 @@
 
 #include "common/log.h"
 
-#define CONFIG_DEFAULT_PORT	    7470u
-#define CONFIG_DEFAULT_POLL_US	    50u
-#define CONFIG_DEFAULT_LEASE_TTL_MS 10000u
-#define CONFIG_DEFAULT_HELLO_MS	    5000u
-#define CONFIG_DEFAULT_ADMIN_SOCKET "/run/chunkd.sock"
+#define CONFIG_DEFAULT_PORT	       7470u
+#define CONFIG_DEFAULT_POLL_US	       50u
+#define CONFIG_DEFAULT_LEASE_TTL_MS    10000u
+#define CONFIG_DEFAULT_HELLO_MS	       5000u
+#define CONFIG_DEFAULT_ADMIN_SOCKET    "/run/chunkd.sock"
+#define CONFIG_DEFAULT_CLUSTER_PREFIX  "/chunkd/"
+#define CONFIG_DEFAULT_CLUSTER_TTL_S   5u
+#define CONFIG_DEFAULT_ETCD_TIMEOUT_MS 2000u
 
 struct config {
 	char pool_path[4096];
@@ -55,7 +67,13 @@ struct config {
 	bool direct_write_to_pmem;
 	enum log_level log_level;
 	char admin_socket[108];
-	char secrets_path[4096]; /* empty: clients are not authenticated */
+	char secrets_path[4096];   /* empty: clients are not authenticated */
+	char etcd_endpoints[1024]; /* empty: no cluster, the pool's table */
+	char cluster_name[64];
+	char cluster_prefix[128];
+	char advertise[64]; /* empty: the listen address */
+	uint32_t cluster_ttl_s;
+	uint32_t etcd_timeout_ms;
 };
 
 void config_defaults(struct config *cfg);

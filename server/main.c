@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/units.h"
 #include "admin.h"
+#include "cluster/cluster.h"
 #include "proto/auth.h"
 #include "proto/msg.h"
 #include "config.h"
@@ -79,6 +80,13 @@ static void print_usage(FILE *out)
 		"      --admin-socket PATH  chunkctl's unix socket (default %s)\n"
 		"      --secrets FILE       authenticate clients against FILE's\n"
 		"                           \"NAME SECRET\" lines (mode 600)\n"
+		"      --etcd-endpoints URLS  cluster mode: keep the allocation table in\n"
+		"                           the etcd cluster at URLS (http://HOST:PORT,...)\n"
+		"      --cluster-name NAME  this chunkd's member name (required with\n"
+		"                           --etcd-endpoints; unique in the cluster)\n"
+		"      --cluster-prefix P   prefix of chunkd's keys in etcd (default %s)\n"
+		"      --advertise ADDR     the address clients reach this chunkd at\n"
+		"                           (default: the --listen address)\n"
 		"      --verify             scrub sealed chunks against their CRC32C,\n"
 		"                           report, and exit (1 if any mismatch)\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -89,7 +97,8 @@ static void print_usage(FILE *out)
 		"a usage error.\n",
 		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_POLL_US,
 		CONFIG_DEFAULT_LEASE_TTL_MS, CONFIG_DEFAULT_HELLO_MS,
-		FD_LIMIT_MAX_CONNECTIONS, CONFIG_DEFAULT_ADMIN_SOCKET);
+		FD_LIMIT_MAX_CONNECTIONS, CONFIG_DEFAULT_ADMIN_SOCKET,
+		CONFIG_DEFAULT_CLUSTER_PREFIX);
 }
 
 static void add_flag(struct options *o, const char *section, const char *key,
@@ -121,6 +130,10 @@ static bool flag_for(int opt, const char **section, const char **key)
 		{'M', "server", "max_connections"},
 		{'A', "admin", "socket"},
 		{'S', "auth", "secrets"},
+		{'E', "cluster", "endpoints"},
+		{'N', "cluster", "name"},
+		{'X', "cluster", "prefix"},
+		{'a', "cluster", "advertise"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -151,6 +164,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"max-connections", required_argument, NULL, 'M'},
 		{"admin-socket", required_argument, NULL, 'A'},
 		{"secrets", required_argument, NULL, 'S'},
+		{"etcd-endpoints", required_argument, NULL, 'E'},
+		{"cluster-name", required_argument, NULL, 'N'},
+		{"cluster-prefix", required_argument, NULL, 'X'},
+		{"advertise", required_argument, NULL, 'a'},
 		{"verify", no_argument, NULL, 'v'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
@@ -193,6 +210,30 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* Cluster mode needs a name and an address clients can reach. */
+static int check_cluster(struct config *cfg)
+{
+	if (!cfg->etcd_endpoints[0])
+		return 0;
+	if (!cfg->cluster_name[0]) {
+		fprintf(stderr, "chunkd: cluster mode needs --cluster-name "
+				"(or [cluster] name); see --help\n");
+		return -1;
+	}
+	if (!cfg->advertise[0] && cfg->listen[0] &&
+	    strcmp(cfg->listen, "0.0.0.0") != 0 &&
+	    strlen(cfg->listen) < sizeof(cfg->advertise))
+		memcpy(cfg->advertise, cfg->listen, strlen(cfg->listen) + 1);
+	if (!cfg->advertise[0]) {
+		fprintf(stderr,
+			"chunkd: cluster mode needs the address clients "
+			"reach this chunkd at: --advertise ADDR, or --listen "
+			"ADDR; see --help\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* Defaults, then the config file, then the flags. Returns 0, or the exit
  * status after printing one line. */
 static int build_config(const struct options *o, struct config *cfg)
@@ -219,6 +260,8 @@ static int build_config(const struct options *o, struct config *cfg)
 			"chunkd: --pool PATH is required; see --help\n");
 		return 2;
 	}
+	if (check_cluster(cfg))
+		return 2;
 	if (cfg->granularity && cfg->granularity < 4096) {
 		fprintf(stderr,
 			"chunkd: --granularity must be at least 4K (a page), for RDMA registration\n");
@@ -306,9 +349,8 @@ static uint32_t connection_limit(const struct config *cfg)
 	return n;
 }
 
-/* Opens (or creates) the pool and loads its table; logs why not. */
-static int open_pool(const struct config *cfg, struct pool **pool,
-		     struct table **table)
+/* Opens (or creates) the pool; logs why not. */
+static int open_pool_only(const struct config *cfg, struct pool **pool)
 {
 	struct pool_opts po = {.path = cfg->pool_path,
 			       .create_size = cfg->pool_size,
@@ -321,6 +363,15 @@ static int open_pool(const struct config *cfg, struct pool **pool,
 		return -1;
 	}
 	log_pool(*pool, cfg->pool_path);
+	return 0;
+}
+
+/* Opens (or creates) the pool and loads its own table; logs why not. */
+static int open_pool(const struct config *cfg, struct pool **pool,
+		     struct table **table)
+{
+	if (open_pool_only(cfg, pool))
+		return -1;
 	if (open_table(*pool, cfg->pool_path, table) != 0) {
 		pool_close(pool);
 		return -1;
@@ -338,6 +389,7 @@ struct server_parts {
 	struct pool *pool;
 	struct table *table;
 	struct admin *admin;
+	struct cluster *cluster; /* NULL: the embedded single-server mode */
 	struct event *sigint, *sigterm;
 	struct service svc;
 };
@@ -370,6 +422,47 @@ static int start_listening(const struct config *cfg, struct server_parts *p)
 	return 0;
 }
 
+/* Joins the etcd cluster with the pool: the table becomes the cluster's. */
+static int join_cluster(const struct config *cfg, struct server_parts *p)
+{
+	struct cluster_opts co = {
+		.endpoints = cfg->etcd_endpoints,
+		.name = cfg->cluster_name,
+		.prefix = cfg->cluster_prefix,
+		.address = cfg->advertise,
+		.port = p->transport->ops->port(p->transport),
+		.ttl_s = cfg->cluster_ttl_s,
+		.timeout_ms = cfg->etcd_timeout_ms,
+	};
+	struct reconcile_report rep;
+	char err[512];
+
+	if (cluster_join(p->base, &co, p->pool, &p->cluster, &p->table, &rep,
+			 err, sizeof(err))) {
+		log_error("cluster: %s", err);
+		return -1;
+	}
+	log_info("cluster: member %s (node %u) of the etcd cluster at %s; "
+		 "reconciled: %llu chunks agree, %llu unknown to etcd "
+		 "reclaimed, %llu missing here, %llu differ",
+		 cfg->cluster_name, cluster_self(p->cluster)->node,
+		 cfg->etcd_endpoints, (unsigned long long)rep.kept,
+		 (unsigned long long)rep.reclaimed,
+		 (unsigned long long)rep.missing,
+		 (unsigned long long)rep.mismatched);
+	return 0;
+}
+
+/* The pool and its table: the pool's own, or the cluster's over it. */
+static int open_storage(const struct config *cfg, struct server_parts *p)
+{
+	if (!cfg->etcd_endpoints[0])
+		return open_pool(cfg, &p->pool, &p->table);
+	if (open_pool_only(cfg, &p->pool))
+		return -1;
+	return join_cluster(cfg, p);
+}
+
 /* The pool, the service over it, signals and the admin socket. A pool this
  * start created is removed again if a later step fails. */
 static int start_serving(const struct config *cfg, struct server_parts *p)
@@ -377,7 +470,7 @@ static int start_serving(const struct config *cfg, struct server_parts *p)
 	struct admin_target target;
 	char err[512];
 
-	if (open_pool(cfg, &p->pool, &p->table))
+	if (open_storage(cfg, p))
 		return -1;
 	service_init(&p->svc, p->table, pool_chunk_area(p->pool),
 		     &p->pool->persist, (uint32_t)p->pool->geo.granularity,
@@ -415,6 +508,7 @@ static void stop_parts(struct server_parts *p, const char *pool_path,
 	lease_clock_stop(&p->leases);
 	if (p->transport) /* ends the sessions, while the table is */
 		p->transport->ops->stop(&p->transport);
+	cluster_leave(&p->cluster); /* before the table: drops its calls */
 	table_close(&p->table);
 	if (started)
 		pool_close(&p->pool);

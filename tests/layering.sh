@@ -3,8 +3,8 @@
 #
 # 1. Includes point down only. Layers, top to bottom:
 #      client/ (and its tools/, examples/)   server/*.c (main, config, admin)
-#      server/transport/  server/service/  server/table/  server/pool/
-#      proto/  common/
+#      server/transport/  server/service/  server/cluster/  server/table/
+#      server/pool/  server/etcd/  proto/  common/
 #    A server file includes its own folder or a lower one; server/tools/
 #    may include any server folder, and nothing includes it. proto/
 #    includes only common/, common/ nothing of ours, and neither the client
@@ -26,11 +26,13 @@ rank() {
 	server/tools/*) echo 0 ;;
 	server/transport/*) echo 2 ;;
 	server/service/*) echo 3 ;;
-	server/table/*) echo 4 ;;
-	server/pool/*) echo 5 ;;
+	server/cluster/*) echo 4 ;;
+	server/table/*) echo 5 ;;
+	server/pool/*) echo 6 ;;
+	server/etcd/*) echo 7 ;;
 	server/*) echo 1 ;;
-	proto/*) echo 6 ;;
-	common/*) echo 7 ;;
+	proto/*) echo 8 ;;
+	common/*) echo 9 ;;
 	*) echo 99 ;;
 	esac
 }

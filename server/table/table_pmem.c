@@ -65,7 +65,12 @@ static void write_slot(struct pmem_table *t, uint32_t idx,
 
 static int find_live(struct pmem_table *t, uint64_t id, uint32_t *idx)
 {
-	return idmap_get(&t->ids, id, idx) ? 0 : -ENOENT;
+	uint64_t slot;
+
+	if (!idmap_get(&t->ids, id, &slot))
+		return -ENOENT;
+	*idx = (uint32_t)slot;
+	return 0;
 }
 
 int table_pmem_alloc(struct table *tt, uint64_t size, uint64_t session,
@@ -315,7 +320,7 @@ static int keep_sealed(struct pmem_table *t, uint32_t idx,
 		       struct table_pmem_report *rep)
 {
 	const struct table_record *rec = &t->records[idx];
-	uint32_t other;
+	uint64_t other;
 
 	if (idmap_get(&t->ids, rec->id, &other))
 		return fail_slot(rep, idx, "two sealed chunks share an id");
@@ -358,29 +363,57 @@ static int scan_slots(struct pmem_table *t, struct table_pmem_report *rep)
 	return 0;
 }
 
-/* Frees the OPEN chunks the scan found, then lists the free slots. */
-static void reclaim_and_index(struct pmem_table *t,
-			      struct table_pmem_report *rep)
+/* Seals the OPEN chunk in slot idx as settle decided, or frees it. */
+static int settle_open(struct pmem_table *t, uint32_t idx,
+		       table_pmem_settle_fn *settle, void *arg,
+		       struct table_pmem_report *rep)
+{
+	struct table_record rec = t->records[idx];
+	struct table_record sealed = rec;
+
+	if (settle && settle(arg, &rec, &sealed) &&
+	    sealed.sealed_len <= rec.length) {
+		rec.state = TABLE_CHUNK_SEALED;
+		rec.sealed_len = sealed.sealed_len;
+		rec.crc = sealed.crc;
+		rec.sealed_s = sealed.sealed_s;
+		write_slot(t, idx, &rec);
+		rep->settled++;
+		return keep_sealed(t, idx, rep);
+	}
+	rec.state = TABLE_CHUNK_FREE;
+	write_slot(t, idx, &rec);
+	rep->reclaimed++;
+	return 0;
+}
+
+/* Settles the OPEN chunks the scan found, then lists the free slots. */
+static int reclaim_and_index(struct pmem_table *t, table_pmem_settle_fn *settle,
+			     void *arg, struct table_pmem_report *rep)
 {
 	for (uint32_t idx = 0; idx < t->slot_count; idx++) {
-		struct table_record *rec = &t->records[idx];
-
-		if (rec->state == TABLE_CHUNK_OPEN) {
-			struct table_record freed = *rec;
-
-			freed.state = TABLE_CHUNK_FREE;
-			write_slot(t, idx, &freed);
-			rep->reclaimed++;
-		}
+		if (t->records[idx].state == TABLE_CHUNK_OPEN &&
+		    settle_open(t, idx, settle, arg, rep))
+			return -EBADMSG;
 	}
 	for (uint32_t idx = t->slot_count; idx-- > 0;)
 		if (t->records[idx].state == TABLE_CHUNK_FREE)
 			t->free_slots[t->free_slot_count++] = idx;
+	return 0;
 }
 
 int table_pmem_open(uint8_t *base, const struct pool_geometry *geo,
 		    const struct persister *p, struct table **out,
 		    struct table_pmem_report *report)
+{
+	return table_pmem_open_settling(base, geo, p, NULL, NULL, out, report);
+}
+
+int table_pmem_open_settling(uint8_t *base, const struct pool_geometry *geo,
+			     const struct persister *p,
+			     table_pmem_settle_fn *settle, void *arg,
+			     struct table **out,
+			     struct table_pmem_report *report)
 {
 	struct pmem_table *t = table_new(base, geo, p);
 	int rc;
@@ -394,7 +427,11 @@ int table_pmem_open(uint8_t *base, const struct pool_geometry *geo,
 		pmem_close(&t->table);
 		return rc;
 	}
-	reclaim_and_index(t, report);
+	rc = reclaim_and_index(t, settle, arg, report);
+	if (rc) {
+		pmem_close(&t->table);
+		return rc;
+	}
 	*out = &t->table;
 	return 0;
 }

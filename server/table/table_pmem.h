@@ -7,6 +7,7 @@
 #ifndef CHUNKD_SERVER_TABLE_PMEM_H
 #define CHUNKD_SERVER_TABLE_PMEM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pool/persist.h"
@@ -17,6 +18,7 @@
 struct table_pmem_report {
 	uint64_t sealed;	/* SEALED chunks kept */
 	uint64_t reclaimed;	/* OPEN chunks freed: their sessions are gone */
+	uint64_t settled;	/* OPEN chunks sealed as settle decided */
 	uint64_t freed;		/* slots holding a freed record */
 	uint64_t unused;	/* slots never written */
 	int64_t bad_slot;	/* the slot that failed recovery, else -1 */
@@ -36,6 +38,22 @@ struct table_pmem_report {
 int table_pmem_open(uint8_t *base, const struct pool_geometry *geo,
 		    const struct persister *p, struct table **out,
 		    struct table_pmem_report *report);
+
+/*
+ * Decides the fate of an OPEN chunk found by recovery: return true to seal
+ * it with sealed->sealed_len, crc and sealed_s (its seal was committed
+ * elsewhere, as cluster mode's etcd, before this pool recorded it), false
+ * to free it as table_pmem_open does.
+ */
+typedef bool table_pmem_settle_fn(void *arg, const struct table_record *open,
+				  struct table_record *sealed);
+
+/* table_pmem_open, with settle (may be NULL) deciding each OPEN chunk. */
+int table_pmem_open_settling(uint8_t *base, const struct pool_geometry *geo,
+			     const struct persister *p,
+			     table_pmem_settle_fn *settle, void *arg,
+			     struct table **out,
+			     struct table_pmem_report *report);
 
 /*
  * The backend's operations, synchronous: durable when they return 0, and

@@ -85,7 +85,7 @@ Test(idmap, agrees_with_a_plain_array_under_churn)
 	cr_assert_eq(idmap_init(&map, 16), 0);
 	for (int step = 0; step < 200000; step++) {
 		uint64_t id = (uint64_t)(rand_r(&seed) % IDS) + 1;
-		uint32_t v;
+		uint64_t v;
 
 		if (rand_r(&seed) % 3) {
 			cr_assert_eq(idmap_put(&map, id, (uint32_t)step), 0);

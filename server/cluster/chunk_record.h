@@ -1,0 +1,32 @@
+/*
+ * A chunk's record in etcd (PREFIX/chunks/NODE/LOCAL), as JSON:
+ *
+ *   {"id": 4398046511105, "state": "open", "length": 8192,
+ *    "sealed_len": 0, "crc": 0, "server": "a", "pool": "9f..",
+ *    "offset": 40960, "owner": 12, "epoch": 1, "created": 1796000000,
+ *    "sealed": 0}
+ *
+ * server and pool say which chunkd and which of its pools hold it, offset
+ * where in the pool's chunk area; owner and epoch are the session that
+ * allocated it. An OPEN record is put under the holding chunkd's etcd
+ * lease, so it dies with that chunkd; a SEALED one under none.
+ */
+#ifndef CHUNKD_CLUSTER_CHUNK_RECORD_H
+#define CHUNKD_CLUSTER_CHUNK_RECORD_H
+
+#include "cluster_keys.h"
+#include "table/table.h"
+
+struct chunk_record {
+	struct table_record rec; /* rec.id is the cluster id */
+	char server[CLUSTER_NAME_MAX];
+	char pool[CLUSTER_UUID_HEX];
+};
+
+/* The JSON text (malloc'd: free it), or NULL when memory ran out. */
+char *chunk_record_encode(const struct chunk_record *r);
+
+/* Parses text; -EPROTO when it is not a chunk record. */
+int chunk_record_decode(const char *text, struct chunk_record *r);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * Cluster mode: this chunkd as one member of a cluster whose allocation
+ * table lives in etcd. cluster_join does the start-up (a node number for
+ * the pool, the pool's table recovered and reconciled against etcd, the
+ * registration under a lease) and hands back the table chunkd serves
+ * from; from then on the membership keeps the lease alive on the serving
+ * loop. See docs/design.md, "Cluster mode".
+ *
+ * Threading: the event-loop thread.
+ */
+#ifndef CHUNKD_CLUSTER_H
+#define CHUNKD_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "member.h"
+#include "membership.h"
+#include "pool/pool.h"
+#include "reconcile.h"
+#include "table/table.h"
+
+struct event_base;
+struct cluster;
+
+struct cluster_opts {
+	const char *endpoints; /* http://host:port,... */
+	const char *name;      /* this chunkd's member name */
+	const char *prefix;    /* of every key; ends in '/' */
+	const char *address;   /* where clients reach this chunkd */
+	uint16_t port;
+	unsigned ttl_s;	     /* the registration's lease */
+	unsigned timeout_ms; /* of each etcd request */
+};
+
+/*
+ * Joins the cluster with pool (open, its table not loaded yet). Returns 0
+ * and sets *out and *table (the cluster's table over the pool's: close it
+ * after cluster_leave), with what reconciliation did in *rep; or a
+ * negative errno with a one-line reason in err (-EHOSTUNREACH: etcd could
+ * not be reached; -EBADMSG: the pool's table is damaged), and nothing is
+ * left registered.
+ */
+int cluster_join(struct event_base *base, const struct cluster_opts *o,
+		 struct pool *pool, struct cluster **out, struct table **table,
+		 struct reconcile_report *rep, char *err, size_t err_len);
+
+/* Leaves the cluster: stops the keepalive, revokes the lease (this
+ * chunkd's registration and OPEN records go at once), drops what still
+ * waits for etcd, and sets *c to NULL. Close the table after this. */
+void cluster_leave(struct cluster **c);
+
+/* The live members, as this chunkd last heard from etcd. */
+void cluster_members(const struct cluster *c, member_visit_fn *visit,
+		     void *arg);
+
+/* This chunkd's registration. */
+const struct member *cluster_self(const struct cluster *c);
+
+const char *cluster_endpoints(const struct cluster *c);
+
+#endif

@@ -33,6 +33,8 @@ int client_status_from_proto(unsigned status)
 		return CHUNK_E_STALE;
 	case PROTO_ST_AUTH:
 		return CHUNK_E_AUTH;
+	case PROTO_ST_UNAVAILABLE:
+		return CHUNK_E_UNAVAILABLE;
 	default:
 		return CHUNK_E_INTERNAL;
 	}

@@ -22,6 +22,7 @@ static const char *const status_messages[] = {
 	[-CHUNK_E_INTERNAL] = "internal error",
 	[-CHUNK_E_AGAIN] = "too many operations in flight",
 	[-CHUNK_E_BUSY] = "the server is at its connection limit",
+	[-CHUNK_E_UNAVAILABLE] = "the cluster's table is unavailable",
 };
 
 #define STATUS_COUNT (sizeof(status_messages) / sizeof(status_messages[0]))

@@ -316,6 +316,7 @@ const char *proto_status_name(unsigned status)
 		[PROTO_ST_INTERNAL] = "server error",
 		[PROTO_ST_STALE] = "stale lease epoch",
 		[PROTO_ST_AUTH] = "authentication failed",
+		[PROTO_ST_UNAVAILABLE] = "cluster table unavailable",
 	};
 
 	if (status >= sizeof(names) / sizeof(names[0]) || !names[status])

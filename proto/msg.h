@@ -77,6 +77,8 @@ enum proto_status {
 	PROTO_ST_INTERNAL = 8,	/* the server failed */
 	PROTO_ST_STALE = 9,	/* the request's epoch is not the lease's */
 	PROTO_ST_AUTH = 10,	/* authentication failed */
+	PROTO_ST_UNAVAILABLE = 11, /* the cluster's table cannot change now
+				    * (etcd unreachable): try again later */
 };
 
 /* Persistence methods a server may offer (DESIGN.md). */

@@ -422,6 +422,25 @@ static int start_listening(const struct config *cfg, struct server_parts *p)
 	return 0;
 }
 
+static bool collect_session(const struct session_view *v, void *arg)
+{
+	struct service *s = arg;
+
+	if (v->live)
+		service_revoke_lease(s, v->id);
+	return true;
+}
+
+/* chunkd's etcd lease ended while etcd was out of reach, and the records
+ * of every OPEN chunk with it: their sessions lose their leases now, so
+ * their clients learn it at once (CHUNK_E_STALE) rather than at the seal. */
+static void on_cluster_lease_lost(void *arg)
+{
+	struct service *s = arg;
+
+	service_sessions(s, collect_session, s);
+}
+
 /* Joins the etcd cluster with the pool: the table becomes the cluster's. */
 static int join_cluster(const struct config *cfg, struct server_parts *p)
 {
@@ -433,6 +452,8 @@ static int join_cluster(const struct config *cfg, struct server_parts *p)
 		.port = p->transport->ops->port(p->transport),
 		.ttl_s = cfg->cluster_ttl_s,
 		.timeout_ms = cfg->etcd_timeout_ms,
+		.lost = on_cluster_lease_lost,
+		.lost_arg = &p->svc,
 	};
 	struct reconcile_report rep;
 	char err[512];

@@ -38,6 +38,9 @@ enum chunk_status {
 	CHUNK_E_INTERNAL = -14, /* a bug or an unexpected system error */
 	CHUNK_E_AGAIN = -15,	/* too many operations in flight: poll first */
 	CHUNK_E_BUSY = -16,	/* the server is at its connection limit */
+	CHUNK_E_UNAVAILABLE = -17, /* cluster mode: the cluster's table cannot
+				    * change now (etcd unreachable or without
+				    * quorum); nothing changed: try later */
 };
 
 /* A one-line English description of a status; never NULL, also for codes
@@ -93,9 +96,9 @@ struct chunk_client_opts {
 	const void *auth_secret;  /* the shared secret chunkd knows for that
 				   * name; NULL: do not authenticate */
 	size_t auth_secret_len;
-	unsigned max_in_flight;	  /* asynchronous operations in flight at
-				   * once, 1 to CHUNK_MAX_IN_FLIGHT; default
-				   * (and 0) CHUNK_MAX_ASYNC */
+	unsigned max_in_flight; /* asynchronous operations in flight at
+				 * once, 1 to CHUNK_MAX_IN_FLIGHT; default
+				 * (and 0) CHUNK_MAX_ASYNC */
 };
 
 void chunk_client_opts_init(struct chunk_client_opts *opts);

@@ -143,7 +143,9 @@ static int start_serving(struct cluster *c, struct event_base *base,
 	struct membership_opts mo = {.prefix = o->prefix,
 				     .ttl_s = o->ttl_s,
 				     .report = report,
-				     .arg = c};
+				     .arg = c,
+				     .lost = o->lost,
+				     .lost_arg = o->lost_arg};
 	struct table_etcd_opts to = {.prefix = o->prefix,
 				     .name = o->name,
 				     .pool_hex = s->self.pool,

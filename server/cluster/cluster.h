@@ -29,8 +29,10 @@ struct cluster_opts {
 	const char *prefix;    /* of every key; ends in '/' */
 	const char *address;   /* where clients reach this chunkd */
 	uint16_t port;
-	unsigned ttl_s;	     /* the registration's lease */
-	unsigned timeout_ms; /* of each etcd request */
+	unsigned ttl_s;		  /* the registration's lease */
+	unsigned timeout_ms;	  /* of each etcd request */
+	membership_lost_fn *lost; /* the lease was lost (may be NULL) */
+	void *lost_arg;
 };
 
 /*

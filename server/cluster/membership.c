@@ -224,7 +224,7 @@ static void kept_alive(void *arg, const struct etcd_result *r)
 		 (unsigned long long)m->lease);
 	m->lease = 0;
 	if (m->opts.lost)
-		m->opts.lost(m->opts.arg);
+		m->opts.lost(m->opts.lost_arg);
 	register_anew(m);
 }
 

@@ -32,8 +32,9 @@ struct membership_opts {
 	const char *prefix;
 	unsigned ttl_s;
 	membership_report_fn *report; /* may be NULL */
+	void *arg;		      /* report's */
 	membership_lost_fn *lost;     /* may be NULL */
-	void *arg;
+	void *lost_arg;
 };
 
 /*

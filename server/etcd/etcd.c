@@ -15,13 +15,26 @@ struct etcd {
 	struct event_base *base;
 	struct etcd_http *http;
 	bool lost; /* the last call found no etcd to answer it */
+	struct etcd_call *calls;
 };
 
 struct etcd_call {
 	struct etcd *e;
+	struct etcd_http_request *req;
 	etcd_done_fn *done;
 	void *arg;
+	struct etcd_call *prev, *next; /* pending, for etcd_free */
 };
+
+static void unlink_call(struct etcd_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->e->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
 
 int etcd_new(struct event_base *base, const char *endpoints,
 	     unsigned timeout_ms, struct etcd **out, char *err, size_t err_len)
@@ -47,6 +60,13 @@ void etcd_free(struct etcd **e)
 {
 	if (!*e)
 		return;
+	while ((*e)->calls) {
+		struct etcd_call *c = (*e)->calls;
+
+		unlink_call(c);
+		etcd_http_cancel(&c->req);
+		free(c);
+	}
 	etcd_http_free(&(*e)->http);
 	free(*e);
 	*e = NULL;
@@ -143,6 +163,7 @@ static void call_done(void *arg, const struct etcd_http_answer *a)
 	struct etcd_result r;
 	char why[512];
 
+	unlink_call(c);
 	decode(a, &r, why, sizeof(why));
 	note_reachability(c->e, &r);
 	c->done(c->arg, &r);
@@ -162,8 +183,14 @@ int etcd_call(struct etcd *e, const char *path, json_t *request,
 	c->e = e;
 	c->done = done;
 	c->arg = arg;
-	if (!etcd_http_post(e->http, path, text, call_done, c))
+	c->req = etcd_http_post(e->http, path, text, call_done, c);
+	if (!c->req)
 		goto err_free;
+	c->prev = NULL;
+	c->next = e->calls;
+	if (e->calls)
+		e->calls->prev = c;
+	e->calls = c;
 	free(text);
 	return 0;
 err_free:

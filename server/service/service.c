@@ -376,6 +376,10 @@ static void refuse_alloc(struct service *s, struct proto_msg *r, int status,
 	} else if (status == -EINVAL) {
 		fail(r, PROTO_ST_INVALID, "cannot allocate %llu bytes",
 		     (unsigned long long)size);
+	} else if (status == -EHOSTUNREACH) {
+		fail(r, PROTO_ST_UNAVAILABLE,
+		     "the cluster's table cannot be reached (etcd); nothing "
+		     "was allocated: try again");
 	} else {
 		fail(r, PROTO_ST_INTERNAL, "the table failed: %s",
 		     strerror(-status));
@@ -521,6 +525,17 @@ static void seal_done(void *arg, const struct table_result *res)
 	else if (res->status == -EALREADY)
 		fail(&q->reply, PROTO_ST_STATE, "chunk %llu is sealed",
 		     (unsigned long long)chunk);
+	else if (res->status == -ESTALE) {
+		fail(&q->reply, PROTO_ST_STALE,
+		     "chunk %llu: its record in the cluster's table is gone "
+		     "(this chunkd's etcd lease ended); it cannot be sealed",
+		     (unsigned long long)chunk);
+		q->reply.u.error.detail = q->sess ? q->sess->epoch : 0;
+	} else if (res->status == -EHOSTUNREACH)
+		fail(&q->reply, PROTO_ST_UNAVAILABLE,
+		     "chunk %llu: the cluster's table cannot be reached "
+		     "(etcd); not sealed yet: seal it again",
+		     (unsigned long long)chunk);
 	else
 		/* Write access is gone: the chunk stays OPEN until its
 		 * session ends, and the client cannot write it again. */
@@ -608,6 +623,11 @@ static void free_done(void *arg, const struct table_result *res)
 		q->reply.hdr.type = PROTO_FREED;
 	else if (res->status == -ENOENT)
 		fail(&q->reply, PROTO_ST_NOENT, "no chunk %llu",
+		     (unsigned long long)q->msg.u.free.chunk);
+	else if (res->status == -EHOSTUNREACH)
+		fail(&q->reply, PROTO_ST_UNAVAILABLE,
+		     "chunk %llu: the cluster's table cannot be reached "
+		     "(etcd); not freed",
 		     (unsigned long long)q->msg.u.free.chunk);
 	else
 		fail(&q->reply, PROTO_ST_INTERNAL, "freeing chunk %llu: %s",

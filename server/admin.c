@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cluster/cluster.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
@@ -36,6 +37,7 @@ struct admin {
 	struct service *svc;
 	struct table *table;
 	struct pool *pool;
+	struct cluster *cluster;
 	char pool_path[4096];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -304,6 +306,42 @@ static json_t *cmd_verify(struct admin *a)
 		(json_int_t)r.bytes, "mismatches", (json_int_t)r.mismatches));
 }
 
+static bool add_member(const struct member *m, void *arg)
+{
+	json_array_append_new(
+		arg,
+		json_pack("{s:s, s:s, s:i, s:I, s:s, s:I, s:I, s:I, s:I, "
+			  "s:b}",
+			  "name", m->name, "address", m->address, "port",
+			  (int)m->port, "node", (json_int_t)m->node, "pool",
+			  m->pool, "pool_size", (json_int_t)m->pool_size,
+			  "free", (json_int_t)m->free_bytes, "open",
+			  (json_int_t)m->open_chunks, "sealed",
+			  (json_int_t)m->sealed_chunks, "alive", 1));
+	return true;
+}
+
+/* The cluster as this chunkd sees it: the live members (registered under
+ * a lease etcd keeps), from its watch of them. */
+static json_t *cmd_cluster(struct admin *a)
+{
+	json_t *members;
+
+	if (!a->cluster)
+		return error_reply(ENOENT,
+				   "this chunkd is not in a cluster (no "
+				   "[cluster] endpoints)");
+	members = json_array();
+	if (members)
+		cluster_members(a->cluster, add_member, members);
+	return ok_reply(json_pack(
+		"{s:s, s:s, s:s, s:o}", "self", cluster_self(a->cluster)->name,
+		"endpoints", cluster_endpoints(a->cluster), "etcd",
+		cluster_etcd_reachable(a->cluster) ? "reachable"
+						   : "unreachable",
+		"members", members));
+}
+
 static json_t *dispatch(struct admin *a, json_t *req)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -323,6 +361,8 @@ static json_t *dispatch(struct admin *a, json_t *req)
 		return cmd_chunk(a, req, !strcmp(cmd, "chunk_free"));
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(a);
+	if (!strcmp(cmd, "cluster"))
+		return cmd_cluster(a);
 	return error_reply(EINVAL, "unknown command %s", cmd);
 }
 
@@ -539,6 +579,7 @@ int admin_start(struct event_base *base, const char *path,
 	a->svc = target->svc;
 	a->table = target->table;
 	a->pool = target->pool;
+	a->cluster = target->cluster;
 	snprintf(a->pool_path, sizeof(a->pool_path), "%s", target->pool_path);
 	snprintf(a->path, sizeof(a->path), "%s", path);
 	a->accept_log.interval_us = LOG_INTERVAL_US;

@@ -41,6 +41,7 @@ struct admin_target {
 	struct table *table; /* the service's */
 	struct pool *pool;
 	const char *pool_path;
+	struct cluster *cluster; /* NULL: not in cluster mode */
 };
 
 /*

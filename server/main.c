@@ -513,7 +513,8 @@ static int start_serving(const struct config *cfg, struct server_parts *p)
 	target = (struct admin_target){.svc = &p->svc,
 				       .table = p->table,
 				       .pool = p->pool,
-				       .pool_path = cfg->pool_path};
+				       .pool_path = cfg->pool_path,
+				       .cluster = p->cluster};
 	if (admin_start(p->base, cfg->admin_socket, &target, &p->admin, err,
 			sizeof(err))) {
 		log_error("%s", err);

@@ -49,6 +49,8 @@ static const char usage_text[] =
 	"  chunks [--state open|sealed] the chunks in the table\n"
 	"  chunk show|free ID           one chunk; free revokes every grant of it\n"
 	"  verify                       scrub sealed chunks against their CRC32C\n"
+	"  cluster                      cluster mode: the live members, their\n"
+	"                               free space and chunk counts\n"
 	"\n"
 	"Options:\n"
 	"  -s, --socket PATH  chunkd's admin socket (default " DEFAULT_SOCKET
@@ -80,6 +82,8 @@ static const char *command_help(const char *cmd)
 		 "Usage: chunkctl chunks [--state open|sealed]\nEvery chunk in the table, or those in one state.\n"},
 		{"chunk",
 		 "Usage: chunkctl chunk show|free ID\nshow: one chunk's record. free: revoke every grant of the chunk\n(its owner's write, every reader's read) and free it.\n"},
+		{"cluster",
+		 "Usage: chunkctl cluster\nCluster mode: whether etcd answers this chunkd, and every live member\n(registered under an etcd lease it keeps alive): name, address, port,\nits pool's node number, pool size, free bytes, OPEN and SEALED chunks.\nA member that dies leaves the list within its lease's TTL.\n"},
 		{"verify",
 		 "Usage: chunkctl verify\nRead every sealed chunk and compare it with its CRC32C; exit 1 if any\ndiffers (chunkd logs which).\n"},
 	};
@@ -230,11 +234,30 @@ static void print_chunks(json_t *list)
 	json_array_foreach(list, i, c) print_chunk_row(c);
 }
 
+static void print_cluster(json_t *r)
+{
+	json_t *m;
+	size_t i;
+
+	printf("member %s; etcd at %s: %s\n", str(r, "self"),
+	       str(r, "endpoints"), str(r, "etcd"));
+	printf("%-16s %-16s %5s %6s %14s %14s %8s %8s  %s\n", "NAME", "ADDRESS",
+	       "PORT", "NODE", "POOL", "FREE", "OPEN", "SEALED", "STATE");
+	json_array_foreach(json_object_get(r, "members"), i, m) printf(
+		"%-16s %-16s %5lld %6lld %14lld %14lld %8lld %8lld  %s\n",
+		str(m, "name"), str(m, "address"), num(m, "port"),
+		num(m, "node"), num(m, "pool_size"), num(m, "free"),
+		num(m, "open"), num(m, "sealed"),
+		json_is_true(json_object_get(m, "alive")) ? "alive" : "gone");
+}
+
 /* Prints a successful reply for cmd; returns the exit status. */
 static int print_reply(const char *cmd, json_t *r)
 {
 	if (!strcmp(cmd, "status"))
 		print_status(r);
+	else if (!strcmp(cmd, "cluster"))
+		print_cluster(r);
 	else if (!strcmp(cmd, "leases"))
 		print_leases(json_object_get(r, "leases"));
 	else if (!strncmp(cmd, "lease_", 6)) {
@@ -316,7 +339,7 @@ static json_t *build_request(int argc, char **argv, const char **cmd,
 	long long id;
 
 	if (!strcmp(verb, "status") || !strcmp(verb, "leases") ||
-	    !strcmp(verb, "verify")) {
+	    !strcmp(verb, "verify") || !strcmp(verb, "cluster")) {
 		*cmd = verb;
 		return argc == 1 ? json_pack("{s:s}", "cmd", verb) : NULL;
 	}

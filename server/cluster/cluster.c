@@ -232,6 +232,11 @@ const struct member *cluster_self(const struct cluster *c)
 	return membership_self(c->members);
 }
 
+bool cluster_etcd_reachable(const struct cluster *c)
+{
+	return etcd_reachable(c->etcd);
+}
+
 const char *cluster_endpoints(const struct cluster *c)
 {
 	return c->endpoints;

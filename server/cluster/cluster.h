@@ -11,6 +11,7 @@
 #ifndef CHUNKD_CLUSTER_H
 #define CHUNKD_CLUSTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,5 +61,8 @@ void cluster_members(const struct cluster *c, member_visit_fn *visit,
 const struct member *cluster_self(const struct cluster *c);
 
 const char *cluster_endpoints(const struct cluster *c);
+
+/* Whether etcd answered this chunkd's last call. */
+bool cluster_etcd_reachable(const struct cluster *c);
 
 #endif

@@ -94,7 +94,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	service_init(&svc, table, pool_chunk_area(pool), &pool->persist, 4096,
 		     false, 10000);
 	if (admin_start(base, sock_path,
-			&(struct admin_target){&svc, table, pool, pool_path},
+			&(struct admin_target){&svc, table, pool, pool_path, NULL},
 			&admin, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_admin: %s\n", err);
 		abort();

@@ -49,7 +49,7 @@ static void setup(void)
 	sess.greeted = true;
 	cr_assert_eq(admin_start(base, sock_path,
 				 &(struct admin_target){&svc, table, pool,
-							pool_path},
+							pool_path, NULL},
 				 &admin, err, sizeof(err)),
 		     0, "%s", err);
 }
@@ -151,4 +151,13 @@ Test(admin, stopping_closes_connected_clients)
 		     "the client sees its connection closed");
 	cr_assert_neq(access(sock_path, F_OK), 0, "the socket file is gone");
 	close(fd);
+}
+
+Test(admin, cluster_outside_cluster_mode_is_refused_with_a_reason)
+{
+	char *reply = admin_handle_line(admin, "{\"cmd\":\"cluster\"}");
+
+	cr_assert(strstr(reply, "\"ok\":false"), "%s", reply);
+	cr_assert(strstr(reply, "not in a cluster"), "%s", reply);
+	free(reply);
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The facts about etcd 3.4's JSON gateway that cluster mode rests on
-# (docs/design.md, "Facts for cluster mode"), checked against a real
+# (docs/design.md, "Facts about etcd that cluster mode rests on"), checked against a real
 # 3-member cluster on loopback (deploy/etcd-cluster.sh): a create-if-absent
 # transaction succeeds once; the second answers HTTP 200 with no
 # "succeeded" field; a key put under a lease goes with the lease; a put

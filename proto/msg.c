@@ -7,8 +7,9 @@
 
 #include "wire.h"
 
-#define ERROR_FIXED_LEN 10u
-#define HELLO_FIXED_LEN 6u
+#define ERROR_FIXED_LEN	    10u
+#define HELLO_FIXED_LEN	    6u
+#define ELSEWHERE_FIXED_LEN 12u
 
 /* Body length of each fixed-size type; -1 for unknown types. */
 static int fixed_body_len(unsigned type)
@@ -36,6 +37,8 @@ static int fixed_body_len(unsigned type)
 		return 32;
 	case PROTO_ERROR:
 		return ERROR_FIXED_LEN; /* plus the text */
+	case PROTO_ELSEWHERE:
+		return ELSEWHERE_FIXED_LEN; /* plus the address */
 	default:
 		return -1;
 	}
@@ -108,6 +111,14 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 		wire_put_u32(b + 24, m->u.opened.rkey);
 		wire_put_u32(b + 28, m->u.opened.crc);
 		break;
+	case PROTO_ELSEWHERE:
+		wire_put_u64(b, m->u.elsewhere.chunk);
+		wire_put_u16(b + 8, m->u.elsewhere.port);
+		wire_put_u8(b + 10, m->u.elsewhere.addr_len);
+		wire_put_u8(b + 11, 0);
+		memcpy(b + ELSEWHERE_FIXED_LEN, m->u.elsewhere.addr,
+		       m->u.elsewhere.addr_len);
+		break;
 	case PROTO_ERROR:
 		wire_put_u32(b, m->u.error.status);
 		wire_put_u32(b + 4, m->u.error.detail);
@@ -129,6 +140,11 @@ int proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap)
 		if (msg->u.error.text_len > PROTO_ERROR_TEXT_MAX)
 			return -EINVAL;
 		body += msg->u.error.text_len;
+	}
+	if (hdr.type == PROTO_ELSEWHERE) {
+		if (msg->u.elsewhere.addr_len > PROTO_ADDR_MAX)
+			return -EINVAL;
+		body += msg->u.elsewhere.addr_len;
 	}
 	if (hdr.type == PROTO_HELLO) {
 		if (msg->u.hello.name_len > PROTO_NAME_MAX ||
@@ -159,6 +175,25 @@ static int decode_error(const uint8_t *b, uint32_t len, struct proto_msg *m)
 	m->u.error.text_len = text_len;
 	memcpy(m->u.error.text, b + ERROR_FIXED_LEN, text_len);
 	m->u.error.text[text_len] = '\0';
+	return 0;
+}
+
+static int decode_elsewhere(const uint8_t *b, uint32_t len, struct proto_msg *m)
+{
+	uint8_t addr_len;
+
+	if (len < ELSEWHERE_FIXED_LEN)
+		return -EBADMSG;
+	addr_len = wire_get_u8(b + 10);
+	if (addr_len > PROTO_ADDR_MAX || wire_get_u8(b + 11) != 0 ||
+	    len != ELSEWHERE_FIXED_LEN + addr_len ||
+	    memchr(b + ELSEWHERE_FIXED_LEN, '\0', addr_len))
+		return -EBADMSG;
+	m->u.elsewhere.chunk = wire_get_u64(b);
+	m->u.elsewhere.port = wire_get_u16(b + 8);
+	m->u.elsewhere.addr_len = addr_len;
+	memcpy(m->u.elsewhere.addr, b + ELSEWHERE_FIXED_LEN, addr_len);
+	m->u.elsewhere.addr[addr_len] = '\0';
 	return 0;
 }
 
@@ -277,6 +312,8 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *msg)
 			       : decode_error(body, hdr.body_len, msg);
 	if (hdr.type == PROTO_HELLO)
 		return decode_hello(body, hdr.body_len, msg);
+	if (hdr.type == PROTO_ELSEWHERE)
+		return decode_elsewhere(body, hdr.body_len, msg);
 	if (hdr.body_len != (uint32_t)want)
 		return -EBADMSG;
 	if (!reserved_fields_zero(hdr.type, body))
@@ -295,7 +332,7 @@ const char *proto_type_name(unsigned type)
 		[PROTO_OPEN] = "OPEN",	     [PROTO_OPENED] = "OPENED",
 		[PROTO_FREE] = "FREE",	     [PROTO_FREED] = "FREED",
 		[PROTO_ERROR] = "ERROR",     [PROTO_RENEW] = "RENEW",
-		[PROTO_RENEWED] = "RENEWED",
+		[PROTO_RENEWED] = "RENEWED", [PROTO_ELSEWHERE] = "ELSEWHERE",
 	};
 
 	if (type >= sizeof(names) / sizeof(names[0]) || !names[type])

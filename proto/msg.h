@@ -15,7 +15,7 @@
  *            u32 epoch, u32 0
  *   SEAL     u64 chunk, u64 length, u32 crc32c,     SEALED
  *            u32 epoch
- *   OPEN     u64 chunk                              OPENED
+ *   OPEN     u64 chunk                              OPENED, or ELSEWHERE
  *   FREE     u64 chunk, u32 epoch, u32 0            FREED
  *   RENEW    u32 epoch, u32 0                       RENEWED
  *
@@ -25,6 +25,9 @@
  *   OPENED   u64 chunk, u64 addr, u64 length (sealed), u32 read rkey,
  *            u32 crc32c
  *   RENEWED  u32 epoch, u32 lease ttl (ms)
+ *   ELSEWHERE u64 chunk, u16 port, u8 address length, u8 0, address (no
+ *            NUL, at most PROTO_ADDR_MAX): cluster mode, the chunk lives
+ *            in another chunkd's pool; ask that chunkd
  *   PERSISTED, SEALED, FREED: empty
  *   ERROR    u32 status (enum proto_status), u32 detail (after a refused
  *            seal: the chunk's new write rkey; after STALE: the session's
@@ -63,6 +66,7 @@ enum proto_type {
 	PROTO_ERROR = 13,
 	PROTO_RENEW = 14,
 	PROTO_RENEWED = 15,
+	PROTO_ELSEWHERE = 16,
 };
 
 /* Statuses an ERROR carries. */
@@ -86,6 +90,7 @@ enum proto_status {
 #define PROTO_PERSIST_READ_AFTER_WRITE 0x2u /* a small READ after WRITEs */
 
 #define PROTO_ERROR_TEXT_MAX	       200u
+#define PROTO_ADDR_MAX		       63u
 #define PROTO_NAME_MAX		       64u /* a client\'s name in HELLO */
 #define PROTO_MAC_LEN		       32u /* HMAC-SHA256 */
 #define PROTO_NONCE_LEN		       32u
@@ -134,6 +139,12 @@ struct proto_msg {
 			uint64_t chunk, addr, length;
 			uint32_t rkey, crc;
 		} opened;
+		struct {
+			uint64_t chunk;
+			uint16_t port;
+			uint8_t addr_len;
+			char addr[PROTO_ADDR_MAX + 1]; /* NUL-terminated */
+		} elsewhere;
 		struct {
 			uint32_t status, detail;
 			uint16_t text_len;

@@ -700,6 +700,23 @@ static void etcd_stats(struct table *tt, struct table_stats *st)
 	st->next_id = cluster_chunk_id(t->node, st->next_id);
 }
 
+/* A chunk of another pool: its node's member, if it runs. */
+static int etcd_locate(struct table *tt, uint64_t id,
+		       struct table_location *loc)
+{
+	struct etcd_table *t = to_etcd(tt);
+	uint32_t node = cluster_id_node(id);
+	struct member m;
+
+	if (node == 0 || node == t->node)
+		return -ENOENT;
+	if (membership_find_node(t->members, node, &m))
+		return -EHOSTDOWN;
+	snprintf(loc->address, sizeof(loc->address), "%s", m.address);
+	loc->port = m.port;
+	return 0;
+}
+
 uint64_t table_etcd_backlog(struct table *tt)
 {
 	return to_etcd(tt)->doomed.count;
@@ -728,6 +745,7 @@ static const struct table_ops etcd_table_ops = {
 	.iterate = etcd_iterate,
 	.stats = etcd_stats,
 	.close = etcd_close,
+	.locate = etcd_locate,
 };
 
 int table_etcd_new(struct table *local, struct etcd *e,

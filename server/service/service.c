@@ -582,6 +582,32 @@ static void do_seal(struct service *s, struct session *sess,
 	table_seal(s->table, chunk, len, got, seal_done, q);
 }
 
+/* A chunk this server does not hold: where it lives (cluster mode), or
+ * NOENT. */
+static void open_elsewhere(struct service *s, uint64_t chunk,
+			   struct proto_msg *r)
+{
+	struct table_location loc;
+	int rc = table_locate(s->table, chunk, &loc);
+
+	if (rc == -EHOSTDOWN) {
+		fail(r, PROTO_ST_UNAVAILABLE,
+		     "chunk %llu lives on a chunkd of the cluster that is not "
+		     "running now",
+		     (unsigned long long)chunk);
+	} else if (rc || strlen(loc.address) > PROTO_ADDR_MAX) {
+		fail(r, PROTO_ST_NOENT, "no chunk %llu",
+		     (unsigned long long)chunk);
+	} else {
+		r->hdr.type = PROTO_ELSEWHERE;
+		r->u.elsewhere.chunk = chunk;
+		r->u.elsewhere.port = loc.port;
+		r->u.elsewhere.addr_len = (uint8_t)strlen(loc.address);
+		memcpy(r->u.elsewhere.addr, loc.address,
+		       r->u.elsewhere.addr_len + 1);
+	}
+}
+
 static void do_open(struct service *s, struct session *sess,
 		    const struct proto_msg *req, struct proto_msg *r)
 {
@@ -591,8 +617,7 @@ static void do_open(struct service *s, struct session *sess,
 	int rc;
 
 	if (table_lookup(s->table, chunk, &rec)) {
-		fail(r, PROTO_ST_NOENT, "no chunk %llu",
-		     (unsigned long long)chunk);
+		open_elsewhere(s, chunk, r);
 		return;
 	}
 	if (rec.state != TABLE_CHUNK_SEALED) {

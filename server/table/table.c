@@ -1,6 +1,7 @@
 /* The table interface's dispatch to its backend. */
 #include "table.h"
 
+#include <errno.h>
 #include <stddef.h>
 
 void table_alloc(struct table *t, uint64_t size, uint64_t session,
@@ -9,8 +10,8 @@ void table_alloc(struct table *t, uint64_t size, uint64_t session,
 	t->ops->alloc(t, size, session, epoch, done, arg);
 }
 
-void table_seal(struct table *t, uint64_t id, uint64_t sealed_len,
-		uint32_t crc, table_done_fn *done, void *arg)
+void table_seal(struct table *t, uint64_t id, uint64_t sealed_len, uint32_t crc,
+		table_done_fn *done, void *arg)
 {
 	t->ops->seal(t, id, sealed_len, crc, done, arg);
 }
@@ -39,6 +40,11 @@ void table_iterate(struct table *t, table_visit_fn *visit, void *arg)
 void table_stats(struct table *t, struct table_stats *stats)
 {
 	t->ops->stats(t, stats);
+}
+
+int table_locate(struct table *t, uint64_t id, struct table_location *loc)
+{
+	return t->ops->locate ? t->ops->locate(t, id, loc) : -ENOENT;
 }
 
 void table_close(struct table **t)

@@ -42,6 +42,12 @@ struct table_stats {
 	uint64_t next_id;
 };
 
+/* Where a chunk this table does not hold lives (cluster mode). */
+struct table_location {
+	char address[64]; /* the chunkd that holds it, for clients */
+	uint16_t port;
+};
+
 /* Return false to stop an iteration early. */
 typedef bool table_visit_fn(const struct table_record *rec, void *arg);
 
@@ -74,6 +80,8 @@ struct table_ops {
 	void (*iterate)(struct table *t, table_visit_fn *visit, void *arg);
 	void (*stats)(struct table *t, struct table_stats *stats);
 	void (*close)(struct table *t);
+	/* May be NULL: a table that holds every chunk there is. */
+	int (*locate)(struct table *t, uint64_t id, struct table_location *loc);
 };
 
 /* Backends embed this as their first member. */
@@ -97,8 +105,8 @@ void table_alloc(struct table *t, uint64_t size, uint64_t session,
  * CRC32C is crc (the caller has checked it); res->rec holds the sealed
  * record. Fails with -ENOENT (no such chunk), -EALREADY (already sealed),
  * -EINVAL (sealed_len > length). */
-void table_seal(struct table *t, uint64_t id, uint64_t sealed_len,
-		uint32_t crc, table_done_fn *done, void *arg);
+void table_seal(struct table *t, uint64_t id, uint64_t sealed_len, uint32_t crc,
+		table_done_fn *done, void *arg);
 
 /* Frees an OPEN or SEALED chunk. -ENOENT if there is none. */
 void table_free(struct table *t, uint64_t id, table_done_fn *done, void *arg);
@@ -117,6 +125,13 @@ int table_lookup(struct table *t, uint64_t id, struct table_record *rec);
 void table_iterate(struct table *t, table_visit_fn *visit, void *arg);
 
 void table_stats(struct table *t, struct table_stats *stats);
+
+/* For an id lookup does not find: where the chunk would live if another
+ * server of the cluster holds it. 0 and *loc filled; -ENOENT when no other
+ * server could (the single-server table, or an id of this pool);
+ * -EHOSTDOWN when the server it would live on is not running now. Answers
+ * from what the table knows, without a round trip. */
+int table_locate(struct table *t, uint64_t id, struct table_location *loc);
 
 /* Releases the table's memory (what is durable stays) and sets *t to NULL. */
 void table_close(struct table **t);

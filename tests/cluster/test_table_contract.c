@@ -517,6 +517,52 @@ Test(contract, restart_reports_what_the_pool_lacks)
 		     "the record is still there");
 }
 
+/* A chunk of another pool: its server, once the watch has seen it. */
+Test(contract, locate_names_the_server_of_another_pools_chunk)
+{
+	struct cluster_opts o = {.endpoints = endpoints(),
+				 .name = "other",
+				 .prefix = prefix,
+				 .address = "10.1.2.3",
+				 .port = 7999,
+				 .ttl_s = 5,
+				 .timeout_ms = 2000};
+	struct table_location loc;
+	struct cluster *c2 = NULL;
+	struct table *t2 = NULL;
+	struct mem_pool other;
+	struct pool p2;
+	struct table_record a;
+	uint64_t node2, deadline = clock_mono_us() + 10 * 1000000ull;
+	char err[512];
+	int rc;
+
+	cr_assert_eq(alloc(GRAN, 1, 1, &a), 0);
+	cr_assert_eq(table_locate(t, a.id, &loc), -ENOENT, "this pool's");
+	cr_assert_eq(mem_pool_create(&other, POOL_SIZE, GRAN, SLOTS), 0);
+	p2 = (struct pool){.base = other.image,
+			   .geo = other.geo,
+			   .persist = other.persist};
+	cr_assert_eq(
+		cluster_join(base, &o, &p2, &c2, &t2, &recon, err, sizeof(err)),
+		0, "%s", err);
+	node2 = cluster_self(c2)->node;
+	cr_assert_neq(node2, cluster_self(cl)->node);
+	while ((rc = table_locate(t, cluster_chunk_id((uint32_t)node2, 1),
+				  &loc)) != 0 &&
+	       clock_mono_us() < deadline)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	cr_assert_eq(rc, 0, "the watch never showed the other member");
+	cr_assert_str_eq(loc.address, "10.1.2.3");
+	cr_assert_eq(loc.port, 7999);
+	cr_assert_eq(
+		table_locate(t, cluster_chunk_id((uint32_t)node2 + 1, 1), &loc),
+		-EHOSTDOWN, "a node no running chunkd serves");
+	cluster_leave(&c2);
+	table_close(&t2);
+	mem_pool_destroy(&other);
+}
+
 Test(contract, joining_an_unreachable_etcd_fails_with_a_reason)
 {
 	struct cluster_opts o = {.endpoints = "http://127.0.0.1:1",

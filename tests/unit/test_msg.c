@@ -71,6 +71,12 @@ static struct proto_msg sample(unsigned type)
 		m.u.opened.rkey = 5;
 		m.u.opened.crc = 6;
 		break;
+	case PROTO_ELSEWHERE:
+		m.u.elsewhere.chunk = (3ull << 40) | 12;
+		m.u.elsewhere.port = 7471;
+		strcpy(m.u.elsewhere.addr, "10.0.2.15");
+		m.u.elsewhere.addr_len = 9;
+		break;
 	case PROTO_ERROR:
 		m.u.error.status = PROTO_ST_CRC;
 		m.u.error.detail = 44;
@@ -83,7 +89,7 @@ static struct proto_msg sample(unsigned type)
 
 Test(msg, every_type_round_trips)
 {
-	for (unsigned type = PROTO_HELLO; type <= PROTO_RENEWED; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_ELSEWHERE; type++) {
 		struct proto_msg in = sample(type), out;
 		uint8_t buf[PROTO_MAX_FRAME];
 		int len = proto_encode(&in, buf, sizeof(buf));
@@ -105,7 +111,7 @@ Test(msg, every_type_round_trips)
 
 Test(msg, wrong_body_lengths_are_refused)
 {
-	for (unsigned type = PROTO_HELLO; type <= PROTO_RENEWED; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_ELSEWHERE; type++) {
 		if (type == PROTO_ERROR)
 			continue;
 		struct proto_msg in = sample(type), out;
@@ -203,4 +209,22 @@ Test(msg, persistence_methods_have_names)
 				 buf, sizeof(buf)),
 			 "persist-rpc, read-after-write");
 	cr_assert_str_eq(proto_persist_names(0, buf, sizeof(buf)), "");
+}
+
+Test(msg, elsewhere_addresses_are_checked)
+{
+	struct proto_msg m = sample(PROTO_ELSEWHERE), out;
+	uint8_t buf[PROTO_MAX_FRAME];
+	int len;
+
+	len = proto_encode(&m, buf, sizeof(buf));
+	cr_assert_eq(len, (int)PROTO_HEADER_LEN + 12 + 9);
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), 0);
+	cr_assert_str_eq(out.u.elsewhere.addr, "10.0.2.15");
+	cr_assert_eq(out.u.elsewhere.port, 7471);
+	buf[PROTO_HEADER_LEN + 12 + 2] = '\0';
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG,
+		     "a NUL in the address");
+	m.u.elsewhere.addr_len = PROTO_ADDR_MAX + 1;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
 }

@@ -633,8 +633,14 @@ static void d_close(struct table *t)
 }
 
 static const struct table_ops deferred_ops = {
-	d_alloc, d_seal, d_free, d_reclaim, d_lookup, d_iterate, d_stats,
-	d_close,
+	.alloc = d_alloc,
+	.seal = d_seal,
+	.free = d_free,
+	.reclaim = d_reclaim,
+	.lookup = d_lookup,
+	.iterate = d_iterate,
+	.stats = d_stats,
+	.close = d_close,
 };
 
 /* Applies and completes every queued change, in order. */

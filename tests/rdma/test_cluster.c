@@ -1,0 +1,273 @@
+/*
+ * Cluster mode with real chunkd servers over RDMA and a real 3-member etcd
+ * (deploy/etcd-cluster.sh, run inside the guest like everything here):
+ * two chunkd servers share one table. Killing one with SIGKILL takes its
+ * registration and its OPEN chunks' records out of etcd within the lease's
+ * TTL and leaves its SEALED records; a chunkd killed during a stream of
+ * allocs and seals restarts, reconciles, and agrees with etcd. etcd is
+ * read with etcdctl, as an operator would.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/chunkd_proc.h"
+#include "../common/ctl_json.h"
+#include "../common/run_cmd.h"
+#include "chunkclient.h"
+
+#define PORT_A	  7530
+#define PORT_B	  7531
+#define TTL_S	  5
+#define ETCD_PORT 28790
+
+static struct chunkd_proc a, b;
+static char pool_a[64], pool_b[64], etcd_dir[96], prefix[64];
+static char endpoints[256];
+static struct cmd_result res;
+
+static void start_etcd(void)
+{
+	char port[16];
+	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "start",
+			etcd_dir, port, NULL};
+
+	snprintf(etcd_dir, sizeof(etcd_dir), "/dev/shm/chunkd-rdma-etcd-%d",
+		 (int)getpid());
+	snprintf(port, sizeof(port), "%d", ETCD_PORT);
+	cr_assert_eq(run_cmd(argv, &res), 0);
+	cr_assert_eq(res.status, 0, "etcd did not start: %s", res.err);
+	cr_assert_lt(strlen(res.out), sizeof(endpoints));
+	sscanf(res.out, "%255s", endpoints);
+}
+
+static void stop_etcd(void)
+{
+	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "stop",
+			etcd_dir, NULL};
+
+	run_cmd(argv, &res);
+}
+
+static void start_member(struct chunkd_proc *p, const char *pool,
+			 const char *name, uint16_t port)
+{
+	const char *extra[] = {"--etcd-endpoints",
+			       endpoints,
+			       "--cluster-name",
+			       name,
+			       "--cluster-prefix",
+			       prefix,
+			       NULL};
+
+	chunkd_start(p, CHUNKD_BINARY, pool, "32M", port, extra);
+}
+
+static void setup(void)
+{
+	start_etcd();
+	snprintf(prefix, sizeof(prefix), "/rdma-%d/", (int)getpid());
+	chunkd_fresh_pool("cluster-a", pool_a, sizeof(pool_a));
+	chunkd_fresh_pool("cluster-b", pool_b, sizeof(pool_b));
+	start_member(&a, pool_a, "a", PORT_A);
+	start_member(&b, pool_b, "b", PORT_B);
+}
+
+static void teardown(void)
+{
+	chunkd_finish(&a, pool_a);
+	chunkd_finish(&b, pool_b);
+	stop_etcd();
+}
+
+TestSuite(cluster, .init = setup, .fini = teardown, .timeout = 300);
+
+/* The value etcd holds at PREFIX + rest ("" if none), with etcdctl. */
+static const char *etcd_get(const char *rest)
+{
+	char key[256];
+	char *argv[] = {"etcdctl", "--endpoints",	 endpoints, "get",
+			key,	   "--print-value-only", NULL};
+
+	snprintf(key, sizeof(key), "%s%s", prefix, rest);
+	cr_assert_eq(run_cmd(argv, &res), 0);
+	cr_assert_eq(res.status, 0, "etcdctl: %s", res.err);
+	return res.out;
+}
+
+static const char *chunk_record(unsigned long long id)
+{
+	char rest[64];
+
+	snprintf(rest, sizeof(rest), "chunks/%06llx/%010llx", id >> 40,
+		 id & ((1ull << 40) - 1));
+	return etcd_get(rest);
+}
+
+/* Members chunkctl cluster on p lists. */
+static int members_seen(const struct chunkd_proc *p, const char *name)
+{
+	json_t *r = ctl_json_ok(CHUNKCTL_BINARY, p, "cluster", NULL, NULL);
+	json_t *m;
+	size_t i;
+	int found = 0;
+
+	json_array_foreach(json_object_get(r, "members"), i, m) found |=
+		!strcmp(json_string_value(json_object_get(m, "name")), name);
+	json_decref(r);
+	return found;
+}
+
+static bool wait_until(bool (*cond)(void *), void *arg, unsigned seconds)
+{
+	for (unsigned i = 0; i < seconds * 10; i++) {
+		if (cond(arg))
+			return true;
+		usleep(100000);
+	}
+	return cond(arg);
+}
+
+static bool sees_a(void *arg)
+{
+	(void)arg;
+	return members_seen(&b, "a");
+}
+
+static bool a_gone(void *arg)
+{
+	(void)arg;
+	return !members_seen(&b, "a") && !*etcd_get("members/a");
+}
+
+static bool record_gone(void *arg)
+{
+	return !*chunk_record(*(unsigned long long *)arg);
+}
+
+static unsigned long long write_sealed(struct chunk_client *c, const char *text)
+{
+	unsigned long long id;
+	size_t len = strlen(text);
+
+	cr_assert_eq(chunk_alloc(c, 4096, &id), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist(c, id, 0, text, len), CHUNK_OK);
+	cr_assert_eq(chunk_seal(c, id, len, chunk_crc32c(0, text, len)),
+		     CHUNK_OK);
+	return id;
+}
+
+Test(cluster, a_killed_member_takes_its_open_records_and_keeps_the_sealed)
+{
+	struct chunk_client *c = NULL;
+	unsigned long long open_id, sealed_id;
+	char back[32] = "";
+
+	cr_assert(wait_until(sees_a, NULL, 5), "b never saw a join");
+	cr_assert_eq(chunk_client_connect(a.addr, PORT_A, NULL, &c), CHUNK_OK);
+	cr_assert_eq(chunk_alloc(c, 4096, &open_id), CHUNK_OK);
+	sealed_id = write_sealed(c, "kept by etcd");
+	cr_assert(strstr(chunk_record(open_id), "\"open\""), "%s", res.out);
+	cr_assert(strstr(chunk_record(sealed_id), "\"sealed\""), "%s", res.out);
+	chunkd_kill(&a);
+	cr_assert(wait_until(a_gone, NULL, TTL_S + 3),
+		  "a's registration outlived its lease");
+	cr_assert(wait_until(record_gone, &open_id, 2),
+		  "the OPEN record outlived a's lease");
+	cr_assert(strstr(chunk_record(sealed_id), "\"sealed\""),
+		  "the SEALED record went with a: %s", res.out);
+	chunk_client_disconnect(&c);
+
+	start_member(&a, pool_a, "a", PORT_A);
+	cr_assert(wait_until(sees_a, NULL, 5), "b never saw a come back");
+	cr_assert_eq(chunk_client_connect(a.addr, PORT_A, NULL, &c), CHUNK_OK);
+	cr_assert_eq(chunk_read(c, sealed_id, 0, back, 12), CHUNK_OK);
+	cr_assert_str_eq(back, "kept by etcd");
+	cr_assert_eq(chunk_open(c, open_id, NULL), CHUNK_E_NOENT);
+	chunk_client_disconnect(&c);
+}
+
+/* A client that allocs, writes and seals until its server dies, and says
+ * which seals were acknowledged, one id per line. */
+static void stream(const char *acked_path)
+{
+	struct chunk_client *c = NULL;
+	FILE *f = fopen(acked_path, "w");
+
+	if (!f || chunk_client_connect(a.addr, PORT_A, NULL, &c) != CHUNK_OK)
+		_exit(2);
+	for (int i = 0; i < 100000; i++) {
+		unsigned long long id;
+		char text[32];
+		int len = snprintf(text, sizeof(text), "chunk %d", i);
+
+		if (chunk_alloc(c, 4096, &id) ||
+		    chunk_write_persist(c, id, 0, text, (size_t)len) ||
+		    chunk_seal(c, id, (unsigned long long)len,
+			       chunk_crc32c(0, text, (size_t)len)))
+			break;
+		fprintf(f, "%llu\n", id);
+		fflush(f);
+	}
+	fclose(f);
+	_exit(0);
+}
+
+static int count_lines_of(const char *path)
+{
+	char buf[1 << 16];
+
+	return count_lines((slurp(path, buf, sizeof(buf)), buf));
+}
+
+Test(cluster, a_member_killed_mid_stream_restarts_and_agrees_with_etcd)
+{
+	char acked[96];
+	pid_t child;
+	json_t *chunks, *ch;
+	size_t i;
+	FILE *f;
+	unsigned long long id;
+
+	snprintf(acked, sizeof(acked), "/dev/shm/chunkd-cluster-acked-%d",
+		 (int)getpid());
+	child = fork();
+	cr_assert_neq(child, -1);
+	if (child == 0)
+		stream(acked);
+	for (int tries = 0; tries < 300 && count_lines_of(acked) < 20; tries++)
+		usleep(50000);
+	cr_assert_geq(count_lines_of(acked), 20, "the stream did not run");
+	chunkd_kill(&a);
+	cr_assert_eq(wait_cmd(child), 0, "the client failed to run");
+	start_member(&a, pool_a, "a", PORT_A);
+
+	/* Every acknowledged seal is in the pool and in etcd. */
+	chunks = ctl_json_ok(CHUNKCTL_BINARY, &a, "chunks", NULL, NULL);
+	f = fopen(acked, "r");
+	cr_assert(f);
+	while (fscanf(f, "%llu", &id) == 1)
+		cr_assert(strstr(chunk_record(id), "\"sealed\""),
+			  "acknowledged seal of %llu lost in etcd", id);
+	fclose(f);
+	/* The pool and etcd agree on every chunk the pool holds. */
+	json_array_foreach(json_object_get(chunks, "chunks"), i, ch)
+	{
+		const char *state =
+			json_string_value(json_object_get(ch, "state"));
+
+		id = (unsigned long long)json_num(ch, "id");
+		cr_assert_str_eq(state, "sealed", "chunk %llu", id);
+		cr_assert(strstr(chunk_record(id), "\"sealed\""),
+			  "chunk %llu is sealed in the pool only", id);
+	}
+	cr_assert_geq(json_array_size(json_object_get(chunks, "chunks")),
+		      (size_t)count_lines_of(acked));
+	json_decref(chunks);
+	unlink(acked);
+}

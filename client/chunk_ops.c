@@ -3,6 +3,7 @@
 
 #include "client.h"
 #include "common/crc32c.h"
+#include "common/log.h"
 #include "export.h"
 #include "mem.h"
 #include "persist_method.h"
@@ -168,6 +169,32 @@ static int seal_locked(struct chunk_client *c, unsigned long long id,
 	return client_finish(c, forget_if_lost(c, id, st));
 }
 
+/* chunkd answered that another chunkd holds the chunk: open it there, on
+ * a connection of c's own, and send its reads there from now on. */
+static int open_elsewhere(struct chunk_client *c, unsigned long long id,
+			  struct chunk_info *info)
+{
+	const struct proto_msg *r = &c->calls.reply;
+	char host[PROTO_ADDR_MAX + 1];
+	uint16_t port = r->u.elsewhere.port;
+	struct chunk_client *peer;
+	int st;
+
+	if (c->is_peer || r->u.elsewhere.chunk != id) {
+		log_warn("chunk %llu: chunkd at %s sent it elsewhere again; "
+			 "giving up",
+			 id, c->host);
+		return CHUNK_E_NOENT;
+	}
+	memcpy(host, r->u.elsewhere.addr, r->u.elsewhere.addr_len + 1);
+	st = client_connect_peer(c, host, port, &peer);
+	if (st == CHUNK_OK)
+		st = chunk_open(peer, id, info);
+	if (st == CHUNK_OK)
+		st = peers_route_add(&c->peers, id, peer);
+	return st;
+}
+
 static int open_locked(struct chunk_client *c, unsigned long long id,
 		       struct chunk_info *info)
 {
@@ -177,10 +204,14 @@ static int open_locked(struct chunk_client *c, unsigned long long id,
 
 	if (!c)
 		return CHUNK_E_INVAL;
+	if (peers_route(&c->peers, id))
+		return chunk_open(peers_route(&c->peers, id), id, info);
 	req.u.open.chunk = id;
 	st = client_call(c, &req);
 	if (st)
 		return client_finish(c, st);
+	if (c->calls.reply.hdr.type == PROTO_ELSEWHERE)
+		return open_elsewhere(c, id, info);
 	rc = chunk_cache_add(&c->cache, id);
 	if (!rc)
 		return CHUNK_E_NOMEM;
@@ -225,14 +256,21 @@ static int read_locked(struct chunk_client *c, unsigned long long id,
 		       unsigned long long off, void *buf, size_t len)
 {
 	struct remote_chunk *rc = c ? chunk_cache_find(&c->cache, id) : NULL;
+	struct chunk_client *peer;
 	int st;
 
 	if (!c)
 		return CHUNK_E_INVAL;
 	if (!rc || !rc->readable) {
-		st = chunk_open(c, id, NULL);
-		if (st)
-			return st;
+		peer = peers_route(&c->peers, id);
+		if (!peer) {
+			st = open_locked(c, id, NULL);
+			if (st)
+				return st;
+			peer = peers_route(&c->peers, id);
+		}
+		if (peer) /* it lives on another chunkd */
+			return chunk_read(peer, id, off, buf, len);
 		rc = chunk_cache_find(&c->cache, id);
 	}
 	if (off > rc->length || len > rc->length - off)
@@ -243,10 +281,18 @@ static int read_locked(struct chunk_client *c, unsigned long long id,
 static int free_locked(struct chunk_client *c, unsigned long long id)
 {
 	struct proto_msg req = {.hdr.type = PROTO_FREE};
+	struct chunk_client *peer;
 	int st;
 
 	if (!c)
 		return CHUNK_E_INVAL;
+	peer = peers_route(&c->peers, id);
+	if (peer) { /* a sealed chunk opened on another chunkd */
+		st = chunk_free(peer, id);
+		if (st == CHUNK_OK || st == CHUNK_E_NOENT)
+			peers_route_drop(&c->peers, id);
+		return st;
+	}
 	if (chunk_cache_forget_lost(&c->cache, id))
 		return CHUNK_E_STALE;
 	req.u.free.chunk = id;

@@ -12,6 +12,7 @@
 
 #include "chunkclient.h"
 #include "chunk_cache.h"
+#include "peers.h"
 #include "proto/msg.h"
 #include "renewer.h"
 
@@ -123,7 +124,16 @@ struct chunk_client {
 	struct renewer renewer;		      /* renewer.c; see its locking */
 	bool in_renewer;		      /* the renewer holds the lock */
 	struct client_async async;	      /* async.c */
+	struct client_peers peers; /* peers.c: other chunkd servers */
+	bool is_peer;		   /* a connection some client made on its
+				    * own: it follows no ELSEWHERE itself */
 };
+
+/* The connection to the chunkd at host:port that c made on its own (one is
+ * made with c's options when there is none yet). CHUNK_E_* as
+ * chunk_client_connect(). (connect.c) */
+int client_connect_peer(struct chunk_client *c, const char *host, uint16_t port,
+			struct chunk_client **peer);
 
 /* WR ids: the kind in the high 32 bits, a slot or op index below. */
 #define WR_RECV	 1ull

@@ -102,12 +102,44 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 	return CHUNK_OK;
 }
 
+int client_connect_peer(struct chunk_client *c, const char *host, uint16_t port,
+			struct chunk_client **peer)
+{
+	int rc;
+
+	*peer = peers_find(&c->peers, host, port);
+	if (*peer)
+		return CHUNK_OK;
+	log_info("session %llu: connecting to chunkd at %s port %u, which "
+		 "holds a chunk asked for",
+		 (unsigned long long)c->sess.id, host, port);
+	rc = chunk_client_connect(host, port, &c->opts, peer);
+	if (rc)
+		return rc;
+	(*peer)->is_peer = true;
+	rc = peers_add(&c->peers, host, port, *peer);
+	if (rc)
+		chunk_client_disconnect(peer);
+	return rc;
+}
+
+/* The connections to other servers go with their owner. */
+static void disconnect_peers(struct chunk_client *c)
+{
+	struct chunk_client *peer;
+
+	while ((peer = peers_take(&c->peers)))
+		chunk_client_disconnect(&peer);
+	peers_fini(&c->peers);
+}
+
 CHUNK_EXPORT void chunk_client_disconnect(struct chunk_client **client)
 {
 	struct chunk_client *c = client ? *client : NULL;
 
 	if (!c)
 		return;
+	disconnect_peers(c);
 	renewer_stop(c);
 	client_disconnect_cm(c);
 	free_layers(c);

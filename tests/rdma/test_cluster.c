@@ -91,8 +91,9 @@ TestSuite(cluster, .init = setup, .fini = teardown, .timeout = 300);
 static const char *etcd_get(const char *rest)
 {
 	char key[256];
-	char *argv[] = {"etcdctl", "--endpoints",	 endpoints, "get",
-			key,	   "--print-value-only", NULL};
+	char *argv[] = {
+		"/usr/bin/etcdctl",   "--endpoints", endpoints, "get", key,
+		"--print-value-only", NULL};
 
 	snprintf(key, sizeof(key), "%s%s", prefix, rest);
 	cr_assert_eq(run_cmd(argv, &res), 0);
@@ -270,4 +271,30 @@ Test(cluster, a_member_killed_mid_stream_restarts_and_agrees_with_etcd)
 		      (size_t)count_lines_of(acked));
 	json_decref(chunks);
 	unlink(acked);
+}
+
+/* A client of b reaches a chunk a holds: b answers where it lives, and the
+ * library connects to a on its own. */
+Test(cluster, a_client_of_one_member_reads_a_chunk_another_holds)
+{
+	struct chunk_client *ca = NULL, *cb = NULL;
+	struct chunk_info info;
+	unsigned long long id;
+	char back[32] = "";
+
+	cr_assert(wait_until(sees_a, NULL, 5), "b never saw a join");
+	cr_assert_eq(chunk_client_connect(a.addr, PORT_A, NULL, &ca), CHUNK_OK);
+	id = write_sealed(ca, "held by a");
+	cr_assert_eq(chunk_client_connect(b.addr, PORT_B, NULL, &cb), CHUNK_OK);
+	cr_assert_eq(chunk_open(cb, id, &info), CHUNK_OK);
+	cr_assert_eq(info.length, 9);
+	cr_assert_eq(info.crc32c, chunk_crc32c(0, "held by a", 9));
+	cr_assert_eq(chunk_read(cb, id, 0, back, 9), CHUNK_OK);
+	cr_assert_str_eq(back, "held by a");
+	cr_assert_eq(chunk_open(cb, id + 1, NULL), CHUNK_E_NOENT,
+		     "a's answer for a chunk it does not hold");
+	cr_assert_eq(chunk_free(cb, id), CHUNK_OK, "freed through a");
+	cr_assert(!*chunk_record(id), "the record outlived the free");
+	chunk_client_disconnect(&cb);
+	chunk_client_disconnect(&ca);
 }

@@ -79,6 +79,9 @@ static int open_local(struct startup *s, struct pool *pool, char *err,
 		return rc;
 	table_stats(s->local, &st);
 	s->self.pool_size = st.area_bytes;
+	s->self.free_bytes = st.free_bytes; /* the keepalive keeps them */
+	s->self.open_chunks = st.open_chunks;
+	s->self.sealed_chunks = st.sealed_chunks;
 	log_info("recovered %llu sealed chunks; %llu open chunks of the "
 		 "previous run sealed as etcd recorded, %llu reclaimed",
 		 (unsigned long long)prep.sealed,

@@ -298,3 +298,61 @@ Test(cluster, a_client_of_one_member_reads_a_chunk_another_holds)
 	chunk_client_disconnect(&cb);
 	chunk_client_disconnect(&ca);
 }
+
+/* How many times chunkd p's log says what. */
+static int log_count(const struct chunkd_proc *p, const char *what)
+{
+	static char log[1 << 20];
+	const char *at = log;
+	int n = 0;
+
+	slurp(p->log_path, log, sizeof(log));
+	while ((at = strstr(at, what))) {
+		n++;
+		at += strlen(what);
+	}
+	return n;
+}
+
+static void etcd_member(const char *verb, const char *name)
+{
+	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh",
+			(char *)verb, etcd_dir, (char *)name, NULL};
+
+	cr_assert_eq(run_cmd(argv, &res), 0);
+	cr_assert_eq(res.status, 0, "etcd-cluster.sh %s %s: %s", verb, name,
+		     res.err);
+}
+
+/* etcd gone altogether: sealed chunks stay readable, an alloc is refused
+ * with CHUNK_E_UNAVAILABLE (not a hang: CHUNK_E_TIMEOUT would say so), and
+ * once etcd is back chunkd serves allocs again by itself. */
+Test(cluster, without_etcd_reads_go_on_and_allocs_wait_for_its_return)
+{
+	static const char *const members[] = {"m1", "m2", "m3"};
+	struct chunk_client *c = NULL;
+	unsigned long long id, fresh;
+	char back[32] = "";
+	int st = CHUNK_E_UNAVAILABLE;
+
+	cr_assert_eq(chunk_client_connect(a.addr, PORT_A, NULL, &c), CHUNK_OK);
+	id = write_sealed(c, "no etcd needed");
+	for (int i = 0; i < 3; i++)
+		etcd_member("kill", members[i]);
+	cr_assert_eq(chunk_read(c, id, 0, back, 14), CHUNK_OK);
+	cr_assert_str_eq(back, "no etcd needed");
+	cr_assert_eq(chunk_alloc(c, 4096, &fresh), CHUNK_E_UNAVAILABLE);
+	for (int i = 0; i < 3; i++)
+		etcd_member("revive", members[i]);
+	for (int tries = 0; tries < 40 && st == CHUNK_E_UNAVAILABLE; tries++) {
+		st = chunk_alloc(c, 4096, &fresh);
+		if (st == CHUNK_E_UNAVAILABLE)
+			usleep(500000);
+	}
+	cr_assert_eq(st, CHUNK_OK, "allocs still fail once etcd is back: %s",
+		     chunk_strerror(st));
+	chunk_client_disconnect(&c);
+	cr_assert_eq(log_count(&a, "cannot change until etcd answers"), 1,
+		     "the loss of etcd is logged once");
+	cr_assert_geq(log_count(&a, "etcd answers again"), 1);
+}

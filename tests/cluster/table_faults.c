@@ -57,6 +57,9 @@ static struct pool pool;
 static const char *endpoints, *prefix;
 
 static void violation(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void violation(const char *fmt, ...)
 {
 	va_list ap;
 

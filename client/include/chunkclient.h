@@ -156,7 +156,8 @@ unsigned chunk_client_persist_method(const struct chunk_client *client);
 /* Allocates an OPEN chunk of at least size bytes, writable by this session
  * only. Sets *chunk_id on CHUNK_OK; else CHUNK_E_NOSPC (no room now, or
  * size is larger than the whole pool: the log callback says which),
- * CHUNK_E_INVAL (size 0). */
+ * CHUNK_E_INVAL (size 0), CHUNK_E_UNAVAILABLE (cluster mode: etcd cannot
+ * be reached; nothing was allocated). */
 int chunk_alloc(struct chunk_client *client, unsigned long long size,
 		unsigned long long *chunk_id);
 
@@ -195,7 +196,10 @@ int chunk_write_persist(struct chunk_client *client,
  * Seals a chunk: its first len bytes become its immutable content. The
  * server revokes write access, then checks crc32c (chunk_crc32c() of those
  * bytes). CHUNK_E_CRC if they differ: the chunk stays OPEN and writable.
- * CHUNK_E_STATE if it is sealed already.
+ * CHUNK_E_STATE if it is sealed already. In cluster mode,
+ * CHUNK_E_UNAVAILABLE if etcd could not record the seal (the chunk stays
+ * OPEN: seal it again) and CHUNK_E_STALE if the chunk's record is gone
+ * (chunkd's etcd lease ended while etcd was out of its reach).
  */
 int chunk_seal(struct chunk_client *client, unsigned long long chunk_id,
 	       unsigned long long len, unsigned crc32c);
@@ -208,8 +212,18 @@ struct chunk_info {
 	unsigned crc32c;	   /* of those bytes */
 };
 
-/* Opens a SEALED chunk for reading (any session may). CHUNK_E_STATE if it
- * is not sealed yet, CHUNK_E_NOENT if there is none. info may be NULL. */
+/*
+ * Opens a SEALED chunk for reading (any session may). CHUNK_E_STATE if it
+ * is not sealed yet, CHUNK_E_NOENT if there is none. info may be NULL.
+ *
+ * In cluster mode a chunk may live in another chunkd's pool: the server
+ * answers where, and the library opens it there through a connection of
+ * its own to that chunkd (made with this client's options, kept until
+ * chunk_client_disconnect()); chunk_read() and chunk_free() of the chunk
+ * go there too. CHUNK_E_UNAVAILABLE if that chunkd is not running now.
+ * chunk_read_async() reads only chunks of the chunkd this client
+ * connected to (CHUNK_E_NOENT for one elsewhere: use chunk_read()).
+ */
 int chunk_open(struct chunk_client *client, unsigned long long chunk_id,
 	       struct chunk_info *info);
 

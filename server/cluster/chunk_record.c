@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "etcd/etcd_json.h"
+
 static const char *state_word(enum table_chunk_state s)
 {
 	return s == TABLE_CHUNK_SEALED ? "sealed" : "open";
@@ -33,6 +35,21 @@ static int copy_name(char *out, size_t cap, const char *s)
 	if (!s || strlen(s) >= cap)
 		return -EPROTO;
 	snprintf(out, cap, "%s", s);
+	return 0;
+}
+
+int chunk_record_found(const json_t *txn_answer, struct chunk_record *r,
+		       int64_t *revision)
+{
+	json_t *kvs = etcd_json_txn_range(txn_answer, 0);
+	struct etcd_kv kv;
+
+	if (!kvs || json_array_size(kvs) == 0)
+		return -ENOENT;
+	if (etcd_json_kv(json_array_get(kvs, 0), &kv) ||
+	    chunk_record_decode(kv.value, r))
+		return -EPROTO;
+	*revision = kv.mod_revision;
 	return 0;
 }
 

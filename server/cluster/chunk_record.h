@@ -14,6 +14,8 @@
 #ifndef CHUNKD_CLUSTER_CHUNK_RECORD_H
 #define CHUNKD_CLUSTER_CHUNK_RECORD_H
 
+#include <jansson.h>
+
 #include "cluster_keys.h"
 #include "table/table.h"
 
@@ -28,5 +30,11 @@ char *chunk_record_encode(const struct chunk_record *r);
 
 /* Parses text; -EPROTO when it is not a chunk record. */
 int chunk_record_decode(const char *text, struct chunk_record *r);
+
+/* The record a failed txn read back (its first failure op a range of the
+ * chunk's key), with its mod_revision: 0; -ENOENT when there was none;
+ * -EPROTO. */
+int chunk_record_found(const json_t *txn_answer, struct chunk_record *r,
+		       int64_t *revision);
 
 #endif

@@ -8,6 +8,7 @@
 #include "chunk_record.h"
 #include "common/log.h"
 #include "etcd/etcd_json.h"
+#include "table/record_list.h"
 #include "table/table_pmem.h"
 
 /* One record etcd holds, by the pool's id. */
@@ -107,26 +108,9 @@ bool reconcile_settle(void *arg, const struct table_record *open,
 	return true;
 }
 
-struct live_list {
-	struct table_record *recs;
-	size_t count, cap;
-};
-
 static bool collect(const struct table_record *rec, void *arg)
 {
-	struct live_list *l = arg;
-
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct table_record *p = realloc(l->recs, cap * sizeof(*p));
-
-		if (!p)
-			return false;
-		l->recs = p;
-		l->cap = cap;
-	}
-	l->recs[l->count++] = *rec;
-	return true;
+	return record_list_push(arg, rec) == 0;
 }
 
 static bool same_seal(const struct table_record *a,
@@ -169,19 +153,19 @@ static void reconcile_one(struct reconcile *r, struct table *local,
 int reconcile_apply(struct reconcile *r, struct table *local,
 		    struct idmap *revisions, struct reconcile_report *rep)
 {
-	struct live_list live = {0};
+	struct record_list live = {0};
 	struct table_stats st;
 
 	memset(rep, 0, sizeof(*rep));
 	table_stats(local, &st);
 	table_iterate(local, collect, &live);
 	if (live.count != st.open_chunks + st.sealed_chunks) {
-		free(live.recs);
+		record_list_free(&live);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < live.count; i++)
 		reconcile_one(r, local, &live.recs[i], revisions, rep);
-	free(live.recs);
+	record_list_free(&live);
 	for (size_t i = 0; i < r->count; i++) {
 		struct held *h = &r->held[i];
 

@@ -9,49 +9,42 @@
 #include <time.h>
 
 #include "chunk_record.h"
+#include "doomed.h"
 #include "common/log.h"
 #include "etcd/etcd_json.h"
 #include "membership.h"
+#include "table/record_list.h"
 #include "table/table_pmem.h"
 
-#define SEAL_ATTEMPTS	3
-#define RETRY_PERIOD_MS 1000
-
-/* A doomed chunk's settling. */
-enum {
-	DOOMED_WAITING = 1, /* for the retry timer */
-	DOOMED_SETTLING,    /* a settle is in flight */
-};
+#define SEAL_ATTEMPTS 3
 
 struct etcd_table {
 	struct table table;
 	struct table *local; /* the pool's table: ids are the pool's own */
 	struct etcd *etcd;
 	struct membership *members;
-	struct event *retry; /* settles the doomed while there are any */
+	struct doomed *doomed; /* chunks whose fate waits for etcd */
 	char prefix[128];
 	char name[CLUSTER_NAME_MAX];
 	char pool[CLUSTER_UUID_HEX];
 	uint32_t node;
 	struct idmap revisions; /* pool id -> its record's mod_revision */
-	struct idmap doomed;	/* pool ids to free once etcd has no live
-				 * record of them: DOOMED_* */
 	struct op *ops;		/* waiting for etcd */
 };
 
 /* What an op does when its answer comes. */
 enum op_kind {
-	OP_ALLOC,  /* create the OPEN record */
-	OP_SEAL,   /* OPEN -> SEALED */
-	OP_FREE,   /* delete, then free the space */
-	OP_SETTLE, /* make sure a doomed chunk's record is gone, then free it
-		    * (or seal it, if etcd holds it SEALED) */
+	OP_ALLOC, /* create the OPEN record */
+	OP_SEAL,  /* OPEN -> SEALED */
+	OP_FREE,  /* delete, then free the space */
 };
 
+/* A reclaim: its chunks are doomed, and it completes once each has been
+ * tried. */
 struct reclaim_batch {
 	table_done_fn *done;
 	void *arg;
-	uint64_t waiting; /* settles not answered yet */
+	uint64_t waiting; /* first attempts not over yet */
 	uint64_t freed;
 };
 
@@ -61,7 +54,6 @@ struct op {
 	struct table_record rec; /* rec.id: the pool's id */
 	table_done_fn *done;
 	void *arg;
-	struct reclaim_batch *batch; /* a settle of a reclaim */
 	unsigned attempts;
 	struct op *prev, *next;
 };
@@ -151,188 +143,12 @@ static void op_finish(struct op *op, int status, const struct table_record *rec)
 	op_free(op);
 }
 
-/* The record etcd holds for op's chunk, from a failed txn's range. */
-static int found_record(const struct etcd_result *r, struct chunk_record *cr,
-			int64_t *rev)
-{
-	json_t *kvs = etcd_json_txn_range(r->body, 0);
-	struct etcd_kv kv;
-
-	if (!kvs || json_array_size(kvs) == 0)
-		return -ENOENT;
-	if (etcd_json_kv(json_array_get(kvs, 0), &kv) ||
-	    chunk_record_decode(kv.value, cr))
-		return -EPROTO;
-	*rev = kv.mod_revision;
-	return 0;
-}
-
 static int64_t revision_of(struct etcd_table *t, uint64_t local)
 {
 	uint64_t rev = 0;
 
 	idmap_get(&t->revisions, local, &rev);
 	return (int64_t)rev;
-}
-
-/* ---- settling doomed chunks ---- */
-
-static void settle(struct op *op);
-
-static void schedule_retry(struct etcd_table *t)
-{
-	struct timeval tv = {RETRY_PERIOD_MS / 1000,
-			     (RETRY_PERIOD_MS % 1000) * 1000};
-
-	if (t->retry && !evtimer_pending(t->retry, NULL))
-		evtimer_add(t->retry, &tv);
-}
-
-static void settle_finished(struct op *op, bool freed)
-{
-	struct reclaim_batch *b = op->batch;
-	uint64_t v;
-
-	if (idmap_get(&op->t->doomed, op->rec.id, &v)) {
-		idmap_put(&op->t->doomed, op->rec.id, DOOMED_WAITING);
-		schedule_retry(op->t);
-	}
-
-	if (b) {
-		b->freed += freed;
-		if (--b->waiting == 0) {
-			struct table_result res = {.count = b->freed};
-
-			b->done(b->arg, &res);
-			free(b);
-		}
-	}
-	op_free(op);
-}
-
-/* The record is gone: the space can be used again. */
-static void settle_gone(struct op *op)
-{
-	struct etcd_table *t = op->t;
-
-	idmap_remove(&t->doomed, op->rec.id);
-	idmap_remove(&t->revisions, op->rec.id);
-	table_pmem_free(t->local, op->rec.id);
-	settle_finished(op, true);
-}
-
-/* etcd holds the chunk SEALED: a seal of ours committed whose answer was
- * lost. The pool records it too. */
-static void settle_sealed(struct op *op, const struct chunk_record *cr,
-			  int64_t rev)
-{
-	struct etcd_table *t = op->t;
-
-	idmap_remove(&t->doomed, op->rec.id);
-	if (table_pmem_seal(t->local, op->rec.id, cr->rec.sealed_len,
-			    cr->rec.crc, NULL) == 0)
-		idmap_put(&t->revisions, op->rec.id, (uint64_t)rev);
-	log_info("chunk %llu: its seal had committed in etcd; sealed here too",
-		 (unsigned long long)cr->rec.id);
-	settle_finished(op, false);
-}
-
-static void settle_answered(struct op *op, const struct etcd_result *r)
-{
-	struct chunk_record cr;
-	int64_t rev = 0;
-	int found;
-
-	if (r->status) {
-		settle_finished(op, false); /* stays doomed */
-		return;
-	}
-	if (r->succeeded) {
-		settle_gone(op);
-		return;
-	}
-	found = found_record(r, &cr, &rev);
-	if (found == -ENOENT) {
-		settle_gone(op);
-		return;
-	}
-	if (found == 0 && cr.rec.state == TABLE_CHUNK_SEALED) {
-		settle_sealed(op, &cr, rev);
-		return;
-	}
-	if (found == 0 && op->attempts < 8) {
-		idmap_put(&op->t->revisions, op->rec.id, (uint64_t)rev);
-		{
-			settle(op);
-			return;
-		} /* OPEN at another revision: ours */
-	}
-	log_error(
-		"chunk %llu: cannot settle its record in etcd; retrying",
-		(unsigned long long)cluster_chunk_id(op->t->node, op->rec.id));
-	settle_finished(op, false);
-}
-
-/* Deletes the chunk's record if it is still the one we know, else reads
- * what is there. */
-static void settle(struct op *op)
-{
-	char key[CLUSTER_KEY_MAX];
-
-	idmap_put(&op->t->doomed, op->rec.id, DOOMED_SETTLING);
-	chunk_key(op->t, op->rec.id, key, sizeof(key));
-	send_txn(op,
-		 etcd_json_txn(
-			 etcd_json_list(
-				 etcd_json_cmp_mod(
-					 key, revision_of(op->t, op->rec.id)),
-				 NULL),
-			 etcd_json_list(etcd_json_delete(key), NULL),
-			 etcd_json_list(etcd_json_get(key), NULL)));
-}
-
-/* Dooms the pool's chunk rec and starts settling it. */
-static void doom(struct etcd_table *t, const struct table_record *rec,
-		 struct reclaim_batch *b)
-{
-	struct op *op = op_new(t, OP_SETTLE, rec, NULL, NULL);
-
-	idmap_put(&t->doomed, rec->id, DOOMED_WAITING);
-	if (!op) {
-		schedule_retry(t);
-		return;
-	}
-	op->batch = b;
-	if (b)
-		b->waiting++;
-	settle(op);
-}
-
-static bool collect_doomed(const struct table_record *rec, void *arg)
-{
-	struct etcd_table *t = arg;
-	uint64_t v;
-
-	if (idmap_get(&t->doomed, rec->id, &v) && v == DOOMED_WAITING) {
-		struct op *op = op_new(t, OP_SETTLE, rec, NULL, NULL);
-
-		if (op)
-			settle(op);
-		else
-			schedule_retry(t);
-	}
-	return true;
-}
-
-static void retry_doomed(evutil_socket_t fd, short what, void *arg)
-{
-	struct etcd_table *t = arg;
-
-	(void)fd;
-	(void)what;
-	/* settle's answers come on later turns, so the walk sees no
-	 * change. */
-	table_iterate(t->local, collect_doomed, t);
 }
 
 /* ---- alloc ---- */
@@ -358,7 +174,7 @@ static void alloc_answered(struct op *op, const struct etcd_result *r)
 	}
 	/* The record may or may not exist: free the space once it surely
 	 * does not. */
-	doom(t, &op->rec, NULL);
+	doomed_add(t->doomed, &op->rec, NULL, NULL);
 	op_finish(op, -EHOSTUNREACH, NULL);
 }
 
@@ -373,10 +189,8 @@ static void etcd_alloc(struct table *tt, uint64_t size, uint64_t session,
 
 	if (!lease) {
 		res.status = -EHOSTUNREACH;
-		{
-			done(arg, &res);
-			return;
-		}
+		done(arg, &res);
+		return;
 	}
 	res.status = table_pmem_alloc(t->local, size, session, epoch, &res.rec);
 	if (res.status) {
@@ -391,10 +205,8 @@ static void etcd_alloc(struct table *tt, uint64_t size, uint64_t session,
 			op_free(op);
 		table_pmem_free(t->local, res.rec.id);
 		res.status = -ENOMEM;
-		{
-			done(arg, &res);
-			return;
-		}
+		done(arg, &res);
+		return;
 	}
 	chunk_key(t, res.rec.id, key, sizeof(key));
 	send_txn(op,
@@ -447,7 +259,7 @@ static void seal_answered(struct op *op, const struct etcd_result *r)
 		seal_committed(op, r->revision);
 		return;
 	}
-	if (found_record(r, &cr, &rev) == 0 &&
+	if (chunk_record_found(r->body, &cr, &rev) == 0 &&
 	    cr.rec.state == TABLE_CHUNK_SEALED &&
 	    cr.rec.sealed_len == op->rec.sealed_len &&
 	    cr.rec.crc == op->rec.crc && op->attempts > 1) {
@@ -504,10 +316,8 @@ static void etcd_seal(struct table *tt, uint64_t id, uint64_t sealed_len,
 	op = op_new(t, OP_SEAL, &res.rec, done, arg);
 	if (!op) {
 		res.status = -ENOMEM;
-		{
-			done(arg, &res);
-			return;
-		}
+		done(arg, &res);
+		return;
 	}
 	send_seal(op);
 }
@@ -524,7 +334,8 @@ static void free_answered(struct op *op, const struct etcd_result *r)
 		op_finish(op, -EHOSTUNREACH, NULL);
 		return;
 	}
-	if (!r->succeeded && found_record(r, &cr, &rev) != -ENOENT) {
+	if (!r->succeeded &&
+	    chunk_record_found(r->body, &cr, &rev) != -ENOENT) {
 		op_finish(op, -ESTALE, NULL);
 		return;
 	} /* changed by another */
@@ -550,10 +361,8 @@ static void etcd_free_chunk(struct table *tt, uint64_t id, table_done_fn *done,
 	op = op_new(t, OP_FREE, &res.rec, done, arg);
 	if (!op) {
 		res.status = -ENOMEM;
-		{
-			done(arg, &res);
-			return;
-		}
+		done(arg, &res);
+		return;
 	}
 	chunk_key(t, res.rec.id, key, sizeof(key));
 	send_txn(op,
@@ -571,29 +380,30 @@ struct reclaim_walk {
 	struct etcd_table *t;
 	uint64_t session;
 	uint32_t epoch;
-	struct table_record *found;
-	size_t count, cap;
+	struct record_list found;
 };
 
 static bool collect_session(const struct table_record *rec, void *arg)
 {
 	struct reclaim_walk *w = arg;
-	uint64_t v;
 
 	if (rec->state != TABLE_CHUNK_OPEN || rec->session != w->session ||
-	    rec->epoch > w->epoch || idmap_get(&w->t->doomed, rec->id, &v))
+	    rec->epoch > w->epoch || doomed_has(w->t->doomed, rec->id))
 		return true;
-	if (w->count == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 16;
-		struct table_record *p = realloc(w->found, cap * sizeof(*p));
+	return record_list_push(&w->found, rec) == 0;
+}
 
-		if (!p)
-			return false;
-		w->found = p;
-		w->cap = cap;
-	}
-	w->found[w->count++] = *rec;
-	return true;
+static void reclaim_tried(void *arg, bool freed)
+{
+	struct reclaim_batch *b = arg;
+	struct table_result res = {0};
+
+	b->freed += freed;
+	if (--b->waiting)
+		return;
+	res.count = b->freed;
+	b->done(b->arg, &res);
+	free(b);
 }
 
 static void etcd_reclaim(struct table *tt, uint64_t session, uint32_t epoch,
@@ -605,27 +415,21 @@ static void etcd_reclaim(struct table *tt, uint64_t session, uint32_t epoch,
 	struct table_result res = {0};
 
 	table_iterate(t->local, collect_session, &w);
-	if (!b || w.count == 0) {
+	if (!b || w.found.count == 0) {
+		res.status = w.found.count ? -ENOMEM : 0;
 		free(b);
-		free(w.found);
-		res.status = w.count ? -ENOMEM : 0;
-		{
-			done(arg, &res);
-			return;
-		}
+		record_list_free(&w.found);
+		done(arg, &res);
+		return;
 	}
 	b->done = done;
 	b->arg = arg;
 	b->waiting = 1; /* until every settle has started */
-	for (size_t i = 0; i < w.count; i++)
-		doom(t, &w.found[i], b);
-	free(w.found);
-	b->waiting--;
-	if (b->waiting == 0) { /* no settle could start */
-		res.count = b->freed;
-		done(arg, &res);
-		free(b);
-	}
+	b->waiting += w.found.count;
+	for (size_t i = 0; i < w.found.count; i++)
+		doomed_add(t->doomed, &w.found.recs[i], reclaim_tried, b);
+	record_list_free(&w.found);
+	reclaim_tried(b, false); /* every settle has started */
 }
 
 /* ---- answers ---- */
@@ -644,9 +448,6 @@ static void answered(void *arg, const struct etcd_result *r)
 	case OP_FREE:
 		free_answered(op, r);
 		break;
-	case OP_SETTLE:
-		settle_answered(op, r);
-		break;
 	}
 }
 
@@ -655,11 +456,10 @@ static void answered(void *arg, const struct etcd_result *r)
 static int etcd_lookup(struct table *tt, uint64_t id, struct table_record *rec)
 {
 	struct etcd_table *t = to_etcd(tt);
-	uint64_t v;
 	int rc;
 
 	if (cluster_id_node(id) != t->node ||
-	    idmap_get(&t->doomed, cluster_id_local(id), &v))
+	    doomed_has(t->doomed, cluster_id_local(id)))
 		return -ENOENT;
 	rc = table_lookup(t->local, cluster_id_local(id), rec);
 	if (rc == 0)
@@ -677,9 +477,8 @@ static bool visit_cluster_id(const struct table_record *rec, void *arg)
 {
 	struct visit_wrap *w = arg;
 	struct table_record r = *rec;
-	uint64_t v;
 
-	if (idmap_get(&w->t->doomed, rec->id, &v))
+	if (doomed_has(w->t->doomed, rec->id))
 		return true;
 	r.id = cluster_chunk_id(w->t->node, rec->id);
 	return w->visit(&r, w->arg);
@@ -719,7 +518,7 @@ static int etcd_locate(struct table *tt, uint64_t id,
 
 uint64_t table_etcd_backlog(struct table *tt)
 {
-	return to_etcd(tt)->doomed.count;
+	return doomed_count(to_etcd(tt)->doomed);
 }
 
 static void etcd_close(struct table *tt)
@@ -728,10 +527,8 @@ static void etcd_close(struct table *tt)
 
 	while (t->ops)
 		op_free(t->ops); /* their calls were dropped with the etcd */
-	if (t->retry)
-		event_free(t->retry);
+	doomed_free(&t->doomed);
 	idmap_fini(&t->revisions);
-	idmap_fini(&t->doomed);
 	table_close(&t->local);
 	free(t);
 }
@@ -753,14 +550,15 @@ int table_etcd_new(struct table *local, struct etcd *e,
 		   struct table **out)
 {
 	struct etcd_table *t = calloc(1, sizeof(*t));
+	struct doomed_opts d = {.etcd = e,
+				.local = local,
+				.prefix = o->prefix,
+				.node = o->node};
 
-	if (!t || idmap_init(&t->doomed, 64)) {
-		free(t);
+	if (!t)
 		return -ENOMEM;
-	}
-	t->retry = evtimer_new(etcd_base(e), retry_doomed, t);
-	if (!t->retry) {
-		idmap_fini(&t->doomed);
+	d.revisions = &t->revisions;
+	if (doomed_new(&d, &t->doomed)) {
 		free(t);
 		return -ENOMEM;
 	}

@@ -542,6 +542,7 @@ static int alloc_once(struct done *d)
 static int refused(const char *name, const char *dir)
 {
 	struct done d;
+	struct table_stats st;
 	uint64_t took_ms, deadline;
 
 	join(name);
@@ -552,6 +553,12 @@ static int refused(const char *name, const char *dir)
 			  "-EHOSTUNREACH",
 			  d.res.status);
 	took_ms = (clock_mono_us() - d.started_us) / 1000;
+	table_stats(table, &st);
+	if (table_etcd_backlog(table) != 1 || st.open_chunks != 1)
+		violation("a refused alloc whose record may exist must keep "
+			  "its space until etcd says: %" PRIu64
+			  " waiting, %" PRIu64 " open chunks",
+			  table_etcd_backlog(table), st.open_chunks);
 	printf("refused: an alloc without quorum failed with EHOSTUNREACH "
 	       "(CHUNK_E_UNAVAILABLE to clients) after %" PRIu64 " ms\n",
 	       took_ms);
@@ -564,6 +571,18 @@ static int refused(const char *name, const char *dir)
 		violation("allocs still fail after etcd came back: %d",
 			  d.res.status);
 	printf("refused: allocs succeed again after etcd's quorum returned\n");
+	/* The refused alloc's space was held until etcd confirmed it has no
+	 * record of it; then freed. */
+	deadline = clock_mono_us() + HANG_S * 1000000ull;
+	while (table_etcd_backlog(table) && clock_mono_us() < deadline)
+		run_loop(100, NULL);
+	table_stats(table, &st);
+	if (table_etcd_backlog(table) || st.open_chunks != 1)
+		violation("the refused alloc's space was not settled: %" PRIu64
+			  " waiting, %" PRIu64 " open chunks",
+			  table_etcd_backlog(table), st.open_chunks);
+	printf("refused: the refused alloc's space was freed once etcd "
+	       "confirmed it\n");
 	leave();
 	return 0;
 }

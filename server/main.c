@@ -584,13 +584,37 @@ static int serve(const struct config *cfg)
 	return rc;
 }
 
+/* A cluster member's pool, recovered as its start would: an OPEN chunk
+ * whose seal etcd committed is sealed, not freed. */
+static int open_member_pool(const struct config *cfg, struct pool **pool,
+			    struct table **table)
+{
+	struct cluster_opts co = {.endpoints = cfg->etcd_endpoints,
+				  .prefix = cfg->cluster_prefix,
+				  .timeout_ms = cfg->etcd_timeout_ms};
+	char err[512];
+
+	if (open_pool_only(cfg, pool))
+		return -1;
+	if (cluster_recover_pool(&co, *pool, table, err, sizeof(err))) {
+		log_error("cluster: %s; not verifying (without [cluster] "
+			  "endpoints, OPEN chunks whose seal etcd recorded "
+			  "would be freed)",
+			  err);
+		pool_close(pool);
+		return -1;
+	}
+	return 0;
+}
+
 static int verify(const struct config *cfg)
 {
 	struct pool *pool = NULL;
 	struct table *table = NULL;
 	int rc;
 
-	if (open_pool(cfg, &pool, &table))
+	if (cfg->etcd_endpoints[0] ? open_member_pool(cfg, &pool, &table)
+				   : open_pool(cfg, &pool, &table))
 		return EXIT_FAILURE;
 	rc = run_verify(pool, table);
 	table_close(&table);

@@ -202,6 +202,40 @@ int cluster_join(struct event_base *base, const struct cluster_opts *o,
 	return 0;
 }
 
+int cluster_recover_pool(const struct cluster_opts *o, struct pool *pool,
+			 struct table **table, char *err, size_t err_len)
+{
+	struct startup s = {0};
+	int rc;
+
+	cluster_uuid_hex(pool->geo.uuid, s.self.pool);
+	s.base = event_base_new();
+	if (!s.base || idmap_init(&s.revisions, 16)) {
+		snprintf(err, err_len, "out of memory");
+		end_startup(&s, true);
+		return -ENOMEM;
+	}
+	rc = etcd_new(s.base, o->endpoints, o->timeout_ms, &s.etcd, err,
+		      err_len);
+	if (rc == 0)
+		rc = join_read_node(s.etcd, o->prefix, s.self.pool,
+				    &s.self.node, err, err_len);
+	if (rc == 0)
+		rc = reconcile_read(s.etcd, o->prefix, s.self.node, &s.records,
+				    err, err_len);
+	else if (rc == -ENOENT) /* etcd knows nothing of this pool */
+		rc = reconcile_empty(&s.records);
+	if (rc == 0)
+		rc = open_local(&s, pool, err, err_len);
+	if (rc == 0) {
+		*table = s.local;
+		s.local = NULL;
+		idmap_fini(&s.revisions); /* a failed end frees it */
+	}
+	end_startup(&s, rc != 0);
+	return rc;
+}
+
 void cluster_leave(struct cluster **cp)
 {
 	struct cluster *c = *cp;

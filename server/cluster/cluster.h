@@ -48,6 +48,16 @@ int cluster_join(struct event_base *base, const struct cluster_opts *o,
 		 struct pool *pool, struct cluster **out, struct table **table,
 		 struct reconcile_report *rep, char *err, size_t err_len);
 
+/*
+ * Loads the pool's own table as cluster_join would, without joining: an
+ * OPEN chunk etcd holds SEALED is sealed, the other OPEN chunks freed.
+ * For chunkd --verify. Reads etcd only (o->endpoints, o->prefix,
+ * o->timeout_ms). Returns 0 and sets *table (the pool's pmem table), or a
+ * negative errno with a one-line reason in err.
+ */
+int cluster_recover_pool(const struct cluster_opts *o, struct pool *pool,
+			 struct table **table, char *err, size_t err_len);
+
 /* Leaves the cluster: stops the keepalive, revokes the lease (this
  * chunkd's registration and OPEN records go at once), drops what still
  * waits for etcd, and sets *c to NULL. Close the table after this. */

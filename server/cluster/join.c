@@ -97,25 +97,32 @@ static int try_claim(struct etcd *e, const char *prefix, const char *pool_hex,
 			      err_len);
 }
 
-int join_claim_node(struct etcd *e, const char *prefix, const char *pool_hex,
-		    const char *name, uint32_t *node, char *err, size_t err_len)
+int join_read_node(struct etcd *e, const char *prefix, const char *pool_hex,
+		   uint32_t *node, char *err, size_t err_len)
 {
 	char pool_key[CLUSTER_KEY_MAX];
 	struct etcd_kv kv;
+	int rc;
+
+	cluster_key_pool(pool_key, sizeof(pool_key), prefix, pool_hex);
+	rc = read_key(e, pool_key, &kv, err, err_len);
+	if (rc == 0 && node_of(&kv, node)) {
+		snprintf(err, err_len, "etcd's %s is not a node record",
+			 pool_key);
+		rc = -EPROTO;
+	}
+	return rc;
+}
+
+int join_claim_node(struct etcd *e, const char *prefix, const char *pool_hex,
+		    const char *name, uint32_t *node, char *err, size_t err_len)
+{
 	uint32_t candidate;
 	bool won = false;
 	int rc;
 
-	cluster_key_pool(pool_key, sizeof(pool_key), prefix, pool_hex);
 	for (int i = 0; i < CLAIM_ATTEMPTS; i++) {
-		rc = read_key(e, pool_key, &kv, err, err_len);
-		if (rc == 0 && node_of(&kv, node) == 0)
-			return 0;
-		if (rc == 0) {
-			snprintf(err, err_len, "etcd's %s is not a node record",
-				 pool_key);
-			return -EPROTO;
-		}
+		rc = join_read_node(e, prefix, pool_hex, node, err, err_len);
 		if (rc != -ENOENT)
 			return rc;
 		rc = highest_node(e, prefix, &candidate, err, err_len);

@@ -13,6 +13,11 @@
 #include "etcd/etcd.h"
 #include "member.h"
 
+/* The node number etcd has for pool_hex: 0, -ENOENT (none yet), or another
+ * negative errno with the reason in err. Changes nothing. */
+int join_read_node(struct etcd *e, const char *prefix, const char *pool_hex,
+		   uint32_t *node, char *err, size_t err_len);
+
 /*
  * The pool's node number (cluster_keys.h): the one etcd has for pool_hex,
  * or a new one, claimed with a create-if-absent of both PREFIX/pools/UUID

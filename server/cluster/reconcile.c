@@ -93,6 +93,12 @@ int reconcile_read(struct etcd *e, const char *prefix, uint32_t node,
 	return 0;
 }
 
+int reconcile_empty(struct reconcile **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
 bool reconcile_settle(void *arg, const struct table_record *open,
 		      struct table_record *sealed)
 {

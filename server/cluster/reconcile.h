@@ -41,6 +41,9 @@ struct reconcile_report {
 int reconcile_read(struct etcd *e, const char *prefix, uint32_t node,
 		   struct reconcile **out, char *err, size_t err_len);
 
+/* Records of a node etcd has none of (a pool it does not know). */
+int reconcile_empty(struct reconcile **out);
+
 /* A table_pmem_settle_fn (arg: the reconcile): true when etcd holds the
  * OPEN chunk open as SEALED at the same place. */
 bool reconcile_settle(void *arg, const struct table_record *open,

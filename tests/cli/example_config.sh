@@ -6,7 +6,11 @@ chunkd=$1
 example=$2
 dir=$(mktemp -d /dev/shm/chunkd-example-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-sed 's/^# \([a-z_]* = \)/\1/' "$example" >"$dir/all.ini"
+# Cluster mode's endpoints: the test's own etcd (ctest's fixture), since
+# --verify of a cluster member reads etcd.
+: "${CHUNKD_TEST_ETCD:?the etcd fixture's endpoints are not set}"
+sed -e 's/^# \([a-z_]* = \)/\1/' \
+	-e "s|^endpoints = .*|endpoints = $CHUNKD_TEST_ETCD|" "$example" >"$dir/all.ini"
 keys=$(grep -c '^[a-z_]* = ' "$dir/all.ini")
 if [ "$keys" -lt 13 ]; then
 	echo "example config: only $keys keys"

@@ -124,3 +124,40 @@ Test(chunkd_cli, an_address_it_cannot_serve_on_is_one_clear_line)
 	cr_assert_neq(stat(pool, &st), 0,
 		      "the pool was created before the listener failed");
 }
+
+/* Cluster mode's flags are checked before anything starts. */
+Test(chunkd_cli, cluster_mode_needs_a_name_and_an_address)
+{
+	struct cmd_result r;
+
+	RUN_CHUNKD(&r, "--pool", pool, "--etcd-endpoints",
+		   "http://127.0.0.1:2379");
+	cr_assert_eq(r.status, 2);
+	expect_one_line_error(&r, "--cluster-name");
+	RUN_CHUNKD(&r, "--pool", pool, "--etcd-endpoints",
+		   "http://127.0.0.1:2379", "--cluster-name", "a");
+	cr_assert_eq(r.status, 2);
+	expect_one_line_error(&r, "--advertise ADDR");
+	RUN_CHUNKD(&r, "--pool", pool, "--etcd-endpoints", "127.0.0.1:2379");
+	cr_assert_eq(r.status, 2);
+	expect_one_line_error(&r, "http://HOST:PORT");
+	RUN_CHUNKD(&r, "--pool", pool, "--etcd-endpoints",
+		   "http://127.0.0.1:2379", "--cluster-name", "a/b");
+	cr_assert_eq(r.status, 2);
+	expect_one_line_error(&r, "name = a/b");
+}
+
+/* A cluster member's pool is verified as its start would recover it, which
+ * needs etcd: without it, chunkd says so rather than free what etcd may
+ * hold sealed. */
+Test(chunkd_cli, verify_of_a_member_without_etcd_refuses_with_the_reason)
+{
+	struct cmd_result r;
+
+	RUN_CHUNKD(&r, "--pool", pool, "--pool-size", "8M", "--log-level",
+		   "error", "--etcd-endpoints", "http://127.0.0.1:1",
+		   "--cluster-name", "a", "--advertise", "10.0.0.1",
+		   "--verify");
+	cr_assert_eq(r.status, 1);
+	expect_one_line_error(&r, "not verifying");
+}

@@ -13,6 +13,7 @@
 #define MAX_ENDPOINTS	   16
 #define RETRY_PAUSE_MS	   100 /* between rounds of refusing endpoints */
 #define CONNECT_TIMEOUT_MS 1000
+#define MAX_CONNECTIONS	   8
 
 struct etcd_http {
 	struct event_base *base;
@@ -188,6 +189,11 @@ int etcd_http_new(struct event_base *base, const char *endpoints,
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	/* A reclaim of many chunks starts as many transactions at once:
+	 * they queue for a few kept connections instead of each taking a
+	 * descriptor from chunkd's budget. */
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)MAX_CONNECTIONS);
 	*out = h;
 	return 0;
 }

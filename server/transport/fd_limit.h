@@ -3,8 +3,8 @@
  * completion channel), so the descriptor limit bounds the connections.
  * chunkd raises its soft limit to the hard one at start, keeps a reserve
  * for everything else (the pool, the event loop, rdma_cm, the admin socket
- * and its clients, logs), and by default allows as many connections as
- * the rest can hold.
+ * and its clients, in cluster mode etcd's connections (at most 8), logs),
+ * and by default allows as many connections as the rest can hold.
  */
 #ifndef CHUNKD_SERVER_FD_LIMIT_H
 #define CHUNKD_SERVER_FD_LIMIT_H

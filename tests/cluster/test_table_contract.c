@@ -283,6 +283,19 @@ Test(contract, reclaim_frees_only_that_sessions_open_chunks)
 	cr_assert_eq(reclaim(9, 1), 0, "a session with nothing");
 }
 
+/* The etcd backend starts one transaction per chunk at once. */
+Test(contract, reclaim_frees_many_chunks_at_once)
+{
+	struct table_record a;
+	struct table_stats st;
+
+	for (int i = 0; i < 40; i++)
+		cr_assert_eq(alloc(GRAN, 5, 1, &a), 0);
+	cr_assert_eq(reclaim(5, 1), 40);
+	table_stats(t, &st);
+	cr_assert_eq(st.used_bytes, 0);
+}
+
 Test(contract, reclaim_spares_chunks_of_a_later_epoch)
 {
 	struct table_record old, later, got;

@@ -92,50 +92,56 @@ static int set_pool(struct config *c, const char *key, const char *v, char *err,
 	return bad(err, len, "pool", key, v, "unknown key");
 }
 
-/* The [server] keys that are 32-bit counts in a range. */
-static uint32_t *server_number(struct config *c, const char *key, uint64_t *min,
-			       uint64_t *max, const char **want)
-{
-	static const struct {
-		const char *key;
-		size_t offset;
-		uint64_t min, max;
-		const char *want;
-	} keys[] = {
-		{"poll_us", offsetof(struct config, poll_us), 0, 1000000,
-		 "microseconds, 0 to 1000000"},
-		{"lease_ttl_ms", offsetof(struct config, lease_ttl_ms), 100,
-		 3600000, "milliseconds, 100 to 3600000"},
-		{"hello_timeout_ms", offsetof(struct config, hello_timeout_ms),
-		 100, 600000, "milliseconds, 100 to 600000"},
-		{"max_connections", offsetof(struct config, max_connections), 0,
-		 1000000, "a count, 0 (from the descriptor limit) to 1000000"},
-	};
+/* The keys that are 32-bit counts in a range. */
+static const struct number_key {
+	const char *section, *key;
+	size_t offset;
+	uint64_t min, max;
+	const char *want;
+} number_keys[] = {
+	{"server", "poll_us", offsetof(struct config, poll_us), 0, 1000000,
+	 "microseconds, 0 to 1000000"},
+	{"server", "lease_ttl_ms", offsetof(struct config, lease_ttl_ms), 100,
+	 3600000, "milliseconds, 100 to 3600000"},
+	{"server", "hello_timeout_ms",
+	 offsetof(struct config, hello_timeout_ms), 100, 600000,
+	 "milliseconds, 100 to 600000"},
+	{"server", "max_connections", offsetof(struct config, max_connections),
+	 0, 1000000, "a count, 0 (from the descriptor limit) to 1000000"},
+	{"cluster", "lease_ttl_s", offsetof(struct config, cluster_ttl_s), 2,
+	 3600, "seconds, 2 to 3600"},
+	{"cluster", "timeout_ms", offsetof(struct config, etcd_timeout_ms), 100,
+	 600000, "milliseconds, 100 to 600000"},
+};
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (!strcmp(key, keys[i].key)) {
-			*min = keys[i].min;
-			*max = keys[i].max;
-			*want = keys[i].want;
-			return (uint32_t *)((char *)c + keys[i].offset);
-		}
+/* Sets key of section if it is one of number_keys: 0, or -EINVAL with the
+ * reason; 1 when it is no such key. */
+static int set_number(struct config *c, const char *section, const char *key,
+		      const char *v, char *err, size_t len)
+{
+	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]);
+	     i++) {
+		const struct number_key *k = &number_keys[i];
+		uint64_t n;
+
+		if (strcmp(section, k->section) || strcmp(key, k->key))
+			continue;
+		if (parse_uint(v, k->max, &n) || n < k->min)
+			return bad(err, len, section, key, v, k->want);
+		*(uint32_t *)((char *)c + k->offset) = (uint32_t)n;
+		return 0;
 	}
-	return NULL;
+	return 1;
 }
 
 static int set_server(struct config *c, const char *key, const char *v,
 		      char *err, size_t len)
 {
-	uint64_t n, min, max;
-	const char *want;
-	uint32_t *number = server_number(c, key, &min, &max, &want);
+	uint64_t n;
+	int rc = set_number(c, "server", key, v, err, len);
 
-	if (number) {
-		if (parse_uint(v, max, &n) || n < min)
-			return bad(err, len, "server", key, v, want);
-		*number = (uint32_t)n;
-		return 0;
-	}
+	if (rc <= 0)
+		return rc;
 	if (!strcmp(key, "listen"))
 		return copy_text(c->listen, sizeof(c->listen), v)
 			       ? bad(err, len, "server", key, v, "too long")
@@ -209,7 +215,7 @@ static int set_prefix(struct config *c, const char *v, char *err, size_t len)
 static int set_cluster(struct config *c, const char *key, const char *v,
 		       char *err, size_t len)
 {
-	uint64_t n;
+	int rc;
 
 	if (!strcmp(key, "endpoints"))
 		return copy_text(c->etcd_endpoints, sizeof(c->etcd_endpoints),
@@ -230,21 +236,8 @@ static int set_cluster(struct config *c, const char *key, const char *v,
 		return copy_text(c->advertise, sizeof(c->advertise), v)
 			       ? bad(err, len, "cluster", key, v, "too long")
 			       : 0;
-	if (!strcmp(key, "lease_ttl_s")) {
-		if (parse_uint(v, 3600, &n) || n < 2)
-			return bad(err, len, "cluster", key, v,
-				   "seconds, 2 to 3600");
-		c->cluster_ttl_s = (uint32_t)n;
-		return 0;
-	}
-	if (!strcmp(key, "timeout_ms")) {
-		if (parse_uint(v, 600000, &n) || n < 100)
-			return bad(err, len, "cluster", key, v,
-				   "milliseconds, 100 to 600000");
-		c->etcd_timeout_ms = (uint32_t)n;
-		return 0;
-	}
-	return bad(err, len, "cluster", key, v, "unknown key");
+	rc = set_number(c, "cluster", key, v, err, len);
+	return rc <= 0 ? rc : bad(err, len, "cluster", key, v, "unknown key");
 }
 
 int config_set(struct config *cfg, const char *section, const char *key,

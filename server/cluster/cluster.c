@@ -18,7 +18,6 @@ struct cluster {
 	struct membership *members;
 	struct table *table; /* the cluster's, for the registration's figures */
 	char endpoints[1024];
-	char prefix[128];
 	unsigned timeout_ms;
 };
 
@@ -185,7 +184,6 @@ int cluster_join(struct event_base *base, const struct cluster_opts *o,
 		return -ENOMEM;
 	}
 	snprintf(c->endpoints, sizeof(c->endpoints), "%s", o->endpoints);
-	snprintf(c->prefix, sizeof(c->prefix), "%s", o->prefix);
 	c->timeout_ms = o->timeout_ms;
 	describe_self(o, pool, &s.self);
 	rc = start_up(&s, o, pool, rep, err, err_len);

@@ -8,6 +8,7 @@
 
 #include "chunk_record.h"
 #include "cluster_keys.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "etcd/etcd_json.h"
 #include "table/table_pmem.h"
@@ -27,15 +28,15 @@ struct settle {
 	doomed_tried_fn *tried;
 	void *arg;
 	unsigned attempts;
-	struct settle *prev, *next;
+	struct list_link link; /* on d->settles */
 };
 
 struct doomed {
 	struct doomed_opts o;
 	char prefix[128];
-	struct idmap ids;	/* pool id -> DOOMED_* */
-	struct event *retry;	/* settles the waiting while there are any */
-	struct settle *settles; /* in flight, for doomed_free */
+	struct idmap ids;	  /* pool id -> DOOMED_* */
+	struct event *retry;	  /* settles the waiting while there are any */
+	struct list_link settles; /* in flight, for doomed_free */
 };
 
 static void settle_start(struct settle *st);
@@ -61,10 +62,7 @@ static struct settle *settle_new(struct doomed *d,
 	st->rec = *rec;
 	st->tried = tried;
 	st->arg = arg;
-	st->next = d->settles;
-	if (d->settles)
-		d->settles->prev = st;
-	d->settles = st;
+	list_push(&d->settles, &st->link);
 	return st;
 }
 
@@ -81,12 +79,7 @@ static void settle_end(struct settle *st, bool freed)
 	}
 	if (st->tried)
 		st->tried(st->arg, freed);
-	if (st->prev)
-		st->prev->next = st->next;
-	else
-		d->settles = st->next;
-	if (st->next)
-		st->next->prev = st->prev;
+	list_remove(&st->link);
 	free(st);
 }
 
@@ -238,6 +231,7 @@ int doomed_new(const struct doomed_opts *o, struct doomed **out)
 		free(d);
 		return -ENOMEM;
 	}
+	list_init(&d->settles);
 	d->o = *o;
 	snprintf(d->prefix, sizeof(d->prefix), "%s", o->prefix);
 	d->o.prefix = d->prefix;
@@ -251,10 +245,11 @@ void doomed_free(struct doomed **dp)
 
 	if (!d)
 		return;
-	while (d->settles) {
-		struct settle *st = d->settles;
+	while (!list_empty(&d->settles)) {
+		struct settle *st =
+			LIST_ITEM(d->settles.next, struct settle, link);
 
-		d->settles = st->next;
+		list_remove(&st->link);
 		free(st);
 	}
 	event_free(d->retry);

@@ -312,18 +312,6 @@ const struct member *membership_self(const struct membership *m)
 	return &m->self;
 }
 
-int membership_find(const struct membership *m, const char *name,
-		    struct member *out)
-{
-	bool found;
-	size_t i = find_slot(m, name, &found);
-
-	if (!found)
-		return -ENOENT;
-	*out = m->members[i];
-	return 0;
-}
-
 int membership_find_node(const struct membership *m, uint32_t node,
 			 struct member *out)
 {

@@ -56,10 +56,7 @@ int64_t membership_lease(const struct membership *m);
 /* This chunkd's registration as last written. */
 const struct member *membership_self(const struct membership *m);
 
-/* Copies the live member called name, or the one serving node; -ENOENT
- * if there is none. */
-int membership_find(const struct membership *m, const char *name,
-		    struct member *out);
+/* Copies the live member serving node; -ENOENT if there is none. */
 int membership_find_node(const struct membership *m, uint32_t node,
 			 struct member *out);
 

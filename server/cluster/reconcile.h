@@ -30,7 +30,6 @@ struct reconcile;
 
 struct reconcile_report {
 	uint64_t kept;	     /* SEALED in both */
-	uint64_t settled;    /* OPEN here, sealed as etcd says */
 	uint64_t reclaimed;  /* SEALED here, unknown to etcd: freed */
 	uint64_t missing;    /* SEALED in etcd, absent here: reported */
 	uint64_t mismatched; /* SEALED in both, but different: reported */

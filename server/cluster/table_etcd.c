@@ -10,6 +10,7 @@
 
 #include "chunk_record.h"
 #include "doomed.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "etcd/etcd_json.h"
 #include "membership.h"
@@ -29,7 +30,7 @@ struct etcd_table {
 	char pool[CLUSTER_UUID_HEX];
 	uint32_t node;
 	struct idmap revisions; /* pool id -> its record's mod_revision */
-	struct op *ops;		/* waiting for etcd */
+	struct list_link ops;	/* waiting for etcd */
 };
 
 /* What an op does when its answer comes. */
@@ -55,7 +56,7 @@ struct op {
 	table_done_fn *done;
 	void *arg;
 	unsigned attempts;
-	struct op *prev, *next;
+	struct list_link link; /* on t->ops */
 };
 
 static struct etcd_table *to_etcd(struct table *t)
@@ -96,23 +97,13 @@ static struct op *op_new(struct etcd_table *t, enum op_kind kind,
 	op->rec = *rec;
 	op->done = done;
 	op->arg = arg;
-	op->next = t->ops;
-	if (t->ops)
-		t->ops->prev = op;
-	t->ops = op;
+	list_push(&t->ops, &op->link);
 	return op;
 }
 
 static void op_free(struct op *op)
 {
-	struct etcd_table *t = op->t;
-
-	if (op->prev)
-		op->prev->next = op->next;
-	else
-		t->ops = op->next;
-	if (op->next)
-		op->next->prev = op->prev;
+	list_remove(&op->link);
 	free(op);
 }
 
@@ -525,8 +516,9 @@ static void etcd_close(struct table *tt)
 {
 	struct etcd_table *t = to_etcd(tt);
 
-	while (t->ops)
-		op_free(t->ops); /* their calls were dropped with the etcd */
+	/* Their calls were dropped with the etcd. */
+	while (!list_empty(&t->ops))
+		op_free(LIST_ITEM(t->ops.next, struct op, link));
 	doomed_free(&t->doomed);
 	idmap_fini(&t->revisions);
 	table_close(&t->local);
@@ -557,6 +549,7 @@ int table_etcd_new(struct table *local, struct etcd *e,
 
 	if (!t)
 		return -ENOMEM;
+	list_init(&t->ops);
 	d.revisions = &t->revisions;
 	if (doomed_new(&d, &t->doomed)) {
 		free(t);

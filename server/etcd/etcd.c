@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/list.h"
 #include "common/log.h"
 #include "etcd_json.h"
 
@@ -14,8 +15,8 @@
 struct etcd {
 	struct event_base *base;
 	struct etcd_http *http;
-	bool lost; /* the last call found no etcd to answer it */
-	struct etcd_call *calls;
+	bool lost;		/* the last call found no etcd to answer it */
+	struct list_link calls; /* waiting for their answers */
 };
 
 struct etcd_call {
@@ -23,18 +24,8 @@ struct etcd_call {
 	struct etcd_http_request *req;
 	etcd_done_fn *done;
 	void *arg;
-	struct etcd_call *prev, *next; /* pending, for etcd_free */
+	struct list_link link; /* on e->calls, for etcd_free */
 };
-
-static void unlink_call(struct etcd_call *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		c->e->calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-}
 
 int etcd_new(struct event_base *base, const char *endpoints,
 	     unsigned timeout_ms, struct etcd **out, char *err, size_t err_len)
@@ -47,6 +38,7 @@ int etcd_new(struct event_base *base, const char *endpoints,
 		return -ENOMEM;
 	}
 	e->base = base;
+	list_init(&e->calls);
 	rc = etcd_http_new(base, endpoints, timeout_ms, &e->http, err, err_len);
 	if (rc) {
 		free(e);
@@ -60,10 +52,11 @@ void etcd_free(struct etcd **e)
 {
 	if (!*e)
 		return;
-	while ((*e)->calls) {
-		struct etcd_call *c = (*e)->calls;
+	while (!list_empty(&(*e)->calls)) {
+		struct etcd_call *c =
+			LIST_ITEM((*e)->calls.next, struct etcd_call, link);
 
-		unlink_call(c);
+		list_remove(&c->link);
 		etcd_http_cancel(&c->req);
 		free(c);
 	}
@@ -163,7 +156,7 @@ static void call_done(void *arg, const struct etcd_http_answer *a)
 	struct etcd_result r;
 	char why[512];
 
-	unlink_call(c);
+	list_remove(&c->link);
 	decode(a, &r, why, sizeof(why));
 	note_reachability(c->e, &r);
 	c->done(c->arg, &r);
@@ -186,11 +179,7 @@ int etcd_call(struct etcd *e, const char *path, json_t *request,
 	c->req = etcd_http_post(e->http, path, text, call_done, c);
 	if (!c->req)
 		goto err_free;
-	c->prev = NULL;
-	c->next = e->calls;
-	if (e->calls)
-		e->calls->prev = c;
-	e->calls = c;
+	list_push(&e->calls, &c->link);
 	free(text);
 	return 0;
 err_free:

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/list.h"
 
 #define MAX_ENDPOINTS	   16
 #define RETRY_PAUSE_MS	   100 /* between rounds of refusing endpoints */
@@ -24,7 +25,7 @@ struct etcd_http {
 	unsigned endpoint_count;
 	unsigned preferred; /* the endpoint that answered last */
 	unsigned timeout_ms;
-	struct etcd_http_request *pending; /* a list, for free */
+	struct list_link pending; /* the requests, for free */
 };
 
 struct etcd_http_request {
@@ -42,7 +43,7 @@ struct etcd_http_request {
 	uint64_t deadline_us;
 	struct event *retry; /* the pause before another round */
 	char error[CURL_ERROR_SIZE];
-	struct etcd_http_request *prev, *next;
+	struct list_link link; /* on h->pending */
 };
 
 static bool curl_ready;
@@ -171,6 +172,7 @@ int etcd_http_new(struct event_base *base, const char *endpoints,
 		snprintf(err, err_len, "cannot initialize libcurl");
 		return -ENOMEM;
 	}
+	list_init(&h->pending);
 	h->base = base;
 	h->timeout_ms = timeout_ms;
 	rc = split_endpoints(h, endpoints, err, err_len);
@@ -204,12 +206,7 @@ static void request_free(struct etcd_http_request *q)
 {
 	struct etcd_http *h = q->h;
 
-	if (q->prev)
-		q->prev->next = q->next;
-	else
-		h->pending = q->next;
-	if (q->next)
-		q->next->prev = q->prev;
+	list_remove(&q->link);
 	if (q->easy) {
 		curl_multi_remove_handle(h->multi, q->easy);
 		curl_easy_cleanup(q->easy);
@@ -229,8 +226,9 @@ void etcd_http_free(struct etcd_http **hp)
 
 	if (!h)
 		return;
-	while (h->pending)
-		request_free(h->pending);
+	while (!list_empty(&h->pending))
+		request_free(LIST_ITEM(h->pending.next,
+				       struct etcd_http_request, link));
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
 	if (h->timer)
@@ -362,10 +360,7 @@ static struct etcd_http_request *start(struct etcd_http *h, const char *path,
 	if (!q)
 		return NULL;
 	q->h = h;
-	q->next = h->pending;
-	if (h->pending)
-		h->pending->prev = q;
-	h->pending = q;
+	list_push(&h->pending, &q->link);
 	q->path = strdup(path);
 	q->body = strdup(body);
 	q->line = line;

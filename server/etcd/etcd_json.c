@@ -11,7 +11,8 @@
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 
-char *etcd_json_b64(const char *text)
+/* Base64 of text (a new string: free it), or NULL. */
+static char *etcd_json_b64(const char *text)
 {
 	size_t n = strlen(text);
 	size_t len = sodium_base64_ENCODED_LEN(n, B64);

@@ -64,9 +64,6 @@ int etcd_json_kv(const json_t *kv, struct etcd_kv *out);
 json_t *etcd_json_kvs(const json_t *range_answer);
 json_t *etcd_json_txn_range(const json_t *txn_answer, size_t i);
 
-/* Base64 of text (a new string: free it), or NULL. */
-char *etcd_json_b64(const char *text);
-
 /* JSON strings of text in base64, and of an int64, as the gateway wants
  * keys, values and int64 fields; NULL when memory ran out. */
 json_t *etcd_json_b64_string(const char *text);

@@ -5,11 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "copy_list.h"
 #include "wire.h"
 
-#define ERROR_FIXED_LEN	    10u
-#define HELLO_FIXED_LEN	    6u
-#define ELSEWHERE_FIXED_LEN 12u
+#define ERROR_FIXED_LEN	      10u
+#define HELLO_FIXED_LEN	      6u
+#define ELSEWHERE_FIXED_LEN   12u
+#define PLACED_FIXED_LEN      32u /* GRANT's fields, then the copy list */
+#define COPIES_FIXED_LEN      8u  /* the chunk, then the copy list */
+#define SEAL_COPIES_FIXED_LEN 32u /* plus 8 bytes per copy */
 
 /* Body length of each fixed-size type; -1 for unknown types. */
 static int fixed_body_len(unsigned type)
@@ -22,6 +26,7 @@ static int fixed_body_len(unsigned type)
 	case PROTO_HELLO:
 		return HELLO_FIXED_LEN; /* plus name and mac */
 	case PROTO_OPEN:
+	case PROTO_OPEN_COPY:
 	case PROTO_RENEW:
 	case PROTO_RENEWED:
 		return 8;
@@ -29,7 +34,14 @@ static int fixed_body_len(unsigned type)
 	case PROTO_FREE:
 		return 16;
 	case PROTO_SEAL:
+	case PROTO_ALLOC_COPY:
 		return 24;
+	case PROTO_SEAL_COPIES:
+		return SEAL_COPIES_FIXED_LEN; /* plus the ids */
+	case PROTO_PLACED:
+		return PLACED_FIXED_LEN; /* plus the copy list */
+	case PROTO_COPIES:
+		return COPIES_FIXED_LEN; /* plus the copy list */
 	case PROTO_WELCOME:
 	case PROTO_PERSIST:
 	case PROTO_GRANT:
@@ -67,7 +79,13 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 	case PROTO_ALLOC:
 		wire_put_u64(b, m->u.alloc.size);
 		wire_put_u32(b + 8, m->u.alloc.epoch);
-		wire_put_u32(b + 12, 0);
+		wire_put_u32(b + 12, m->u.alloc.copies);
+		break;
+	case PROTO_ALLOC_COPY:
+		wire_put_u64(b, m->u.alloc.size);
+		wire_put_u64(b + 8, m->u.alloc.of);
+		wire_put_u32(b + 16, m->u.alloc.epoch);
+		wire_put_u32(b + 20, 0);
 		break;
 	case PROTO_GRANT:
 		wire_put_u64(b, m->u.grant.chunk);
@@ -84,10 +102,30 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 		wire_put_u32(b + 28, 0);
 		break;
 	case PROTO_SEAL:
+	case PROTO_SEAL_COPIES:
 		wire_put_u64(b, m->u.seal.chunk);
 		wire_put_u64(b + 8, m->u.seal.length);
 		wire_put_u32(b + 16, m->u.seal.crc);
 		wire_put_u32(b + 20, m->u.seal.epoch);
+		if (m->hdr.type == PROTO_SEAL)
+			break;
+		wire_put_u32(b + 24, m->u.seal.count);
+		wire_put_u32(b + 28, 0);
+		for (unsigned i = 0; i < m->u.seal.count; i++)
+			wire_put_u64(b + SEAL_COPIES_FIXED_LEN + 8 * i,
+				     m->u.seal.copies[i]);
+		break;
+	case PROTO_PLACED:
+		wire_put_u64(b, m->u.placed.chunk);
+		wire_put_u64(b + 8, m->u.placed.addr);
+		wire_put_u64(b + 16, m->u.placed.length);
+		wire_put_u32(b + 24, m->u.placed.rkey);
+		wire_put_u32(b + 28, m->u.placed.epoch);
+		copy_list_put(&m->u.placed.where, b + PLACED_FIXED_LEN);
+		break;
+	case PROTO_COPIES:
+		wire_put_u64(b, m->u.copies.chunk);
+		copy_list_put(&m->u.copies.list, b + COPIES_FIXED_LEN);
 		break;
 	case PROTO_RENEW:
 	case PROTO_RENEWED:
@@ -97,6 +135,7 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 					    : 0);
 		break;
 	case PROTO_OPEN:
+	case PROTO_OPEN_COPY:
 		wire_put_u64(b, m->u.open.chunk);
 		break;
 	case PROTO_FREE:
@@ -129,6 +168,24 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 	}
 }
 
+/* The bytes after the fixed part of PLACED, COPIES and SEAL_COPIES; -1
+ * when they cannot be sent. */
+static int variable_len(const struct proto_msg *m)
+{
+	switch (m->hdr.type) {
+	case PROTO_PLACED:
+		return copy_list_wire_len(&m->u.placed.where,
+					  PROTO_MAX_COPIES - 1);
+	case PROTO_COPIES:
+		return copy_list_wire_len(&m->u.copies.list, PROTO_MAX_COPIES);
+	default: /* SEAL_COPIES */
+		if (m->u.seal.count == 0 ||
+		    m->u.seal.count > PROTO_MAX_COPIES - 1)
+			return -1;
+		return 8 * (int)m->u.seal.count;
+	}
+}
+
 int proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap)
 {
 	struct proto_header hdr = msg->hdr;
@@ -145,6 +202,14 @@ int proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap)
 		if (msg->u.elsewhere.addr_len > PROTO_ADDR_MAX)
 			return -EINVAL;
 		body += msg->u.elsewhere.addr_len;
+	}
+	if (hdr.type == PROTO_PLACED || hdr.type == PROTO_COPIES ||
+	    hdr.type == PROTO_SEAL_COPIES) {
+		int more = variable_len(msg);
+
+		if (more < 0)
+			return -EINVAL;
+		body += more;
 	}
 	if (hdr.type == PROTO_HELLO) {
 		if (msg->u.hello.name_len > PROTO_NAME_MAX ||
@@ -197,6 +262,49 @@ static int decode_elsewhere(const uint8_t *b, uint32_t len, struct proto_msg *m)
 	return 0;
 }
 
+static int decode_seal_copies(const uint8_t *b, uint32_t len,
+			      struct proto_msg *m)
+{
+	uint32_t count = wire_get_u32(b + 24);
+
+	if (count == 0 || count > PROTO_MAX_COPIES - 1 ||
+	    wire_get_u32(b + 28) != 0 ||
+	    len != SEAL_COPIES_FIXED_LEN + 8 * count)
+		return -EBADMSG;
+	m->u.seal.chunk = wire_get_u64(b);
+	m->u.seal.length = wire_get_u64(b + 8);
+	m->u.seal.crc = wire_get_u32(b + 16);
+	m->u.seal.epoch = wire_get_u32(b + 20);
+	m->u.seal.count = count;
+	for (unsigned i = 0; i < count; i++)
+		m->u.seal.copies[i] =
+			wire_get_u64(b + SEAL_COPIES_FIXED_LEN + 8 * i);
+	return 0;
+}
+
+/* PLACED, COPIES and SEAL_COPIES, whose fixed part len covers. */
+static int decode_variable(const uint8_t *b, uint32_t len, struct proto_msg *m)
+{
+	uint32_t fixed = (uint32_t)fixed_body_len(m->hdr.type);
+
+	if (len < fixed)
+		return -EBADMSG;
+	if (m->hdr.type == PROTO_SEAL_COPIES)
+		return decode_seal_copies(b, len, m);
+	if (m->hdr.type == PROTO_COPIES) {
+		m->u.copies.chunk = wire_get_u64(b);
+		return copy_list_get(b + fixed, len - fixed, PROTO_MAX_COPIES,
+				     &m->u.copies.list);
+	}
+	m->u.placed.chunk = wire_get_u64(b);
+	m->u.placed.addr = wire_get_u64(b + 8);
+	m->u.placed.length = wire_get_u64(b + 16);
+	m->u.placed.rkey = wire_get_u32(b + 24);
+	m->u.placed.epoch = wire_get_u32(b + 28);
+	return copy_list_get(b + fixed, len - fixed, PROTO_MAX_COPIES - 1,
+			     &m->u.placed.where);
+}
+
 static int decode_hello(const uint8_t *b, uint32_t len, struct proto_msg *m)
 {
 	uint8_t name_len, mac_len;
@@ -233,6 +341,14 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 	case PROTO_ALLOC:
 		m->u.alloc.size = wire_get_u64(b);
 		m->u.alloc.epoch = wire_get_u32(b + 8);
+		m->u.alloc.copies = wire_get_u32(b + 12);
+		m->u.alloc.of = 0;
+		break;
+	case PROTO_ALLOC_COPY:
+		m->u.alloc.size = wire_get_u64(b);
+		m->u.alloc.of = wire_get_u64(b + 8);
+		m->u.alloc.epoch = wire_get_u32(b + 16);
+		m->u.alloc.copies = 0;
 		break;
 	case PROTO_GRANT:
 		m->u.grant.chunk = wire_get_u64(b);
@@ -252,6 +368,7 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 		m->u.seal.length = wire_get_u64(b + 8);
 		m->u.seal.crc = wire_get_u32(b + 16);
 		m->u.seal.epoch = wire_get_u32(b + 20);
+		m->u.seal.count = 0;
 		break;
 	case PROTO_RENEW:
 	case PROTO_RENEWED:
@@ -260,6 +377,7 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 			m->hdr.type == PROTO_RENEWED ? wire_get_u32(b + 4) : 0;
 		break;
 	case PROTO_OPEN:
+	case PROTO_OPEN_COPY:
 		m->u.open.chunk = wire_get_u64(b);
 		break;
 	case PROTO_FREE:
@@ -280,9 +398,10 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 static bool reserved_fields_zero(unsigned type, const uint8_t *b)
 {
 	switch (type) {
-	case PROTO_ALLOC:
 	case PROTO_FREE:
 		return wire_get_u32(b + 12) == 0;
+	case PROTO_ALLOC_COPY:
+		return wire_get_u32(b + 20) == 0;
 	case PROTO_WELCOME:
 	case PROTO_PERSIST:
 		return wire_get_u32(b + 28) == 0;
@@ -314,6 +433,9 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *msg)
 		return decode_hello(body, hdr.body_len, msg);
 	if (hdr.type == PROTO_ELSEWHERE)
 		return decode_elsewhere(body, hdr.body_len, msg);
+	if (hdr.type == PROTO_PLACED || hdr.type == PROTO_COPIES ||
+	    hdr.type == PROTO_SEAL_COPIES)
+		return decode_variable(body, hdr.body_len, msg);
 	if (hdr.body_len != (uint32_t)want)
 		return -EBADMSG;
 	if (!reserved_fields_zero(hdr.type, body))
@@ -325,14 +447,27 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *msg)
 const char *proto_type_name(unsigned type)
 {
 	static const char *const names[] = {
-		[PROTO_HELLO] = "HELLO",     [PROTO_WELCOME] = "WELCOME",
-		[PROTO_ALLOC] = "ALLOC",     [PROTO_GRANT] = "GRANT",
-		[PROTO_PERSIST] = "PERSIST", [PROTO_PERSISTED] = "PERSISTED",
-		[PROTO_SEAL] = "SEAL",	     [PROTO_SEALED] = "SEALED",
-		[PROTO_OPEN] = "OPEN",	     [PROTO_OPENED] = "OPENED",
-		[PROTO_FREE] = "FREE",	     [PROTO_FREED] = "FREED",
-		[PROTO_ERROR] = "ERROR",     [PROTO_RENEW] = "RENEW",
-		[PROTO_RENEWED] = "RENEWED", [PROTO_ELSEWHERE] = "ELSEWHERE",
+		[PROTO_HELLO] = "HELLO",
+		[PROTO_WELCOME] = "WELCOME",
+		[PROTO_ALLOC] = "ALLOC",
+		[PROTO_GRANT] = "GRANT",
+		[PROTO_PERSIST] = "PERSIST",
+		[PROTO_PERSISTED] = "PERSISTED",
+		[PROTO_SEAL] = "SEAL",
+		[PROTO_SEALED] = "SEALED",
+		[PROTO_OPEN] = "OPEN",
+		[PROTO_OPENED] = "OPENED",
+		[PROTO_FREE] = "FREE",
+		[PROTO_FREED] = "FREED",
+		[PROTO_ERROR] = "ERROR",
+		[PROTO_RENEW] = "RENEW",
+		[PROTO_RENEWED] = "RENEWED",
+		[PROTO_ELSEWHERE] = "ELSEWHERE",
+		[PROTO_PLACED] = "PLACED",
+		[PROTO_ALLOC_COPY] = "ALLOC_COPY",
+		[PROTO_SEAL_COPIES] = "SEAL_COPIES",
+		[PROTO_OPEN_COPY] = "OPEN_COPY",
+		[PROTO_COPIES] = "COPIES",
 	};
 
 	if (type >= sizeof(names) / sizeof(names[0]) || !names[type])
@@ -354,6 +489,7 @@ const char *proto_status_name(unsigned status)
 		[PROTO_ST_STALE] = "stale lease epoch",
 		[PROTO_ST_AUTH] = "authentication failed",
 		[PROTO_ST_UNAVAILABLE] = "cluster table unavailable",
+		[PROTO_ST_FEW_SERVERS] = "too few live servers for the copies",
 	};
 
 	if (status >= sizeof(names) / sizeof(names[0]) || !names[status])

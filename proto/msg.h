@@ -10,14 +10,22 @@
  *            chunkd requires it, HMAC-SHA256(secret, nonce || name) over
  *            the 32-byte nonce chunkd sent in rdma_cm's accept private
  *            data (proto/auth.h)
- *   ALLOC    u64 size, u32 epoch, u32 0             GRANT
+ *   ALLOC    u64 size, u32 epoch, u32 copies (0 or   GRANT, or PLACED
+ *            1: one; more: cluster mode, R copies)   when copies > 1
  *   PERSIST  u64 chunk, u64 offset, u64 length,     PERSISTED
  *            u32 epoch, u32 0
  *   SEAL     u64 chunk, u64 length, u32 crc32c,     SEALED
  *            u32 epoch
- *   OPEN     u64 chunk                              OPENED, or ELSEWHERE
+ *   OPEN     u64 chunk                              OPENED, ELSEWHERE,
+ *                                                   or COPIES
  *   FREE     u64 chunk, u32 epoch, u32 0            FREED
  *   RENEW    u32 epoch, u32 0                       RENEWED
+ *   ALLOC_COPY u64 size, u64 chunk, u32 epoch,      GRANT
+ *            u32 0: a further copy of chunk, in this chunkd's pool
+ *   SEAL_COPIES SEAL's fields, u32 count, u32 0,     SEALED
+ *            count x u64: the other copies' ids (sealed already); the
+ *            chunk is SEALED once every copy is
+ *   OPEN_COPY u64 chunk: this chunkd's copy itself   OPENED
  *
  *   WELCOME  u64 session, u32 epoch, u32 persist methods (PROTO_PERSIST_*),
  *            u32 max frame, u32 granularity, u32 lease ttl (ms), u32 0
@@ -28,6 +36,12 @@
  *   ELSEWHERE u64 chunk, u16 port, u8 address length, u8 0, address (no
  *            NUL, at most PROTO_ADDR_MAX): cluster mode, the chunk lives
  *            in another chunkd's pool; ask that chunkd
+ *   PLACED   GRANT's fields (the first copy), then a copy list of the
+ *            servers for the others (their ids 0)
+ *   COPIES   u64 chunk, then a copy list of its live copies: open one
+ *            with OPEN_COPY at its server
+ *   a copy list: u8 count (at most PROTO_MAX_COPIES), u8 0, then per copy
+ *            u64 id, u16 port, u8 address length, u8 0, address (no NUL)
  *   PERSISTED, SEALED, FREED: empty
  *   ERROR    u32 status (enum proto_status), u32 detail (after a refused
  *            seal: the chunk's new write rkey; after STALE: the session's
@@ -67,6 +81,11 @@ enum proto_type {
 	PROTO_RENEW = 14,
 	PROTO_RENEWED = 15,
 	PROTO_ELSEWHERE = 16,
+	PROTO_PLACED = 17,
+	PROTO_ALLOC_COPY = 18,
+	PROTO_SEAL_COPIES = 19,
+	PROTO_OPEN_COPY = 20,
+	PROTO_COPIES = 21,
 };
 
 /* Statuses an ERROR carries. */
@@ -83,6 +102,8 @@ enum proto_status {
 	PROTO_ST_AUTH = 10,	/* authentication failed */
 	PROTO_ST_UNAVAILABLE = 11, /* the cluster's table cannot change now
 				    * (etcd unreachable): try again later */
+	PROTO_ST_FEW_SERVERS = 12, /* fewer live servers with room than the
+				    * copies asked */
 };
 
 /* Persistence methods a server may offer (DESIGN.md). */
@@ -94,6 +115,20 @@ enum proto_status {
 #define PROTO_NAME_MAX		       64u /* a client\'s name in HELLO */
 #define PROTO_MAC_LEN		       32u /* HMAC-SHA256 */
 #define PROTO_NONCE_LEN		       32u
+#define PROTO_MAX_COPIES	       4u /* of one replicated chunk */
+
+/* Where one copy of a replicated chunk lives. */
+struct proto_copy {
+	uint64_t id; /* the copy's chunk id in its server's pool, or 0 */
+	uint16_t port;
+	uint8_t addr_len;
+	char addr[PROTO_ADDR_MAX + 1]; /* NUL-terminated */
+};
+
+struct proto_copy_list {
+	uint8_t count;
+	struct proto_copy copy[PROTO_MAX_COPIES];
+};
 
 struct proto_msg {
 	struct proto_header hdr; /* type and request_id matter to callers */
@@ -112,6 +147,8 @@ struct proto_msg {
 		struct {
 			uint64_t size;
 			uint32_t epoch;
+			uint32_t copies; /* ALLOC */
+			uint64_t of;	 /* ALLOC_COPY: the chunk copied */
 		} alloc;
 		struct {
 			uint64_t chunk, addr, length;
@@ -124,6 +161,8 @@ struct proto_msg {
 		struct {
 			uint64_t chunk, length;
 			uint32_t crc, epoch;
+			uint32_t count; /* SEAL_COPIES: the other copies */
+			uint64_t copies[PROTO_MAX_COPIES];
 		} seal;
 		struct {
 			uint64_t chunk;
@@ -139,6 +178,16 @@ struct proto_msg {
 			uint64_t chunk, addr, length;
 			uint32_t rkey, crc;
 		} opened;
+		struct {
+			/* PLACED: the grant of the first copy */
+			uint64_t chunk, addr, length;
+			uint32_t rkey, epoch;
+			struct proto_copy_list where; /* the others' servers */
+		} placed;
+		struct {
+			uint64_t chunk;
+			struct proto_copy_list list;
+		} copies;
 		struct {
 			uint64_t chunk;
 			uint16_t port;

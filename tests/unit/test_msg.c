@@ -5,6 +5,14 @@
 #include "proto/msg.h"
 #include "proto/wire.h"
 
+static void sample_copy(struct proto_copy *c, uint64_t id, const char *addr)
+{
+	c->id = id;
+	c->port = 7471;
+	c->addr_len = (uint8_t)strlen(addr);
+	strcpy(c->addr, addr);
+}
+
 static struct proto_msg sample(unsigned type)
 {
 	struct proto_msg m;
@@ -30,6 +38,41 @@ static struct proto_msg sample(unsigned type)
 	case PROTO_ALLOC:
 		m.u.alloc.size = 1ull << 33;
 		m.u.alloc.epoch = 4;
+		m.u.alloc.copies = 3;
+		break;
+	case PROTO_ALLOC_COPY:
+		m.u.alloc.size = 4096;
+		m.u.alloc.epoch = 4;
+		m.u.alloc.of = (2ull << 40) | 7;
+		break;
+	case PROTO_SEAL_COPIES:
+		m.u.seal.chunk = (2ull << 40) | 7;
+		m.u.seal.length = 4096;
+		m.u.seal.crc = 0xe3069283;
+		m.u.seal.epoch = 4;
+		m.u.seal.count = 2;
+		m.u.seal.copies[0] = (3ull << 40) | 1;
+		m.u.seal.copies[1] = (5ull << 40) | 2;
+		break;
+	case PROTO_OPEN_COPY:
+		m.u.open.chunk = (3ull << 40) | 1;
+		break;
+	case PROTO_PLACED:
+		m.u.placed.chunk = (2ull << 40) | 7;
+		m.u.placed.addr = 0x7f0000001000ull;
+		m.u.placed.length = 8192;
+		m.u.placed.rkey = 0xabcd;
+		m.u.placed.epoch = 2;
+		m.u.placed.where.count = 2;
+		sample_copy(&m.u.placed.where.copy[0], 0, "10.0.2.16");
+		sample_copy(&m.u.placed.where.copy[1], 0, "fd00::17");
+		break;
+	case PROTO_COPIES:
+		m.u.copies.chunk = (2ull << 40) | 7;
+		m.u.copies.list.count = 3;
+		sample_copy(&m.u.copies.list.copy[0], (2ull << 40) | 7, "a");
+		sample_copy(&m.u.copies.list.copy[1], (3ull << 40) | 1, "bb");
+		sample_copy(&m.u.copies.list.copy[2], (5ull << 40) | 2, "c");
 		break;
 	case PROTO_GRANT:
 		m.u.grant.chunk = 9;
@@ -89,7 +132,7 @@ static struct proto_msg sample(unsigned type)
 
 Test(msg, every_type_round_trips)
 {
-	for (unsigned type = PROTO_HELLO; type <= PROTO_ELSEWHERE; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_COPIES; type++) {
 		struct proto_msg in = sample(type), out;
 		uint8_t buf[PROTO_MAX_FRAME];
 		int len = proto_encode(&in, buf, sizeof(buf));
@@ -104,14 +147,14 @@ Test(msg, every_type_round_trips)
 		if (type == PROTO_ERROR)
 			cr_assert_str_eq(out.u.error.text, in.u.error.text);
 		else
-			cr_assert_eq(memcmp(&in.u, &out.u, 32), 0, "%s",
-				     proto_type_name(type));
+			cr_assert_eq(memcmp(&in.u, &out.u, sizeof(in.u)), 0,
+				     "%s", proto_type_name(type));
 	}
 }
 
 Test(msg, wrong_body_lengths_are_refused)
 {
-	for (unsigned type = PROTO_HELLO; type <= PROTO_ELSEWHERE; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_COPIES; type++) {
 		if (type == PROTO_ERROR)
 			continue;
 		struct proto_msg in = sample(type), out;
@@ -158,8 +201,11 @@ Test(msg, reserved_fields_must_be_zero)
 	const struct {
 		unsigned type, offset;
 	} reserved[] = {
-		{PROTO_HELLO, 0},    {PROTO_ALLOC, 12},	  {PROTO_FREE, 12},
-		{PROTO_PERSIST, 28}, {PROTO_WELCOME, 28}, {PROTO_RENEW, 4},
+		{PROTO_HELLO, 0},	 {PROTO_ALLOC_COPY, 20},
+		{PROTO_FREE, 12},	 {PROTO_PERSIST, 28},
+		{PROTO_WELCOME, 28},	 {PROTO_RENEW, 4},
+		{PROTO_SEAL_COPIES, 28}, {PROTO_PLACED, 33},
+		{PROTO_COPIES, 9},
 	};
 
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
@@ -226,5 +272,43 @@ Test(msg, elsewhere_addresses_are_checked)
 	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG,
 		     "a NUL in the address");
 	m.u.elsewhere.addr_len = PROTO_ADDR_MAX + 1;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+}
+
+Test(msg, copy_lists_are_checked)
+{
+	struct proto_msg m = sample(PROTO_COPIES), out;
+	uint8_t buf[PROTO_MAX_FRAME];
+	int len = proto_encode(&m, buf, sizeof(buf));
+
+	cr_assert_eq(len, (int)PROTO_HEADER_LEN + 8 + 2 + 3 * 12 + 4);
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), 0);
+	cr_assert_str_eq(out.u.copies.list.copy[1].addr, "bb");
+	cr_assert_eq(out.u.copies.list.copy[2].id, (5ull << 40) | 2);
+	buf[PROTO_HEADER_LEN + 8 + 2 + 12 + 1 + 12] = '\0';
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG,
+		     "a NUL in an address");
+	m.u.copies.list.count = PROTO_MAX_COPIES + 1;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample(PROTO_PLACED);
+	m.u.placed.where.count = PROTO_MAX_COPIES; /* the first is granted */
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m = sample(PROTO_COPIES);
+	m.u.copies.list.copy[0].addr_len = PROTO_ADDR_MAX + 1;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+}
+
+Test(msg, seal_copies_counts_are_checked)
+{
+	struct proto_msg m = sample(PROTO_SEAL_COPIES), out;
+	uint8_t buf[PROTO_MAX_FRAME];
+	int len = proto_encode(&m, buf, sizeof(buf));
+
+	cr_assert_eq(len, (int)PROTO_HEADER_LEN + 32 + 16);
+	wire_put_u32(buf + PROTO_HEADER_LEN + 24, 3); /* says 3, holds 2 */
+	cr_assert_eq(proto_decode(buf, (size_t)len, &out), -EBADMSG);
+	m.u.seal.count = 0;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.u.seal.count = PROTO_MAX_COPIES;
 	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL);
 }

@@ -12,6 +12,27 @@ static const char *state_word(enum table_chunk_state s)
 	return s == TABLE_CHUNK_SEALED ? "sealed" : "open";
 }
 
+/* The replication keys, where the record has them; -1 out of memory. */
+static int add_replication(json_t *o, const struct chunk_record *r)
+{
+	json_t *placed;
+	int rc = 0;
+
+	if (r->copies > 1)
+		rc |= json_object_set_new(o, "copies",
+					  json_integer((json_int_t)r->copies));
+	if (r->copy_of)
+		rc |= json_object_set_new(o, "copy_of",
+					  json_integer((json_int_t)r->copy_of));
+	if (r->placed_count == 0)
+		return rc;
+	placed = json_array();
+	for (unsigned i = 0; placed && i < r->placed_count; i++)
+		rc |= json_array_append_new(
+			placed, json_integer((json_int_t)r->placed[i]));
+	return rc | json_object_set_new(o, "placed", placed);
+}
+
 char *chunk_record_encode(const struct chunk_record *r)
 {
 	const struct table_record *t = &r->rec;
@@ -24,10 +45,37 @@ char *chunk_record_encode(const struct chunk_record *r)
 		"owner", (json_int_t)t->session, "epoch", (json_int_t)t->epoch,
 		"created", (json_int_t)t->created_s, "sealed",
 		(json_int_t)t->sealed_s);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *text = o && add_replication(o, r) == 0
+			     ? json_dumps(o, JSON_COMPACT)
+			     : NULL;
 
 	json_decref(o);
 	return text;
+}
+
+/* The optional replication keys; -EPROTO when one is malformed. */
+static int get_replication(json_t *o, struct chunk_record *r)
+{
+	json_t *copies = json_object_get(o, "copies");
+	json_t *copy_of = json_object_get(o, "copy_of");
+	json_t *placed = json_object_get(o, "placed");
+
+	if ((copies && !json_is_integer(copies)) ||
+	    (copy_of && !json_is_integer(copy_of)) ||
+	    (placed && (!json_is_array(placed) ||
+			json_array_size(placed) > TABLE_MAX_COPIES)))
+		return -EPROTO;
+	r->copies = copies ? (uint32_t)json_integer_value(copies) : 0;
+	r->copy_of = copy_of ? (uint64_t)json_integer_value(copy_of) : 0;
+	r->placed_count = placed ? (unsigned)json_array_size(placed) : 0;
+	for (unsigned i = 0; i < r->placed_count; i++) {
+		json_t *id = json_array_get(placed, i);
+
+		if (!json_is_integer(id))
+			return -EPROTO;
+		r->placed[i] = (uint64_t)json_integer_value(id);
+	}
+	return 0;
 }
 
 static int copy_name(char *out, size_t cap, const char *s)
@@ -72,7 +120,8 @@ int chunk_record_decode(const char *text, struct chunk_record *r)
 			&sealed) == 0 &&
 	    copy_name(r->server, sizeof(r->server), server) == 0 &&
 	    copy_name(r->pool, sizeof(r->pool), pool) == 0 &&
-	    (!strcmp(state, "open") || !strcmp(state, "sealed"))) {
+	    (!strcmp(state, "open") || !strcmp(state, "sealed")) &&
+	    get_replication(o, r) == 0) {
 		r->rec = (struct table_record){
 			.id = (uint64_t)id,
 			.offset = (uint64_t)off,

@@ -10,6 +10,11 @@
  * where in the pool's chunk area; owner and epoch are the session that
  * allocated it. An OPEN record is put under the holding chunkd's etcd
  * lease, so it dies with that chunkd; a SEALED one under none.
+ *
+ * A replicated chunk's record (its first copy's) adds "copies": R, and
+ * once sealed "placed": [ids of its R copies, on R servers]; the record of
+ * a further copy adds "copy_of": the chunk's id. The keys are absent for a
+ * chunk of one copy.
  */
 #ifndef CHUNKD_CLUSTER_CHUNK_RECORD_H
 #define CHUNKD_CLUSTER_CHUNK_RECORD_H
@@ -23,6 +28,10 @@ struct chunk_record {
 	struct table_record rec; /* rec.id is the cluster id */
 	char server[CLUSTER_NAME_MAX];
 	char pool[CLUSTER_UUID_HEX];
+	uint32_t copies;  /* of a replicated chunk's first copy; else 0 */
+	uint64_t copy_of; /* of a further copy; else 0 */
+	unsigned placed_count;
+	uint64_t placed[TABLE_MAX_COPIES]; /* a sealed replicated chunk */
 };
 
 /* The JSON text (malloc'd: free it), or NULL when memory ran out. */

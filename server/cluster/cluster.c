@@ -28,6 +28,7 @@ struct startup {
 	struct reconcile *records;
 	struct table *local;
 	struct idmap revisions;
+	struct idmap replicas; /* pool id -> R of kept first copies */
 	struct member self;
 	bool registered;
 };
@@ -97,7 +98,8 @@ static int start_up(struct startup *s, const struct cluster_opts *o,
 	int rc;
 
 	s->base = event_base_new();
-	if (!s->base || idmap_init(&s->revisions, 1024)) {
+	if (!s->base || idmap_init(&s->revisions, 1024) ||
+	    idmap_init(&s->replicas, 64)) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -116,7 +118,8 @@ static int start_up(struct startup *s, const struct cluster_opts *o,
 				   err_len);
 	s->registered = rc == 0;
 	if (rc == 0 &&
-	    reconcile_apply(s->records, s->local, &s->revisions, rep)) {
+	    (reconcile_apply(s->records, s->local, &s->revisions, rep) ||
+	     reconcile_replicas(s->records, &s->replicas))) {
 		snprintf(err, err_len, "out of memory");
 		rc = -ENOMEM;
 	}
@@ -131,6 +134,7 @@ static void end_startup(struct startup *s, bool failed)
 		table_close(&s->local);
 		idmap_fini(&s->revisions);
 	}
+	idmap_fini(&s->replicas); /* empty if the table took it */
 	reconcile_free(&s->records);
 	etcd_free(&s->etcd);
 	if (s->base)
@@ -162,6 +166,7 @@ static int start_serving(struct cluster *c, struct event_base *base,
 		return -ENOMEM;
 	}
 	to.members = c->members;
+	to.replicas = &s->replicas;
 	if (table_etcd_new(s->local, c->etcd, &to, &s->revisions, table)) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;

@@ -186,6 +186,18 @@ int reconcile_apply(struct reconcile *r, struct table *local,
 	return 0;
 }
 
+int reconcile_replicas(const struct reconcile *r, struct idmap *replicas)
+{
+	for (size_t i = 0; i < r->count; i++) {
+		const struct held *h = &r->held[i];
+
+		if (h->matched && h->cr.copies > 1 &&
+		    idmap_put(replicas, h->local, h->cr.copies))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 void reconcile_free(struct reconcile **r)
 {
 	if (!*r)

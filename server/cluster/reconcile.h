@@ -57,6 +57,10 @@ bool reconcile_settle(void *arg, const struct table_record *open,
 int reconcile_apply(struct reconcile *r, struct table *local,
 		    struct idmap *revisions, struct reconcile_report *rep);
 
+/* After reconcile_apply: fills replicas (pool id -> R) with the first
+ * copies of replicated chunks the pool kept. 0 or -ENOMEM. */
+int reconcile_replicas(const struct reconcile *r, struct idmap *replicas);
+
 void reconcile_free(struct reconcile **r);
 
 #endif

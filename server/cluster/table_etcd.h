@@ -43,6 +43,8 @@ struct table_etcd_opts {
 	const char *pool_hex;	    /* its pool's uuid */
 	uint32_t node;		    /* its pool's number */
 	struct membership *members; /* for the lease OPEN records go under */
+	struct idmap *replicas;	    /* pool id -> R of the replicated chunks
+				     * reconciliation kept (taken), or NULL */
 };
 
 /*

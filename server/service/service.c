@@ -374,12 +374,22 @@ static void refuse_alloc(struct service *s, struct proto_msg *r, int status,
 		fail(r, PROTO_ST_NOSPC, "no room for %llu bytes",
 		     (unsigned long long)size);
 	} else if (status == -EINVAL) {
-		fail(r, PROTO_ST_INVALID, "cannot allocate %llu bytes",
-		     (unsigned long long)size);
+		fail(r, PROTO_ST_INVALID,
+		     "cannot allocate %llu bytes (copies: 1 to %u; a further "
+		     "copy goes to another chunkd than its chunk's)",
+		     (unsigned long long)size, PROTO_MAX_COPIES);
 	} else if (status == -EHOSTUNREACH) {
 		fail(r, PROTO_ST_UNAVAILABLE,
 		     "the cluster's table cannot be reached (etcd); nothing "
 		     "was allocated: try again");
+	} else if (status == -EHOSTDOWN) {
+		fail(r, PROTO_ST_FEW_SERVERS,
+		     "fewer live chunkd servers with room for %llu bytes than "
+		     "the copies asked",
+		     (unsigned long long)size);
+	} else if (status == -EOPNOTSUPP) {
+		fail(r, PROTO_ST_INVALID,
+		     "replicated chunks need cluster mode (--etcd-endpoints)");
 	} else {
 		fail(r, PROTO_ST_INTERNAL, "the table failed: %s",
 		     strerror(-status));
@@ -411,6 +421,42 @@ static void grant_new_chunk(struct service *s, struct request *q,
 	r->u.grant.epoch = rec->epoch;
 }
 
+/* Fills l from copies; false when an address does not fit a message. */
+static bool copy_list(const struct table_copies *copies,
+		      struct proto_copy_list *l)
+{
+	l->count = 0;
+	for (unsigned i = 0; i < copies->count && i < PROTO_MAX_COPIES; i++) {
+		const struct table_copy *c = &copies->copy[i];
+		struct proto_copy *p = &l->copy[l->count++];
+		size_t len = strlen(c->loc.address);
+
+		if (len > PROTO_ADDR_MAX)
+			return false;
+		p->id = c->id;
+		p->port = c->loc.port;
+		p->addr_len = (uint8_t)len;
+		memcpy(p->addr, c->loc.address, len + 1);
+	}
+	return true;
+}
+
+/* The grant in r becomes PLACED: the first copy's, and where the others
+ * go. */
+static void placed(const struct table_copies *where, struct proto_msg *r)
+{
+	struct proto_msg g = *r;
+
+	r->hdr.type = PROTO_PLACED;
+	r->u.placed.chunk = g.u.grant.chunk;
+	r->u.placed.addr = g.u.grant.addr;
+	r->u.placed.length = g.u.grant.length;
+	r->u.placed.rkey = g.u.grant.rkey;
+	r->u.placed.epoch = g.u.grant.epoch;
+	if (!copy_list(where, &r->u.placed.where))
+		fail(r, PROTO_ST_INTERNAL, "a server's address is too long");
+}
+
 static void alloc_done(void *arg, const struct table_result *res)
 {
 	struct request *q = arg;
@@ -427,6 +473,8 @@ static void alloc_done(void *arg, const struct table_result *res)
 		refuse_stale(q->sess, q->epoch, &q->reply);
 	} else {
 		grant_new_chunk(s, q, &res->rec);
+		if (res->copies.count && q->reply.hdr.type == PROTO_GRANT)
+			placed(&res->copies, &q->reply);
 	}
 	finish(s, q);
 }
@@ -437,12 +485,21 @@ static void do_alloc(struct service *s, struct session *sess,
 {
 	struct request *q;
 
+	struct table_alloc_args a = {.size = req->u.alloc.size,
+				     .copies = req->u.alloc.copies,
+				     .copy_of = req->u.alloc.of};
+
 	if (check_epoch(s, sess, req->u.alloc.epoch, r) ||
 	    !(q = hold(s, sess, req, r)))
 		return;
+	a.session = sess->id;
+	a.epoch = sess->epoch;
 	request_wait_for_table(q);
-	table_alloc(s->table, req->u.alloc.size, sess->id, sess->epoch,
-		    alloc_done, q);
+	if (a.copies > 1 || a.copy_of)
+		table_alloc_replica(s->table, &a, alloc_done, q);
+	else
+		table_alloc(s->table, a.size, a.session, a.epoch, alloc_done,
+			    q);
 }
 
 /* Finds an OPEN chunk of this session, or fills an ERROR and fails. */
@@ -579,7 +636,12 @@ static void do_seal(struct service *s, struct session *sess,
 		return;
 	}
 	request_wait_for_table(q);
-	table_seal(s->table, chunk, len, got, seal_done, q);
+	if (req->hdr.type == PROTO_SEAL_COPIES)
+		table_seal_replicated(s->table, chunk, len, got,
+				      req->u.seal.copies, req->u.seal.count,
+				      seal_done, q);
+	else
+		table_seal(s->table, chunk, len, got, seal_done, q);
 }
 
 /* A chunk this server does not hold: where it lives (cluster mode), or
@@ -608,16 +670,21 @@ static void open_elsewhere(struct service *s, uint64_t chunk,
 	}
 }
 
-static void do_open(struct service *s, struct session *sess,
-		    const struct proto_msg *req, struct proto_msg *r)
+/* Grants read access to this pool's copy of chunk; elsewhere (a chunk
+ * this pool does not hold, but another chunkd may) says where that is. */
+static void open_here(struct service *s, struct session *sess, uint64_t chunk,
+		      bool elsewhere, struct proto_msg *r)
 {
-	uint64_t chunk = req->u.open.chunk;
 	struct table_record rec;
 	uint32_t rkey;
 	int rc;
 
 	if (table_lookup(s->table, chunk, &rec)) {
-		open_elsewhere(s, chunk, r);
+		if (elsewhere)
+			open_elsewhere(s, chunk, r);
+		else
+			fail(r, PROTO_ST_NOENT, "no chunk %llu here",
+			     (unsigned long long)chunk);
 		return;
 	}
 	if (rec.state != TABLE_CHUNK_SEALED) {
@@ -638,6 +705,42 @@ static void do_open(struct service *s, struct session *sess,
 	r->u.opened.length = rec.sealed_len;
 	r->u.opened.rkey = rkey;
 	r->u.opened.crc = rec.crc;
+}
+
+/* The table said where a chunk's copies are: COPIES for a replicated one,
+ * else this pool's chunk or where it lives. */
+static void copies_done(void *arg, const struct table_result *res)
+{
+	struct request *q = arg;
+	uint64_t chunk = q->msg.u.open.chunk;
+
+	if (res->status == 0 && res->copies.count) {
+		q->reply.hdr.type = PROTO_COPIES;
+		q->reply.u.copies.chunk = chunk;
+		if (!copy_list(&res->copies, &q->reply.u.copies.list))
+			fail(&q->reply, PROTO_ST_INTERNAL,
+			     "a server's address is too long");
+	} else if (q->sess) {
+		open_here(q->svc, q->sess, chunk, true, &q->reply);
+	}
+	finish(q->svc, q);
+}
+
+static void do_open(struct service *s, struct session *sess,
+		    const struct proto_msg *req, struct proto_msg *r)
+{
+	struct request *q;
+
+	if (req->hdr.type == PROTO_OPEN_COPY || !table_replicates(s->table)) {
+		open_here(s, sess, req->u.open.chunk,
+			  req->hdr.type == PROTO_OPEN, r);
+		return;
+	}
+	q = hold(s, sess, req, r);
+	if (!q)
+		return;
+	request_wait_for_table(q);
+	table_copies(s->table, req->u.open.chunk, copies_done, q);
 }
 
 static void free_done(void *arg, const struct table_result *res)
@@ -700,15 +803,18 @@ static void dispatch(struct service *s, struct session *sess,
 		do_hello(s, sess, req, r);
 		break;
 	case PROTO_ALLOC:
+	case PROTO_ALLOC_COPY:
 		do_alloc(s, sess, req, r);
 		break;
 	case PROTO_PERSIST:
 		do_persist(s, sess, req, r);
 		break;
 	case PROTO_SEAL:
+	case PROTO_SEAL_COPIES:
 		do_seal(s, sess, req, r);
 		break;
 	case PROTO_OPEN:
+	case PROTO_OPEN_COPY:
 		do_open(s, sess, req, r);
 		break;
 	case PROTO_FREE:

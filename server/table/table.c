@@ -47,6 +47,49 @@ int table_locate(struct table *t, uint64_t id, struct table_location *loc)
 	return t->ops->locate ? t->ops->locate(t, id, loc) : -ENOENT;
 }
 
+/* What a table that cannot replicate answers. */
+static void unsupported(table_done_fn *done, void *arg)
+{
+	struct table_result res = {.status = -EOPNOTSUPP};
+
+	done(arg, &res);
+}
+
+void table_alloc_replica(struct table *t, const struct table_alloc_args *a,
+			 table_done_fn *done, void *arg)
+{
+	if (t->ops->alloc_replica)
+		t->ops->alloc_replica(t, a, done, arg);
+	else
+		unsupported(done, arg);
+}
+
+void table_seal_replicated(struct table *t, uint64_t id, uint64_t sealed_len,
+			   uint32_t crc, const uint64_t *others, unsigned count,
+			   table_done_fn *done, void *arg)
+{
+	if (t->ops->seal_replicated)
+		t->ops->seal_replicated(t, id, sealed_len, crc, others, count,
+					done, arg);
+	else
+		unsupported(done, arg);
+}
+
+void table_copies(struct table *t, uint64_t id, table_done_fn *done, void *arg)
+{
+	struct table_result res = {0};
+
+	if (t->ops->copies)
+		t->ops->copies(t, id, done, arg);
+	else
+		done(arg, &res);
+}
+
+bool table_replicates(const struct table *t)
+{
+	return t->ops->copies != NULL;
+}
+
 void table_close(struct table **t)
 {
 	if (*t) {

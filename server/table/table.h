@@ -48,6 +48,29 @@ struct table_location {
 	uint16_t port;
 };
 
+#define TABLE_MAX_COPIES 4 /* of one replicated chunk */
+
+/* One copy of a replicated chunk (cluster mode). */
+struct table_copy {
+	uint64_t id; /* the copy's chunk id in its server's pool; 0 for one
+		      * not made yet */
+	struct table_location loc;
+};
+
+struct table_copies {
+	unsigned count;
+	struct table_copy copy[TABLE_MAX_COPIES];
+};
+
+/* A replicated allocation: the first copy of a chunk of `copies` copies,
+ * or (copy_of set) a further copy of chunk copy_of. */
+struct table_alloc_args {
+	uint64_t size, session;
+	uint32_t epoch;
+	unsigned copies; /* 2 to TABLE_MAX_COPIES for a first copy */
+	uint64_t copy_of;
+};
+
 /* Return false to stop an iteration early. */
 typedef bool table_visit_fn(const struct table_record *rec, void *arg);
 
@@ -56,6 +79,10 @@ struct table_result {
 	int status; /* 0: durable; else a negative errno, and nothing changed */
 	struct table_record rec; /* alloc and seal: the chunk's record now */
 	uint64_t count;		 /* reclaim: the OPEN chunks freed */
+	/* alloc of a first copy: the servers for the others (ids 0);
+	 * copies: the chunk's live copies */
+	struct table_copies copies;
+	uint64_t bad_copy; /* a refused replicated seal: the copy at fault */
 };
 
 /*
@@ -82,6 +109,15 @@ struct table_ops {
 	void (*close)(struct table *t);
 	/* May be NULL: a table that holds every chunk there is. */
 	int (*locate)(struct table *t, uint64_t id, struct table_location *loc);
+	/* May be NULL: a table that cannot replicate (all three). */
+	void (*alloc_replica)(struct table *t, const struct table_alloc_args *a,
+			      table_done_fn *done, void *arg);
+	void (*seal_replicated)(struct table *t, uint64_t id,
+				uint64_t sealed_len, uint32_t crc,
+				const uint64_t *others, unsigned count,
+				table_done_fn *done, void *arg);
+	void (*copies)(struct table *t, uint64_t id, table_done_fn *done,
+		       void *arg);
 };
 
 /* Backends embed this as their first member. */
@@ -132,6 +168,38 @@ void table_stats(struct table *t, struct table_stats *stats);
  * -EHOSTDOWN when the server it would live on is not running now. Answers
  * from what the table knows, without a round trip. */
 int table_locate(struct table *t, uint64_t id, struct table_location *loc);
+
+/*
+ * Replication (cluster mode; a table that cannot replicate fails these
+ * with -EOPNOTSUPP).
+ *
+ * table_alloc_replica: with a->copies, allocates the first copy as
+ * table_alloc does and chooses the servers for the others (res->copies,
+ * ids 0), failing with -EHOSTDOWN when fewer live servers have room; with
+ * a->copy_of, allocates a further copy of that chunk (-EINVAL if the chunk
+ * is this pool's own: copies live on distinct servers).
+ */
+void table_alloc_replica(struct table *t, const struct table_alloc_args *a,
+			 table_done_fn *done, void *arg);
+
+/* Seals the first copy id as table_seal does, once the `count` other copies
+ * (their ids) are sealed with the same length and CRC, each on a server of
+ * its own, as many as the chunk was allocated with; the chunk becomes
+ * SEALED in one change. -ENODATA with res->bad_copy when a copy is not so
+ * (the chunk stays OPEN). */
+void table_seal_replicated(struct table *t, uint64_t id, uint64_t sealed_len,
+			   uint32_t crc, const uint64_t *others, unsigned count,
+			   table_done_fn *done, void *arg);
+
+/* Where the copies of chunk id live (res->copies, only those on running
+ * servers), for readers; count 0 when the chunk is not replicated or not
+ * sealed yet. -ENOENT when there is no such chunk; -EHOSTUNREACH. A table
+ * that cannot replicate answers count 0. */
+void table_copies(struct table *t, uint64_t id, table_done_fn *done, void *arg);
+
+/* Whether the table can replicate (and so table_copies may take a round
+ * trip). */
+bool table_replicates(const struct table *t);
 
 /* Releases the table's memory (what is durable stays) and sets *t to NULL. */
 void table_close(struct table **t);

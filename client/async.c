@@ -102,6 +102,8 @@ static int prepare(struct chunk_client *c, uint64_t id, uint64_t off,
 {
 	if (!c)
 		return CHUNK_E_INVAL;
+	if (replica_sets_find(&c->replicas, id))
+		return CHUNK_E_INVAL; /* not yet for replicated chunks */
 	if (write) {
 		int st = chunk_cache_writable(&c->cache, id, rc);
 

@@ -1,14 +1,15 @@
-/* libchunkclient's chunk operations. */
+/* libchunkclient's chunk operations: the public calls. A replicated
+ * chunk's go to replicated.c; the rest to copy_ops.c through the client's
+ * connection, or through a peer for a chunk another chunkd holds. */
 #include <string.h>
 
 #include "client.h"
 #include "common/crc32c.h"
 #include "common/log.h"
+#include "copy_ops.h"
 #include "export.h"
-#include "mem.h"
 #include "persist_method.h"
-
-#define MAX_RDMA_PIECE (1u << 30)
+#include "replicated.h"
 
 CHUNK_EXPORT unsigned chunk_crc32c(unsigned crc, const void *buf, size_t len)
 {
@@ -16,88 +17,22 @@ CHUNK_EXPORT unsigned chunk_crc32c(unsigned crc, const void *buf, size_t len)
 }
 
 static int alloc_locked(struct chunk_client *c, unsigned long long size,
-			unsigned long long *chunk_id)
+			unsigned copies, unsigned long long *chunk_id)
 {
 	struct proto_msg req = {.hdr.type = PROTO_ALLOC};
-	struct remote_chunk *rc;
+	uint64_t id;
 	int st;
 
-	if (!c || !chunk_id || size == 0)
+	if (!chunk_id || size == 0 || copies == 0 || copies > PROTO_MAX_COPIES)
 		return CHUNK_E_INVAL;
-	req.u.alloc.size = size;
-	req.u.alloc.epoch = c->sess.epoch;
-	st = client_call(c, &req);
-	if (st)
-		return client_finish(c, st);
-	rc = chunk_cache_add(&c->cache, c->calls.reply.u.grant.chunk);
-	if (!rc)
-		return CHUNK_E_NOMEM;
-	rc->addr = c->calls.reply.u.grant.addr;
-	rc->length = c->calls.reply.u.grant.length;
-	rc->rkey = c->calls.reply.u.grant.rkey;
-	rc->writable = true;
-	*chunk_id = rc->id;
-	return CHUNK_OK;
-}
-
-static int writable_range(struct chunk_client *c, uint64_t id, uint64_t off,
-			  uint64_t len, struct remote_chunk **out)
-{
-	int st = chunk_cache_writable(&c->cache, id, out);
-
-	if (st == CHUNK_OK &&
-	    (off > (*out)->length || len > (*out)->length - off))
-		return CHUNK_E_INVAL;
-	return st;
-}
-
-/* A call that learnt of the lost lease itself reports it: the chunk it was
- * about is forgotten now, not at the next call. */
-static int forget_if_lost(struct chunk_client *c, uint64_t id, int st)
-{
-	if (st == CHUNK_E_STALE)
-		chunk_cache_forget_lost(&c->cache, id);
-	return st;
-}
-
-/*
- * Posts WRITEs of buf to the chunk. All but the last piece through the
- * bounce buffer are waited for (the buffer is reused). With held, the last
- * piece is built unsignaled into *held and not posted: the persist that
- * follows on the same QP posts it in the same doorbell and completes it.
- */
-static int post_writes(struct chunk_client *c, struct remote_chunk *rc,
-		       uint64_t off, const uint8_t *buf, size_t len,
-		       struct client_wr *held)
-{
-	struct ibv_mr *mr = client_mem_find(c, buf, len);
-	size_t piece_max = mr ? MAX_RDMA_PIECE : c->opts.bounce_size;
-	int st = CHUNK_OK;
-
-	while (len > 0 && st == CHUNK_OK) {
-		size_t piece = len < piece_max ? len : piece_max;
-		bool last = piece == len;
-		void *src = (void *)buf;
-		uint32_t lkey = mr ? mr->lkey : c->bounce_mr->lkey;
-
-		if (!mr) {
-			memcpy(c->bounce, buf, piece);
-			src = c->bounce;
-		}
-		if (last && held) {
-			client_wr_rdma(held, IBV_WR_RDMA_WRITE, src, lkey,
-				       piece, rc->addr + off, rc->rkey, false,
-				       WR_RDMA << 32);
-			break;
-		}
-		st = client_post_rdma(c, IBV_WR_RDMA_WRITE, src, lkey, piece,
-				      rc->addr + off, rc->rkey, true);
-		if (st == CHUNK_OK)
-			st = client_wait_sends(c);
-		buf += piece;
-		off += piece;
-		len -= piece;
+	if (copies > 1)
+		st = replicated_alloc(c, size, copies, &id);
+	else {
+		req.u.alloc.size = size;
+		st = copy_alloc(c, &req, &id);
 	}
+	if (st == CHUNK_OK)
+		*chunk_id = id;
 	return st;
 }
 
@@ -112,61 +47,62 @@ static int persist_written(struct chunk_client *c, struct remote_chunk *rc,
 static int write_locked(struct chunk_client *c, unsigned long long id,
 			unsigned long long off, const void *buf, size_t len)
 {
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
 	struct remote_chunk *rc;
-	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
+	int st;
 
+	if (set)
+		return replicated_write(c, set, off, buf, len, false);
+	st = copy_writable_range(c, id, off, len, &rc);
 	if (st || len == 0)
 		return st;
-	return client_finish(c, post_writes(c, rc, off, buf, len, NULL));
+	return client_finish(c, copy_post_writes(c, rc, off, buf, len, NULL));
 }
 
 static int persist_locked(struct chunk_client *c, unsigned long long id,
 			  unsigned long long off, unsigned long long len)
 {
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
 	struct remote_chunk *rc;
-	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
+	int st;
 
+	if (set)
+		return replicated_persist(c, set, off, len);
+	st = copy_writable_range(c, id, off, len, &rc);
 	if (st)
 		return st;
 	st = persist_written(c, rc, off, len, NULL);
-	return client_finish(c, forget_if_lost(c, id, st));
+	return client_finish(c, copy_forget_if_lost(c, id, st));
 }
 
 static int write_persist_locked(struct chunk_client *c, unsigned long long id,
 				unsigned long long off, const void *buf,
 				size_t len)
 {
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
 	struct client_wr last_write;
 	struct remote_chunk *rc;
-	int st = c ? writable_range(c, id, off, len, &rc) : CHUNK_E_INVAL;
+	int st;
 
+	if (set)
+		return replicated_write(c, set, off, buf, len, true);
+	st = copy_writable_range(c, id, off, len, &rc);
 	if (st || len == 0)
 		return st;
-	st = post_writes(c, rc, off, buf, len, &last_write);
+	st = copy_post_writes(c, rc, off, buf, len, &last_write);
 	if (st == CHUNK_OK)
 		st = persist_written(c, rc, off, len, &last_write);
-	return client_finish(c, forget_if_lost(c, id, st));
+	return client_finish(c, copy_forget_if_lost(c, id, st));
 }
 
 static int seal_locked(struct chunk_client *c, unsigned long long id,
 		       unsigned long long len, unsigned crc)
 {
-	struct proto_msg req = {.hdr.type = PROTO_SEAL};
-	struct remote_chunk *rc;
-	int st = c ? writable_range(c, id, 0, len, &rc) : CHUNK_E_INVAL;
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
 
-	if (st)
-		return st;
-	req.u.seal.chunk = id;
-	req.u.seal.length = len;
-	req.u.seal.crc = crc;
-	req.u.seal.epoch = c->sess.epoch;
-	st = client_call(c, &req);
-	if (st == CHUNK_E_CRC && c->calls.reply.u.error.detail)
-		rc->rkey = c->calls.reply.u.error.detail; /* still writable */
-	else if (st == CHUNK_OK)
-		rc->writable = false;
-	return client_finish(c, forget_if_lost(c, id, st));
+	if (set && set->writable)
+		return replicated_seal(c, set, len, crc);
+	return copy_seal(c, id, len, crc, NULL, 0);
 }
 
 /* chunkd answered that another chunkd holds the chunk: open it there, on
@@ -199,11 +135,8 @@ static int open_locked(struct chunk_client *c, unsigned long long id,
 		       struct chunk_info *info)
 {
 	struct proto_msg req = {.hdr.type = PROTO_OPEN};
-	struct remote_chunk *rc;
 	int st;
 
-	if (!c)
-		return CHUNK_E_INVAL;
 	if (peers_route(&c->peers, id))
 		return chunk_open(peers_route(&c->peers, id), id, info);
 	req.u.open.chunk = id;
@@ -212,95 +145,57 @@ static int open_locked(struct chunk_client *c, unsigned long long id,
 		return client_finish(c, st);
 	if (c->calls.reply.hdr.type == PROTO_ELSEWHERE)
 		return open_elsewhere(c, id, info);
-	rc = chunk_cache_add(&c->cache, id);
-	if (!rc)
-		return CHUNK_E_NOMEM;
-	rc->addr = c->calls.reply.u.opened.addr;
-	rc->length = c->calls.reply.u.opened.length;
-	rc->rkey = c->calls.reply.u.opened.rkey;
-	rc->crc = c->calls.reply.u.opened.crc;
-	rc->writable = false;
-	rc->readable = true;
-	if (info) {
-		info->length = rc->length;
-		info->crc32c = rc->crc;
-	}
-	return CHUNK_OK;
+	if (c->calls.reply.hdr.type == PROTO_COPIES)
+		return c->is_peer ? CHUNK_E_PROTO
+				  : replicated_open(c, id, info);
+	return copy_keep_opened(c, id, info);
 }
 
-static int post_reads(struct chunk_client *c, struct remote_chunk *rc,
-		      uint64_t off, uint8_t *buf, size_t len)
+/* A chunk this client has not opened yet: open it, wherever it lives. */
+static int open_to_read(struct chunk_client *c, unsigned long long id)
 {
-	struct ibv_mr *mr = client_mem_find(c, buf, len);
-	size_t piece_max = mr ? MAX_RDMA_PIECE : c->opts.bounce_size;
-	int st = CHUNK_OK;
-
-	while (len > 0 && st == CHUNK_OK) {
-		size_t piece = len < piece_max ? len : piece_max;
-		void *dst = mr ? (void *)buf : c->bounce;
-
-		st = client_post_rdma(c, IBV_WR_RDMA_READ, dst,
-				      mr ? mr->lkey : c->bounce_mr->lkey, piece,
-				      rc->addr + off, rc->rkey, true);
-		st = st ? st : client_wait_sends(c);
-		if (st == CHUNK_OK && !mr)
-			memcpy(buf, c->bounce, piece);
-		buf += piece;
-		off += piece;
-		len -= piece;
-	}
-	return st;
+	return peers_route(&c->peers, id) ? CHUNK_OK : open_locked(c, id, NULL);
 }
 
 static int read_locked(struct chunk_client *c, unsigned long long id,
 		       unsigned long long off, void *buf, size_t len)
 {
-	struct remote_chunk *rc = c ? chunk_cache_find(&c->cache, id) : NULL;
-	struct chunk_client *peer;
+	struct remote_chunk *rc = chunk_cache_find(&c->cache, id);
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
 	int st;
 
-	if (!c)
-		return CHUNK_E_INVAL;
-	if (!rc || !rc->readable) {
-		peer = peers_route(&c->peers, id);
-		if (!peer) {
-			st = open_locked(c, id, NULL);
-			if (st)
-				return st;
-			peer = peers_route(&c->peers, id);
-		}
-		if (peer) /* it lives on another chunkd */
-			return chunk_read(peer, id, off, buf, len);
-		rc = chunk_cache_find(&c->cache, id);
+	if (!set && (!rc || !rc->readable)) {
+		st = open_to_read(c, id);
+		if (st)
+			return st;
+		set = replica_sets_find(&c->replicas, id);
 	}
+	if (set)
+		return replicated_read(c, set, off, buf, len);
+	if (peers_route(&c->peers, id)) /* it lives on another chunkd */
+		return chunk_read(peers_route(&c->peers, id), id, off, buf,
+				  len);
+	rc = chunk_cache_find(&c->cache, id);
 	if (off > rc->length || len > rc->length - off)
 		return CHUNK_E_INVAL;
-	return client_finish(c, post_reads(c, rc, off, buf, len));
+	return client_finish(c, copy_post_reads(c, rc, off, buf, len));
 }
 
 static int free_locked(struct chunk_client *c, unsigned long long id)
 {
-	struct proto_msg req = {.hdr.type = PROTO_FREE};
-	struct chunk_client *peer;
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
+	struct chunk_client *peer = peers_route(&c->peers, id);
 	int st;
 
-	if (!c)
-		return CHUNK_E_INVAL;
-	peer = peers_route(&c->peers, id);
+	if (set)
+		return replicated_free(c, set);
 	if (peer) { /* a sealed chunk opened on another chunkd */
 		st = chunk_free(peer, id);
 		if (st == CHUNK_OK || st == CHUNK_E_NOENT)
 			peers_route_drop(&c->peers, id);
 		return st;
 	}
-	if (chunk_cache_forget_lost(&c->cache, id))
-		return CHUNK_E_STALE;
-	req.u.free.chunk = id;
-	req.u.free.epoch = c->sess.epoch;
-	st = client_call(c, &req);
-	if (st == CHUNK_OK || st == CHUNK_E_NOENT)
-		chunk_cache_forget(&c->cache, id);
-	return client_finish(c, st);
+	return copy_free(c, id);
 }
 
 /* The public entry points: each holds the client's lock (see client.h). */
@@ -308,16 +203,23 @@ static int free_locked(struct chunk_client *c, unsigned long long id)
 CHUNK_EXPORT int chunk_alloc(struct chunk_client *c, unsigned long long size,
 			     unsigned long long *chunk_id)
 {
+	return chunk_alloc_replicated(c, size, 1, chunk_id);
+}
+
+CHUNK_EXPORT int chunk_alloc_replicated(struct chunk_client *c,
+					unsigned long long size,
+					unsigned copies,
+					unsigned long long *chunk_id)
+{
 	int rc;
 
 	if (!c)
 		return CHUNK_E_INVAL;
 	client_lock(c);
-	rc = alloc_locked(c, size, chunk_id);
+	rc = alloc_locked(c, size, copies, chunk_id);
 	client_unlock(c);
 	return rc;
 }
-
 CHUNK_EXPORT int chunk_write(struct chunk_client *c, unsigned long long id,
 			     unsigned long long off, const void *buf,
 			     size_t len)

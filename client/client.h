@@ -15,6 +15,7 @@
 #include "peers.h"
 #include "proto/msg.h"
 #include "renewer.h"
+#include "replica_sets.h"
 
 #define CLIENT_CREDITS 16u /* the server's RECV credits */
 /* After the messages: the target of read-after-write's small READ. */
@@ -56,6 +57,7 @@ struct client_calls {
 	uint64_t sync_request;	/* the request a synchronous call waits on */
 	struct proto_msg reply; /* the last reply no layer took */
 	bool reply_ready;
+	bool sync_renews;	  /* the synchronous request renews the lease */
 	uint32_t busy_send_slots; /* bit i: send slot i awaits its completion */
 };
 
@@ -124,9 +126,10 @@ struct chunk_client {
 	struct renewer renewer;		      /* renewer.c; see its locking */
 	bool in_renewer;		      /* the renewer holds the lock */
 	struct client_async async;	      /* async.c */
-	struct client_peers peers; /* peers.c: other chunkd servers */
-	bool is_peer;		   /* a connection some client made on its
-				    * own: it follows no ELSEWHERE itself */
+	struct client_peers peers;    /* peers.c: other chunkd servers */
+	bool is_peer;		      /* a connection some client made on its
+				       * own: it follows no ELSEWHERE itself */
+	struct replica_sets replicas; /* replicated.c's chunks */
 };
 
 /* The connection to the chunkd at host:port that c made on its own (one is
@@ -212,6 +215,13 @@ int client_call(struct chunk_client *c, struct proto_msg *req);
 /* The same with before posted ahead of the request. */
 int client_call_after(struct chunk_client *c, struct proto_msg *req,
 		      struct client_wr *before);
+
+/* client_call_after() in two halves, so requests to several servers are
+ * all sent before any reply is waited for: start sends (CHUNK_OK or a
+ * transport error), finish waits for the reply as client_call(). */
+int client_call_start(struct chunk_client *c, struct proto_msg *req,
+		      struct client_wr *before);
+int client_call_finish(struct chunk_client *c);
 
 /* Sends len raw bytes as one message and waits for the reply (tests use
  * it to send malformed frames). Returns as client_call(). */

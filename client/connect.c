@@ -128,6 +128,7 @@ static void disconnect_peers(struct chunk_client *c)
 {
 	struct chunk_client *peer;
 
+	replica_sets_fini(&c->replicas); /* they point at the peers */
 	while ((peer = peers_take(&c->peers)))
 		chunk_client_disconnect(&peer);
 	peers_fini(&c->peers);

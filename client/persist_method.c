@@ -2,13 +2,21 @@
 
 /* ---- persist-rpc: a PERSIST request; chunkd flushes the range ---- */
 
-static int rpc_persist(struct chunk_client *c, const struct remote_chunk *rc,
-		       uint64_t off, uint64_t len, struct client_wr *held)
+static int rpc_start(struct chunk_client *c, const struct remote_chunk *rc,
+		     uint64_t off, uint64_t len, struct client_wr *held)
 {
 	struct proto_msg req;
 
 	client_persist_request(c, rc, off, len, &req);
-	return client_call_after(c, &req, held);
+	return client_call_start(c, &req, held);
+}
+
+static int rpc_persist(struct chunk_client *c, const struct remote_chunk *rc,
+		       uint64_t off, uint64_t len, struct client_wr *held)
+{
+	int st = rpc_start(c, rc, off, len, held);
+
+	return st ? st : client_call_finish(c);
 }
 
 static bool rpc_can_post(const struct chunk_client *c)
@@ -29,13 +37,18 @@ static int rpc_post(struct chunk_client *c, const struct remote_chunk *rc,
 /* ---- read-after-write: a small READ behind the WRITEs on the same QP,
  * where the platform places RDMA writes in the persistence domain ---- */
 
+static int raw_start(struct chunk_client *c, const struct remote_chunk *rc,
+		     uint64_t off, uint64_t len, struct client_wr *held)
+{
+	return client_post_tail_read(c, rc, off, len, WR_RDMA << 32, held);
+}
+
 static int raw_persist(struct chunk_client *c, const struct remote_chunk *rc,
 		       uint64_t off, uint64_t len, struct client_wr *held)
 {
-	int rc_post =
-		client_post_tail_read(c, rc, off, len, WR_RDMA << 32, held);
+	int st = raw_start(c, rc, off, len, held);
 
-	return rc_post ? rc_post : client_wait_sends(c);
+	return st ? st : client_wait_sends(c);
 }
 
 static bool raw_can_post(const struct chunk_client *c)
@@ -55,8 +68,9 @@ static int raw_post(struct chunk_client *c, const struct remote_chunk *rc,
 /* Cheapest first: read-after-write needs no server CPU. */
 static const struct persist_method methods[] = {
 	{CHUNK_PERSIST_READ_AFTER_WRITE, "read-after-write", raw_persist,
-	 raw_can_post, raw_post},
-	{CHUNK_PERSIST_RPC, "persist-rpc", rpc_persist, rpc_can_post, rpc_post},
+	 raw_start, client_wait_sends, raw_can_post, raw_post},
+	{CHUNK_PERSIST_RPC, "persist-rpc", rpc_persist, rpc_start,
+	 client_call_finish, rpc_can_post, rpc_post},
 };
 
 const struct persist_method *persist_method_choose(unsigned offered,

@@ -21,6 +21,11 @@ struct persist_method {
 	 * write, or NULL) in the same doorbell; returns when it is. */
 	int (*persist)(struct chunk_client *c, const struct remote_chunk *rc,
 		       uint64_t off, uint64_t len, struct client_wr *held);
+	/* persist in two halves, for several copies at once: start posts,
+	 * finish waits until the range is durable. */
+	int (*start)(struct chunk_client *c, const struct remote_chunk *rc,
+		     uint64_t off, uint64_t len, struct client_wr *held);
+	int (*finish)(struct chunk_client *c);
 	/* Whether an asynchronous persist can be posted now. */
 	bool (*can_post)(const struct chunk_client *c);
 	/* Posts the same so that async op `op` completes when it is durable

@@ -35,6 +35,8 @@ int client_status_from_proto(unsigned status)
 		return CHUNK_E_AUTH;
 	case PROTO_ST_UNAVAILABLE:
 		return CHUNK_E_UNAVAILABLE;
+	case PROTO_ST_FEW_SERVERS:
+		return CHUNK_E_FEW_SERVERS;
 	default:
 		return CHUNK_E_INTERNAL;
 	}
@@ -118,11 +120,12 @@ void client_persist_request(const struct chunk_client *c,
 static bool renews_lease(unsigned type)
 {
 	return type == PROTO_HELLO || type == PROTO_ALLOC ||
-	       type == PROTO_PERSIST || type == PROTO_SEAL ||
+	       type == PROTO_ALLOC_COPY || type == PROTO_PERSIST ||
+	       type == PROTO_SEAL || type == PROTO_SEAL_COPIES ||
 	       type == PROTO_FREE || type == PROTO_RENEW;
 }
 
-int client_call_after(struct chunk_client *c, struct proto_msg *req,
+int client_call_start(struct chunk_client *c, struct proto_msg *req,
 		      struct client_wr *before)
 {
 	int len, rc = client_wait_until(c, slot0_free);
@@ -134,11 +137,25 @@ int client_call_after(struct chunk_client *c, struct proto_msg *req,
 	if (len < 0)
 		return CHUNK_E_INVAL;
 	c->calls.reply_ready = false;
-	rc = post_frame(c, 0, len, before);
-	rc = rc ? rc : wait_reply(c);
-	if (rc == CHUNK_OK && renews_lease(req->hdr.type))
+	c->calls.sync_renews = renews_lease(req->hdr.type);
+	return post_frame(c, 0, len, before);
+}
+
+int client_call_finish(struct chunk_client *c)
+{
+	int rc = wait_reply(c);
+
+	if (rc == CHUNK_OK && c->calls.sync_renews)
 		client_lease_renewed(c);
 	return rc;
+}
+
+int client_call_after(struct chunk_client *c, struct proto_msg *req,
+		      struct client_wr *before)
+{
+	int rc = client_call_start(c, req, before);
+
+	return rc ? rc : client_call_finish(c);
 }
 
 int client_call(struct chunk_client *c, struct proto_msg *req)

@@ -23,6 +23,7 @@ static const char *const status_messages[] = {
 	[-CHUNK_E_AGAIN] = "too many operations in flight",
 	[-CHUNK_E_BUSY] = "the server is at its connection limit",
 	[-CHUNK_E_UNAVAILABLE] = "the cluster's table is unavailable",
+	[-CHUNK_E_FEW_SERVERS] = "fewer live servers than the copies asked",
 };
 
 #define STATUS_COUNT (sizeof(status_messages) / sizeof(status_messages[0]))

@@ -41,6 +41,8 @@ enum chunk_status {
 	CHUNK_E_UNAVAILABLE = -17, /* cluster mode: the cluster's table cannot
 				    * change now (etcd unreachable or without
 				    * quorum); nothing changed: try later */
+	CHUNK_E_FEW_SERVERS = -18, /* cluster mode: fewer live servers with
+				    * room than the copies asked */
 };
 
 /* A one-line English description of a status; never NULL, also for codes
@@ -160,6 +162,35 @@ unsigned chunk_client_persist_method(const struct chunk_client *client);
  * be reached; nothing was allocated). */
 int chunk_alloc(struct chunk_client *client, unsigned long long size,
 		unsigned long long *chunk_id);
+
+#define CHUNK_MAX_COPIES 4
+
+/*
+ * The same for a chunk of `copies` copies (1 to CHUNK_MAX_COPIES; 1 is
+ * chunk_alloc()), each on a chunkd of its own: cluster mode. The chunkd
+ * this client is connected to holds the first copy and chooses the
+ * servers of the others (the live ones with the most free bytes); the
+ * library connects to each and allocates its copy there. Then:
+ *
+ *   - chunk_write(), chunk_persist() and chunk_write_persist() write and
+ *     persist every copy (all posted before any is waited for) and succeed
+ *     only when every copy has the bytes (durable, for the persists);
+ *   - chunk_seal() has each server check the CRC32C of its own copy; the
+ *     chunk is SEALED only when every copy passed. A copy that fails is
+ *     named in the log and the chunk stays OPEN; copies that passed stay
+ *     sealed, and later writes go only to those still open;
+ *   - chunk_read() reads one copy (the connected server's first) and moves
+ *     to another within the call when a copy's server fails;
+ *   - chunk_free() frees every copy.
+ *
+ * The asynchronous calls do not take replicated chunks yet
+ * (CHUNK_E_INVAL). Fails as chunk_alloc(), and with CHUNK_E_FEW_SERVERS
+ * (fewer live servers with room than copies), CHUNK_E_INVAL (copies out of
+ * range, or replication asked outside cluster mode), or the error of a
+ * server that refused its copy (then nothing stays allocated).
+ */
+int chunk_alloc_replicated(struct chunk_client *client, unsigned long long size,
+			   unsigned copies, unsigned long long *chunk_id);
 
 /* The bytes granted to an OPEN chunk of this session: what chunk_alloc()
  * asked for, rounded up to the server's granularity. All of them may be

@@ -1,0 +1,243 @@
+/*
+ * Replicated chunks with real chunkd servers over RDMA and a real 3-member
+ * etcd, all inside the guest: three servers, chunks of 2 and 3 copies
+ * written, persisted and sealed through libchunkclient, then read back
+ * from each copy alone (the other servers stopped); a copy whose bytes
+ * differ (a raw RDMA WRITE with that copy's rkey, behind the library's
+ * back) makes the seal fail and the chunk stay OPEN.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/chunkd_proc.h"
+#include "../common/run_cmd.h"
+#include "chunkclient.h"
+#include "client.h"
+
+#define SERVERS	  3
+#define PORT0	  7540
+#define ETCD_PORT 28810
+#define LEN	  (64u * 1024)
+
+static struct chunkd_proc srv[SERVERS];
+static char pools[SERVERS][64], etcd_dir[96], prefix[64];
+static char endpoints[256];
+static struct cmd_result res;
+static const char *names[SERVERS] = {"ra", "rb", "rc"};
+
+static void start_etcd(void)
+{
+	char port[16];
+	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "start",
+			etcd_dir, port, NULL};
+
+	snprintf(etcd_dir, sizeof(etcd_dir), "/dev/shm/chunkd-repl-etcd-%d",
+		 (int)getpid());
+	snprintf(port, sizeof(port), "%d", ETCD_PORT);
+	cr_assert_eq(run_cmd(argv, &res), 0);
+	cr_assert_eq(res.status, 0, "etcd did not start: %s", res.err);
+	sscanf(res.out, "%255s", endpoints);
+}
+
+static void start_server(int i)
+{
+	const char *extra[] = {"--etcd-endpoints",
+			       endpoints,
+			       "--cluster-name",
+			       names[i],
+			       "--cluster-prefix",
+			       prefix,
+			       NULL};
+
+	chunkd_start(&srv[i], CHUNKD_BINARY, pools[i], "32M",
+		     (uint16_t)(PORT0 + i), extra);
+}
+
+static void setup(void)
+{
+	start_etcd();
+	snprintf(prefix, sizeof(prefix), "/repl-%d/", (int)getpid());
+	for (int i = 0; i < SERVERS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "repl-%d", i);
+		chunkd_fresh_pool(name, pools[i], sizeof(pools[i]));
+		start_server(i);
+	}
+}
+
+static void teardown(void)
+{
+	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "stop",
+			etcd_dir, NULL};
+
+	for (int i = 0; i < SERVERS; i++)
+		chunkd_finish(&srv[i], pools[i]);
+	run_cmd(argv, &res);
+}
+
+TestSuite(replicated, .init = setup, .fini = teardown, .timeout = 300);
+
+static void fill(uint8_t *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 9));
+}
+
+/* Allocates a chunk of copies copies through server 0, retrying while
+ * the servers' views of each other settle (each must have seen the
+ * others' registrations to place copies there). */
+static unsigned long long alloc_settled(struct chunk_client *c, unsigned copies)
+{
+	unsigned long long id = 0;
+	int st = CHUNK_E_FEW_SERVERS;
+
+	for (int i = 0; i < 100 && st == CHUNK_E_FEW_SERVERS; i++) {
+		st = chunk_alloc_replicated(c, LEN, copies, &id);
+		if (st == CHUNK_E_FEW_SERVERS)
+			usleep(100000);
+	}
+	cr_assert_eq(st, CHUNK_OK, "%s", chunk_strerror(st));
+	return id;
+}
+
+/* Which servers hold a copy of id: the ports of its replica set. */
+static void holders(struct chunk_client *c, unsigned long long id,
+		    bool held[SERVERS])
+{
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
+
+	cr_assert_not_null(set, "the library keeps the chunk's copies");
+	memset(held, 0, SERVERS * sizeof(held[0]));
+	for (unsigned i = 0; i < set->count; i++) {
+		cr_assert_geq(set->copy[i].port, PORT0);
+		cr_assert_lt(set->copy[i].port, PORT0 + SERVERS);
+		held[set->copy[i].port - PORT0] = true;
+	}
+}
+
+/* With only server i running, a fresh client of i reads id and gets
+ * want. */
+static void read_alone(int i, unsigned long long id, const uint8_t *want)
+{
+	static uint8_t back[LEN];
+	struct chunk_client *c = NULL;
+	struct chunk_info info;
+	int st = CHUNK_E_UNAVAILABLE;
+
+	for (int j = 0; j < SERVERS; j++)
+		if (j != i)
+			cr_assert_eq(chunkd_stop(&srv[j]), 0);
+	cr_assert_eq(chunk_client_connect(srv[i].addr, (uint16_t)(PORT0 + i),
+					  NULL, &c),
+		     CHUNK_OK);
+	/* The stopped servers' registrations go at their clean stop; the
+	 * watch may take a moment to tell server i. */
+	for (int k = 0; k < 50 && st != CHUNK_OK; k++) {
+		st = chunk_open(c, id, &info);
+		if (st != CHUNK_OK)
+			usleep(100000);
+	}
+	cr_assert_eq(st, CHUNK_OK, "server %d alone: %s", i,
+		     chunk_strerror(st));
+	cr_assert_eq(info.length, LEN);
+	memset(back, 0, sizeof(back));
+	cr_assert_eq(chunk_read(c, id, 0, back, LEN), CHUNK_OK);
+	cr_assert_eq(memcmp(back, want, LEN), 0, "server %d's copy differs", i);
+	chunk_client_disconnect(&c);
+	for (int j = 0; j < SERVERS; j++)
+		if (j != i)
+			start_server(j);
+}
+
+static void write_seal_read_each(unsigned copies)
+{
+	static uint8_t data[LEN];
+	struct chunk_client *c = NULL;
+	unsigned long long id;
+	bool held[SERVERS];
+	unsigned n = 0;
+
+	fill(data, LEN, copies);
+	cr_assert_eq(chunk_client_connect(srv[0].addr, PORT0, NULL, &c),
+		     CHUNK_OK);
+	id = alloc_settled(c, copies);
+	holders(c, id, held);
+	cr_assert(held[0], "the first copy is the connected server's");
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, LEN / 2), CHUNK_OK);
+	cr_assert_eq(chunk_write(c, id, LEN / 2, data + LEN / 2, LEN / 2),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_persist(c, id, LEN / 2, LEN / 2), CHUNK_OK);
+	cr_assert_eq(chunk_seal(c, id, LEN, chunk_crc32c(0, data, LEN)),
+		     CHUNK_OK);
+	chunk_client_disconnect(&c);
+	for (int i = 0; i < SERVERS; i++) {
+		if (!held[i])
+			continue;
+		read_alone(i, id, data);
+		n++;
+	}
+	cr_assert_eq(n, copies, "every copy was read alone");
+}
+
+Test(replicated, two_copies_each_read_back_alone)
+{
+	write_seal_read_each(2);
+}
+
+Test(replicated, three_copies_each_read_back_alone)
+{
+	write_seal_read_each(3);
+}
+
+/* Writes 8 bytes over the start of copy i of id with a raw RDMA WRITE on
+ * that copy's connection and rkey, behind the library's back. */
+static void corrupt_copy(struct chunk_client *c, unsigned long long id,
+			 unsigned i)
+{
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
+	struct chunk_client *conn = set->copy[i].conn;
+	struct remote_chunk *rc =
+		chunk_cache_find(&conn->cache, set->copy[i].id);
+
+	cr_assert_not_null(rc);
+	memset(conn->bounce, 0xee, 8);
+	cr_assert_eq(client_post_rdma(conn, IBV_WR_RDMA_WRITE, conn->bounce,
+				      conn->bounce_mr->lkey, 8, rc->addr,
+				      rc->rkey, true),
+		     CHUNK_OK);
+	cr_assert_eq(client_wait_sends(conn), CHUNK_OK);
+}
+
+Test(replicated, a_copy_that_differs_keeps_the_chunk_open)
+{
+	static uint8_t data[LEN], back[LEN];
+	struct chunk_client *c = NULL, *reader = NULL;
+	unsigned long long id;
+	unsigned crc;
+
+	fill(data, LEN, 9);
+	crc = chunk_crc32c(0, data, LEN);
+	cr_assert_eq(chunk_client_connect(srv[0].addr, PORT0, NULL, &c),
+		     CHUNK_OK);
+	id = alloc_settled(c, 3);
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, LEN), CHUNK_OK);
+	corrupt_copy(c, id, 2);
+	cr_assert_eq(chunk_seal(c, id, LEN, crc), CHUNK_E_CRC,
+		     "the copy that differs refuses the seal");
+	cr_assert_eq(
+		chunk_client_connect(srv[1].addr, PORT0 + 1, NULL, &reader),
+		CHUNK_OK);
+	cr_assert_eq(chunk_open(reader, id, NULL), CHUNK_E_STATE,
+		     "the chunk stays open");
+	/* Writing again reaches the copies still open; then it seals. */
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, LEN), CHUNK_OK);
+	cr_assert_eq(chunk_seal(c, id, LEN, crc), CHUNK_OK);
+	cr_assert_eq(chunk_read(reader, id, 0, back, LEN), CHUNK_OK);
+	cr_assert_eq(memcmp(back, data, LEN), 0);
+	chunk_client_disconnect(&reader);
+	chunk_client_disconnect(&c);
+}

@@ -29,6 +29,44 @@ static int write_file(const char *dir, const char *name, const void *data,
 	return fclose(f) == 0 && ok ? 0 : 1;
 }
 
+/* A copy list of two servers. */
+static void fill_list(struct proto_copy_list *l)
+{
+	l->count = 2;
+	for (unsigned i = 0; i < 2; i++) {
+		l->copy[i].id = (2ull + i) << 40 | 5;
+		l->copy[i].port = (uint16_t)(7471 + i);
+		strcpy(l->copy[i].addr, "10.0.2.15");
+		l->copy[i].addr_len = 9;
+	}
+}
+
+/* The messages of replicated chunks, and ELSEWHERE. */
+static void fill_replication(struct proto_msg *m, unsigned type)
+{
+	if (type == PROTO_ALLOC)
+		m->u.alloc.copies = 3;
+	if (type == PROTO_ALLOC_COPY) {
+		m->u.alloc.size = 65536;
+		m->u.alloc.of = 1ull << 40 | 5;
+	}
+	if (type == PROTO_SEAL_COPIES) {
+		m->u.seal.count = 2;
+		m->u.seal.copies[0] = 2ull << 40 | 5;
+		m->u.seal.copies[1] = 3ull << 40 | 5;
+	}
+	if (type == PROTO_PLACED)
+		fill_list(&m->u.placed.where);
+	if (type == PROTO_COPIES)
+		fill_list(&m->u.copies.list);
+	if (type == PROTO_ELSEWHERE) {
+		memset(&m->u.elsewhere, 0, sizeof(m->u.elsewhere));
+		strcpy(m->u.elsewhere.addr, "10.0.2.15");
+		m->u.elsewhere.addr_len = 9;
+		m->u.elsewhere.port = 7471;
+	}
+}
+
 /* A message of each type with every field set to something plausible. */
 static void fill(struct proto_msg *m, unsigned type)
 {
@@ -54,6 +92,8 @@ static void fill(struct proto_msg *m, unsigned type)
 	} else if (type == PROTO_RENEW || type == PROTO_RENEWED) {
 		m->u.renew.epoch = 1;
 		m->u.renew.lease_ttl_ms = type == PROTO_RENEWED ? 10000 : 0;
+	} else {
+		fill_replication(m, type);
 	}
 }
 
@@ -62,7 +102,7 @@ static int proto_corpus(const char *dir)
 	uint8_t frame[PROTO_MAX_FRAME];
 	int failed = 0;
 
-	for (unsigned type = PROTO_HELLO; type <= PROTO_RENEWED; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_COPIES; type++) {
 		struct proto_msg m;
 		char name[64];
 		int len;

@@ -422,8 +422,10 @@ static int make_memory(struct chunk_client *c)
 	size_t msgs_len = 2 * (size_t)CLIENT_CREDITS * PROTO_MAX_FRAME +
 			  CLIENT_SCRATCH_LEN;
 	int access = IBV_ACCESS_LOCAL_WRITE;
+	struct chunk_client *owner = c->pd_owner;
 
-	c->pd = ibv_alloc_pd(c->id->verbs);
+	c->pd_shared = owner && owner->pd && owner->pd->context == c->id->verbs;
+	c->pd = c->pd_shared ? owner->pd : ibv_alloc_pd(c->id->verbs);
 	c->msgs = calloc(1, msgs_len);
 	c->bounce = calloc(1, c->opts.bounce_size);
 	if (!c->pd || !c->msgs || !c->bounce)
@@ -547,7 +549,7 @@ void client_conn_release(struct chunk_client *c)
 		ibv_dereg_mr(c->msgs_mr);
 	if (c->bounce_mr)
 		ibv_dereg_mr(c->bounce_mr);
-	if (c->pd)
+	if (c->pd && !c->pd_shared)
 		ibv_dealloc_pd(c->pd);
 	if (c->cm)
 		rdma_destroy_event_channel(c->cm);

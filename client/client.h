@@ -130,6 +130,11 @@ struct chunk_client {
 	bool is_peer;		      /* a connection some client made on its
 				       * own: it follows no ELSEWHERE itself */
 	struct replica_sets replicas; /* replicated.c's chunks */
+	/* A peer takes its owner's protection domain when its route goes
+	 * through the same device, so memory the application registered
+	 * with the owner serves the peer's transfers too. */
+	struct chunk_client *pd_owner; /* the owner, for a peer */
+	bool pd_shared;		       /* pd is pd_owner's: not ours to free */
 };
 
 /* The connection to the chunkd at host:port that c made on its own (one is

@@ -67,9 +67,12 @@ static void free_layers(struct chunk_client *c)
 	client_free(c);
 }
 
-CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
-				      const struct chunk_client_opts *opts,
-				      struct chunk_client **client)
+/* Connects a client; a peer (owner not NULL) shares its owner's
+ * protection domain where it can. */
+static int connect_client(const char *host, uint16_t port,
+			  const struct chunk_client_opts *opts,
+			  struct chunk_client *owner,
+			  struct chunk_client **client)
 {
 	struct chunk_client *c;
 	int rc;
@@ -84,6 +87,7 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 	rc = client_new(host, port, opts, &upper, &c);
 	if (rc)
 		return rc;
+	c->pd_owner = owner;
 	rc = renewer_init(&c->renewer);
 	if (rc) {
 		client_free(c);
@@ -102,6 +106,13 @@ CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
 	return CHUNK_OK;
 }
 
+CHUNK_EXPORT int chunk_client_connect(const char *host, uint16_t port,
+				      const struct chunk_client_opts *opts,
+				      struct chunk_client **client)
+{
+	return connect_client(host, port, opts, NULL, client);
+}
+
 int client_connect_peer(struct chunk_client *c, const char *host, uint16_t port,
 			struct chunk_client **peer)
 {
@@ -113,7 +124,7 @@ int client_connect_peer(struct chunk_client *c, const char *host, uint16_t port,
 	log_info("session %llu: connecting to chunkd at %s port %u, which "
 		 "holds a chunk asked for",
 		 (unsigned long long)c->sess.id, host, port);
-	rc = chunk_client_connect(host, port, &c->opts, peer);
+	rc = connect_client(host, port, &c->opts, c, peer);
 	if (rc)
 		return rc;
 	(*peer)->is_peer = true;

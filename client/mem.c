@@ -68,8 +68,9 @@ struct ibv_mr *client_mem_find(struct chunk_client *c, const void *addr,
 			       size_t len)
 {
 	uintptr_t a = (uintptr_t)addr;
+	const struct chunk_client *holder = c->pd_shared ? c->pd_owner : c;
 
-	for (struct chunk_mem *m = c->mems; m; m = m->next) {
+	for (struct chunk_mem *m = holder->mems; m; m = m->next) {
 		uintptr_t start = (uintptr_t)m->mr->addr;
 
 		if (a >= start && a - start <= m->mr->length &&

@@ -153,10 +153,26 @@ static void read_alone(int i, unsigned long long id, const uint8_t *want)
 			start_server(j);
 }
 
-static void write_seal_read_each(unsigned copies)
+/* Every peer connection of id's copies shares the owner's protection
+ * domain (so registered memory serves them). */
+static void peers_share_pd(struct chunk_client *c, unsigned long long id)
+{
+	struct replica_set *set = replica_sets_find(&c->replicas, id);
+
+	for (unsigned i = 1; i < set->count; i++) {
+		cr_assert_neq(set->copy[i].conn, c);
+		cr_assert(set->copy[i].conn->pd_shared);
+		cr_assert_eq(set->copy[i].conn->pd, c->pd);
+	}
+}
+
+/* Writes a chunk of copies copies (from registered memory, or through
+ * the bounce buffers), seals it, and reads each copy alone. */
+static void write_seal_read_each(unsigned copies, bool registered)
 {
 	static uint8_t data[LEN];
 	struct chunk_client *c = NULL;
+	struct chunk_mem *mem = NULL;
 	unsigned long long id;
 	bool held[SERVERS];
 	unsigned n = 0;
@@ -164,9 +180,12 @@ static void write_seal_read_each(unsigned copies)
 	fill(data, LEN, copies);
 	cr_assert_eq(chunk_client_connect(srv[0].addr, PORT0, NULL, &c),
 		     CHUNK_OK);
+	if (registered)
+		cr_assert_eq(chunk_mem_reg(c, data, LEN, &mem), CHUNK_OK);
 	id = alloc_settled(c, copies);
 	holders(c, id, held);
 	cr_assert(held[0], "the first copy is the connected server's");
+	peers_share_pd(c, id);
 	cr_assert_eq(chunk_write_persist(c, id, 0, data, LEN / 2), CHUNK_OK);
 	cr_assert_eq(chunk_write(c, id, LEN / 2, data + LEN / 2, LEN / 2),
 		     CHUNK_OK);
@@ -174,6 +193,7 @@ static void write_seal_read_each(unsigned copies)
 	cr_assert_eq(chunk_seal(c, id, LEN, chunk_crc32c(0, data, LEN)),
 		     CHUNK_OK);
 	chunk_client_disconnect(&c);
+	chunk_mem_dereg(&mem);
 	for (int i = 0; i < SERVERS; i++) {
 		if (!held[i])
 			continue;
@@ -185,12 +205,12 @@ static void write_seal_read_each(unsigned copies)
 
 Test(replicated, two_copies_each_read_back_alone)
 {
-	write_seal_read_each(2);
+	write_seal_read_each(2, false);
 }
 
 Test(replicated, three_copies_each_read_back_alone)
 {
-	write_seal_read_each(3);
+	write_seal_read_each(3, true);
 }
 
 /* Writes 8 bytes over the start of copy i of id with a raw RDMA WRITE on

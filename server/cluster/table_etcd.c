@@ -90,13 +90,16 @@ static void etcd_seal(struct table *tt, uint64_t id, uint64_t sealed_len,
 {
 	struct etcd_table *t = table_etcd_of(tt);
 	struct table_result res = {0};
+	uint64_t copies;
 	struct op *op;
 
 	res.status = table_lookup(tt, id, &res.rec);
 	if (res.status == 0 && res.rec.state != TABLE_CHUNK_OPEN)
 		res.status = -EALREADY;
-	else if (res.status == 0 && sealed_len > res.rec.length)
-		res.status = -EINVAL;
+	else if (res.status == 0 &&
+		 (sealed_len > res.rec.length ||
+		  idmap_get(&t->replicas, cluster_id_local(id), &copies)))
+		res.status = -EINVAL; /* a chunk of copies: SEAL_COPIES */
 	if (res.status) {
 		done(arg, &res);
 		return;

@@ -22,6 +22,9 @@
 #include "table_etcd_internal.h"
 
 #define MAX_MEMBERS 256
+/* etcd round trips a replicated seal may take in all: retries after a
+ * lost answer, and fresh looks after a copy's record changed. */
+#define SEAL_ALL_ATTEMPTS (2 * SEAL_ATTEMPTS)
 
 /* ---- alloc ---- */
 
@@ -234,7 +237,6 @@ static void verify_answered(struct op *op, const struct etcd_result *r)
 			return;
 		}
 	}
-	op->attempts = 0;
 	send_seal_all(op);
 }
 
@@ -284,7 +286,7 @@ static void seal_all_answered(struct op *op, const struct etcd_result *r)
 	int found;
 
 	if (r->status) {
-		if (op->attempts < SEAL_ATTEMPTS)
+		if (op->attempts < SEAL_ALL_ATTEMPTS)
 			send_seal_all(op); /* the compares make it harmless */
 		else
 			table_etcd_op_finish(op, -EHOSTUNREACH, NULL);
@@ -301,7 +303,7 @@ static void seal_all_answered(struct op *op, const struct etcd_result *r)
 		return;
 	}
 	if (found == 0 && rev == table_etcd_revision(op->t, op->rec.id) &&
-	    op->attempts < SEAL_ATTEMPTS) {
+	    op->attempts < SEAL_ALL_ATTEMPTS) {
 		send_verify(op); /* a copy's record changed: look again */
 		return;
 	}

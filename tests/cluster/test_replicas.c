@@ -281,4 +281,6 @@ Test(replicas, wrong_counts_and_places_are_refused)
 	twice[0] = twice[1] = ids[1];
 	cr_assert_eq(seal_all(ids[0], 0xabc, twice, 2, &res), -EINVAL,
 		     "two copies on one server");
+	cr_assert_eq(seal(&srv[0], ids[0], 0xabc), -EINVAL,
+		     "a chunk of copies sealed as if it had one");
 }

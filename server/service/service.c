@@ -593,6 +593,22 @@ static void seal_done(void *arg, const struct table_result *res)
 		     "chunk %llu: the cluster's table cannot be reached "
 		     "(etcd); not sealed yet: seal it again",
 		     (unsigned long long)chunk);
+	else if (res->status == -ENODATA)
+		fail(&q->reply, PROTO_ST_STATE,
+		     "chunk %llu: its copy %llu is not sealed with this length "
+		     "and CRC32C; the chunk stays open",
+		     (unsigned long long)chunk,
+		     (unsigned long long)res->bad_copy);
+	else if (res->status == -EINVAL && q->msg.hdr.type == PROTO_SEAL)
+		fail(&q->reply, PROTO_ST_INVALID,
+		     "chunk %llu has further copies: seal it with SEAL_COPIES",
+		     (unsigned long long)chunk);
+	else if (res->status == -EINVAL || res->status == -EOPNOTSUPP)
+		fail(&q->reply, PROTO_ST_INVALID,
+		     "chunk %llu: the copies named are not its other copies, "
+		     "each on a chunkd of its own (or this is not cluster "
+		     "mode)",
+		     (unsigned long long)chunk);
 	else
 		/* Write access is gone: the chunk stays OPEN until its
 		 * session ends, and the client cannot write it again. */

@@ -135,7 +135,9 @@ int copy_seal(struct chunk_client *c, uint64_t id, uint64_t len, uint32_t crc,
 	for (unsigned i = 0; i < count && i < PROTO_MAX_COPIES; i++)
 		req.u.seal.copies[i] = others[i];
 	st = client_call(c, &req);
-	if (st == CHUNK_E_CRC && c->calls.reply.u.error.detail)
+	if ((st == CHUNK_E_CRC || st == CHUNK_E_STATE || st == CHUNK_E_INVAL) &&
+	    c->calls.reply.hdr.type == PROTO_ERROR &&
+	    c->calls.reply.u.error.detail)
 		rc->rkey = c->calls.reply.u.error.detail; /* still writable */
 	else if (st == CHUNK_OK)
 		rc->writable = false;

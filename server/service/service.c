@@ -568,6 +568,19 @@ static void refuse_seal(struct session *sess, const struct table_record *rec,
 	regrant_write(sess, rec, addr, r);
 }
 
+/* A seal the table refused before any change: the chunk is still OPEN
+ * and its session may write it again (the new rkey in the detail). */
+static void regrant_after_refusal(struct request *q)
+{
+	struct table_record rec;
+
+	if (q->sess &&
+	    table_lookup(q->svc->table, q->msg.u.seal.chunk, &rec) == 0 &&
+	    rec.state == TABLE_CHUNK_OPEN)
+		regrant_write(q->sess, &rec, q->svc->area + rec.offset,
+			      &q->reply);
+}
+
 static void seal_done(void *arg, const struct table_result *res)
 {
 	struct request *q = arg;
@@ -615,6 +628,8 @@ static void seal_done(void *arg, const struct table_result *res)
 		fail(&q->reply, PROTO_ST_INTERNAL,
 		     "chunk %llu: recording the seal failed: %s",
 		     (unsigned long long)chunk, strerror(-res->status));
+	if (res->status == -ENODATA || res->status == -EINVAL)
+		regrant_after_refusal(q);
 	finish(q->svc, q);
 }
 

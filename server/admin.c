@@ -16,6 +16,7 @@
 
 #include "cluster/cluster.h"
 #include "common/clock.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
 #include "service/stats.h"
@@ -40,6 +41,23 @@ struct admin {
 	struct cluster *cluster;
 	char pool_path[4096];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct list_link later; /* replies the table gives later */
+	bool deferred;		/* the request being handled answers later */
+};
+
+/*
+ * A reply that waits for the table (cluster mode: the copies of a chunk
+ * are read from etcd). It goes to the client that asked if that client is
+ * still connected; the table's completion frees it, even after the admin
+ * stopped (then a is NULL).
+ */
+struct admin_later {
+	struct admin *a;	 /* NULL once the admin stopped */
+	struct bufferevent *bev; /* NULL once the client left (or none) */
+	json_t *chunk;		 /* the record being shown */
+	json_t *reply;		 /* an answer that came at once */
+	bool waiting;		 /* the dispatch returned: answer by bev */
+	struct list_link link;	 /* on a->later */
 };
 
 /* ---- replies ---- */
@@ -232,7 +250,77 @@ static json_t *free_chunk(struct admin *a, const struct table_record *r)
 	return reply;
 }
 
-static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
+static void send_line(struct bufferevent *bev, const char *text)
+{
+	bufferevent_write(bev, text, strlen(text));
+	bufferevent_write(bev, "\n", 1);
+}
+
+static char *reply_text(json_t *reply);
+
+/* Adds the live copies to the chunk's record (a replicated chunk). */
+static void show_copies_done(void *arg, const struct table_result *res)
+{
+	struct admin_later *l = arg;
+	json_t *copies = json_array(), *reply;
+	char *text;
+
+	for (unsigned i = 0; copies && i < res->copies.count; i++)
+		json_array_append_new(
+			copies,
+			json_pack("{s:I, s:s, s:i}", "id",
+				  (json_int_t)res->copies.copy[i].id, "address",
+				  res->copies.copy[i].loc.address, "port",
+				  (int)res->copies.copy[i].loc.port));
+	if (res->status == 0 && copies)
+		json_object_set_new(l->chunk, "copies", copies);
+	else
+		json_decref(copies);
+	reply = res->status ? error_reply(EIO, "reading the chunk's copies: %s",
+					  strerror(-res->status))
+			    : ok_reply(json_pack("{s:O}", "chunk", l->chunk));
+	json_decref(l->chunk);
+	if (!l->waiting) { /* at once: the dispatch answers */
+		l->reply = reply;
+		return;
+	}
+	if (l->a && l->bev) {
+		text = reply_text(reply);
+		send_line(l->bev, text);
+		free(text);
+	}
+	json_decref(reply);
+	if (l->a)
+		list_remove(&l->link);
+	free(l);
+}
+
+/* chunk_show: the record, and where a replicated chunk's copies are. */
+static json_t *show_chunk(struct admin *a, const struct table_record *r,
+			  struct bufferevent *bev)
+{
+	struct admin_later *l = calloc(1, sizeof(*l));
+	json_t *reply;
+
+	if (!l)
+		return error_reply(EIO, "out of memory");
+	l->a = a;
+	l->bev = bev;
+	l->chunk = record_to_json(r);
+	table_copies(a->table, r->id, show_copies_done, l);
+	if (l->reply) {
+		reply = l->reply;
+		free(l);
+		return reply;
+	}
+	l->waiting = true;
+	list_push(&a->later, &l->link);
+	a->deferred = true;
+	return NULL;
+}
+
+static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it,
+			 struct bufferevent *bev)
 {
 	struct table_record r;
 	uint64_t id;
@@ -243,8 +331,7 @@ static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it)
 		return error_reply(ENOENT, "no chunk %llu",
 				   (unsigned long long)id);
 	if (!free_it)
-		return ok_reply(
-			json_pack("{s:o}", "chunk", record_to_json(&r)));
+		return show_chunk(a, &r, bev);
 	return free_chunk(a, &r);
 }
 
@@ -342,7 +429,7 @@ static json_t *cmd_cluster(struct admin *a)
 		"members", members));
 }
 
-static json_t *dispatch(struct admin *a, json_t *req)
+static json_t *dispatch(struct admin *a, json_t *req, struct bufferevent *bev)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 
@@ -358,7 +445,7 @@ static json_t *dispatch(struct admin *a, json_t *req)
 	if (!strcmp(cmd, "chunks"))
 		return cmd_chunks(a, req);
 	if (!strcmp(cmd, "chunk_show") || !strcmp(cmd, "chunk_free"))
-		return cmd_chunk(a, req, !strcmp(cmd, "chunk_free"));
+		return cmd_chunk(a, req, !strcmp(cmd, "chunk_free"), bev);
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(a);
 	if (!strcmp(cmd, "cluster"))
@@ -366,29 +453,54 @@ static json_t *dispatch(struct admin *a, json_t *req)
 	return error_reply(EINVAL, "unknown command %s", cmd);
 }
 
-char *admin_handle_line(struct admin *a, const char *line)
+static char *reply_text(json_t *reply)
 {
-	json_error_t jerr;
-	json_t *req = json_loads(line, 0, &jerr), *reply;
-	char *text;
+	char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
 
-	reply = json_is_object(req)
-			? dispatch(a, req)
-			: error_reply(EINVAL, "not a JSON object: %s",
-				      jerr.text);
-	json_decref(req);
-	text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-	json_decref(reply);
 	/* Every line gets an answer, even when memory ran out. */
 	return text ? text
 		    : strdup("{\"ok\":false,\"error\":\"chunkd could not "
 			     "build the reply\",\"code\":\"EIO\"}");
 }
 
+/* The reply to line, or NULL when it comes later (to bev). */
+static char *handle_line(struct admin *a, const char *line,
+			 struct bufferevent *bev)
+{
+	json_error_t jerr;
+	json_t *req = json_loads(line, 0, &jerr), *reply;
+	char *text;
+
+	a->deferred = false;
+	reply = json_is_object(req)
+			? dispatch(a, req, bev)
+			: error_reply(EINVAL, "not a JSON object: %s",
+				      jerr.text);
+	json_decref(req);
+	if (a->deferred && bev)
+		return NULL; /* the table answers later, to bev */
+	if (a->deferred)
+		reply = error_reply(EIO, "the reply comes later");
+	text = reply_text(reply);
+	json_decref(reply);
+	return text;
+}
+
+char *admin_handle_line(struct admin *a, const char *line)
+{
+	return handle_line(a, line, NULL);
+}
+
 /* ---- the socket ---- */
 
 static void close_client(struct admin *a, struct bufferevent *bev)
 {
+	for (struct list_link *k = a->later.next; k != &a->later; k = k->next) {
+		struct admin_later *l = LIST_ITEM(k, struct admin_later, link);
+
+		if (l->bev == bev)
+			l->bev = NULL; /* its answer goes nowhere */
+	}
 	for (unsigned i = 0; i < a->client_count; i++) {
 		if (a->clients[i] == bev) {
 			a->clients[i] = a->clients[--a->client_count];
@@ -404,12 +516,11 @@ static void on_read(struct bufferevent *bev, void *arg)
 	char *line;
 
 	while ((line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF))) {
-		char *reply = admin_handle_line(arg, line);
+		char *reply = handle_line(arg, line, bev);
 
 		free(line);
 		if (reply) {
-			bufferevent_write(bev, reply, strlen(reply));
-			bufferevent_write(bev, "\n", 1);
+			send_line(bev, reply);
 			free(reply);
 		}
 	}
@@ -570,6 +681,7 @@ int admin_start(struct event_base *base, const char *path,
 
 	if (!a)
 		return -ENOMEM;
+	list_init(&a->later);
 	fd = listen_unix(path, err, err_len);
 	if (fd < 0) {
 		free(a);
@@ -606,6 +718,13 @@ void admin_stop(struct admin **pa)
 		return;
 	while (a->client_count)
 		close_client(a, a->clients[0]);
+	while (!list_empty(&a->later)) { /* the table frees them */
+		struct admin_later *l =
+			LIST_ITEM(a->later.next, struct admin_later, link);
+
+		list_remove(&l->link);
+		l->a = NULL;
+	}
 	if (a->resume_timer)
 		event_free(a->resume_timer);
 	if (a->listener)

@@ -13,7 +13,13 @@
  *   {"cmd":"lease_renew","id":N}     extends its lease by a TTL
  *   {"cmd":"lease_revoke","id":N}    revokes it now (see service.h)
  *   {"cmd":"chunks","state":"open"}  chunks, optionally of one state
- *   {"cmd":"chunk_show","id":N}
+ *   {"cmd":"chunk_show","id":N}      its record, and in cluster mode a
+ *                                    replicated chunk's live "copies"
+ *                                    (read from etcd, so that answer
+ *                                    comes when etcd's does: a client
+ *                                    that sends another request first
+ *                                    may get the answers out of order;
+ *                                    chunkctl asks one thing at a time)
  *   {"cmd":"chunk_free","id":N}      revokes every grant of it, then frees
  *   {"cmd":"verify"}                 scrubs sealed chunks
  *
@@ -59,7 +65,9 @@ void admin_stop(struct admin **admin);
 
 /*
  * Handles one request line and returns the reply (one JSON object, no
- * newline), which the caller frees. Exposed for the unit tests.
+ * newline), which the caller frees. Exposed for the unit tests, whose
+ * table answers at once (an answer that would come later is an error
+ * here).
  */
 char *admin_handle_line(struct admin *admin, const char *line);
 

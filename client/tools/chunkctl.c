@@ -81,7 +81,7 @@ static const char *command_help(const char *cmd)
 		{"chunks",
 		 "Usage: chunkctl chunks [--state open|sealed]\nEvery chunk in the table, or those in one state.\n"},
 		{"chunk",
-		 "Usage: chunkctl chunk show|free ID\nshow: one chunk's record. free: revoke every grant of the chunk\n(its owner's write, every reader's read) and free it.\n"},
+		 "Usage: chunkctl chunk show|free ID\nshow: one chunk's record, and in cluster mode the live copies of a\nreplicated chunk. free: revoke every grant of the chunk\n(its owner's write, every reader's read) and free it.\n"},
 		{"cluster",
 		 "Usage: chunkctl cluster\nCluster mode: whether etcd answers this chunkd, and every live member\n(registered under an etcd lease it keeps alive): name, address, port,\nits pool's node number, pool size, free bytes, OPEN and SEALED chunks.\nA member that dies leaves the list within its lease's TTL.\n"},
 		{"verify",
@@ -234,6 +234,20 @@ static void print_chunks(json_t *list)
 	json_array_foreach(list, i, c) print_chunk_row(c);
 }
 
+/* A replicated chunk's live copies, one line each. */
+static void print_copies(json_t *copies)
+{
+	json_t *c;
+	size_t i;
+
+	if (!json_array_size(copies))
+		return;
+	printf("copies (%zu live):\n", json_array_size(copies));
+	json_array_foreach(copies, i, c)
+		printf("  %-20lld %s port %lld\n", num(c, "id"),
+		       str(c, "address"), num(c, "port"));
+}
+
 static void print_cluster(json_t *r)
 {
 	json_t *m;
@@ -273,6 +287,8 @@ static int print_reply(const char *cmd, json_t *r)
 	else if (!strncmp(cmd, "chunk_", 6)) {
 		print_chunks(json_array());
 		print_chunk_row(json_object_get(r, "chunk"));
+		print_copies(
+			json_object_get(json_object_get(r, "chunk"), "copies"));
 	} else if (!strcmp(cmd, "verify")) {
 		printf("verify: %lld sealed chunks, %lld bytes checked, %lld mismatches\n",
 		       num(r, "checked"), num(r, "bytes"),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/chunkd_proc.h"
+#include "../common/ctl_json.h"
 #include "../common/run_cmd.h"
 #include "chunkclient.h"
 #include "client.h"
@@ -169,6 +170,31 @@ static void peers_share_pd(struct chunk_client *c, unsigned long long id)
 	}
 }
 
+/* chunkctl chunk show on the first copy's server lists every copy, each
+ * at a server of its own. */
+static void shows_copies(unsigned long long id, unsigned copies)
+{
+	char text[32];
+	json_t *r, *list, *c;
+	unsigned seen = 0;
+	size_t i;
+
+	snprintf(text, sizeof(text), "%llu", id);
+	r = ctl_json_ok(CHUNKCTL_BINARY, &srv[0], "chunk", "show", text);
+	list = json_object_get(json_object_get(r, "chunk"), "copies");
+	cr_assert_eq(json_array_size(list), copies, "copies listed");
+	json_array_foreach(list, i, c)
+	{
+		long long port = json_num(c, "port");
+
+		cr_assert(port >= PORT0 && port < PORT0 + SERVERS);
+		cr_assert_eq(seen & 1u << (port - PORT0), 0, "a server twice");
+		seen |= 1u << (port - PORT0);
+	}
+	cr_assert_eq(json_num(json_array_get(list, 0), "id"), (long long)id);
+	json_decref(r);
+}
+
 /* Writes a chunk of copies copies (from registered memory, or through
  * the bounce buffers), seals it, and reads each copy alone. */
 static void write_seal_read_each(unsigned copies, bool registered)
@@ -195,6 +221,7 @@ static void write_seal_read_each(unsigned copies, bool registered)
 	cr_assert_eq(chunk_persist(c, id, LEN / 2, LEN / 2), CHUNK_OK);
 	cr_assert_eq(chunk_seal(c, id, LEN, chunk_crc32c(0, data, LEN)),
 		     CHUNK_OK);
+	shows_copies(id, copies);
 	chunk_client_disconnect(&c);
 	chunk_mem_dereg(&mem);
 	for (int i = 0; i < SERVERS; i++) {

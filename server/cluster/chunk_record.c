@@ -15,7 +15,6 @@ static const char *state_word(enum table_chunk_state s)
 /* The replication keys, where the record has them; -1 out of memory. */
 static int add_replication(json_t *o, const struct chunk_record *r)
 {
-	json_t *placed;
 	int rc = 0;
 
 	if (r->copies > 1)
@@ -24,13 +23,47 @@ static int add_replication(json_t *o, const struct chunk_record *r)
 	if (r->copy_of)
 		rc |= json_object_set_new(o, "copy_of",
 					  json_integer((json_int_t)r->copy_of));
-	if (r->placed_count == 0)
-		return rc;
-	placed = json_array();
-	for (unsigned i = 0; placed && i < r->placed_count; i++)
-		rc |= json_array_append_new(
-			placed, json_integer((json_int_t)r->placed[i]));
-	return rc | json_object_set_new(o, "placed", placed);
+	return rc;
+}
+
+char *chunk_placed_encode(const uint64_t *ids, unsigned count)
+{
+	json_t *list = json_array(), *o;
+	char *text = NULL;
+
+	for (unsigned i = 0; list && i < count; i++)
+		if (json_array_append_new(list,
+					  json_integer((json_int_t)ids[i]))) {
+			json_decref(list);
+			list = NULL;
+		}
+	o = list ? json_pack("{s:o}", "copies", list) : NULL;
+	if (o)
+		text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+int chunk_placed_decode(const char *text, uint64_t *ids, unsigned *count)
+{
+	json_t *o = json_loads(text, 0, NULL);
+	json_t *list = json_object_get(o, "copies");
+	int rc =
+		json_is_array(list) && json_array_size(list) <= TABLE_MAX_COPIES
+			? 0
+			: -EPROTO;
+
+	*count = 0;
+	for (size_t i = 0; rc == 0 && i < json_array_size(list); i++) {
+		json_t *id = json_array_get(list, i);
+
+		if (!json_is_integer(id))
+			rc = -EPROTO;
+		else
+			ids[(*count)++] = (uint64_t)json_integer_value(id);
+	}
+	json_decref(o);
+	return rc;
 }
 
 char *chunk_record_encode(const struct chunk_record *r)
@@ -58,23 +91,12 @@ static int get_replication(json_t *o, struct chunk_record *r)
 {
 	json_t *copies = json_object_get(o, "copies");
 	json_t *copy_of = json_object_get(o, "copy_of");
-	json_t *placed = json_object_get(o, "placed");
 
 	if ((copies && !json_is_integer(copies)) ||
-	    (copy_of && !json_is_integer(copy_of)) ||
-	    (placed && (!json_is_array(placed) ||
-			json_array_size(placed) > TABLE_MAX_COPIES)))
+	    (copy_of && !json_is_integer(copy_of)))
 		return -EPROTO;
 	r->copies = copies ? (uint32_t)json_integer_value(copies) : 0;
 	r->copy_of = copy_of ? (uint64_t)json_integer_value(copy_of) : 0;
-	r->placed_count = placed ? (unsigned)json_array_size(placed) : 0;
-	for (unsigned i = 0; i < r->placed_count; i++) {
-		json_t *id = json_array_get(placed, i);
-
-		if (!json_is_integer(id))
-			return -EPROTO;
-		r->placed[i] = (uint64_t)json_integer_value(id);
-	}
 	return 0;
 }
 

@@ -8,6 +8,17 @@ void cluster_key_chunk(char *out, size_t len, const char *prefix, uint64_t id)
 		 (unsigned long long)cluster_id_local(id));
 }
 
+void cluster_key_placed(char *out, size_t len, const char *prefix, uint64_t id)
+{
+	snprintf(out, len, "%splaced/%06x/%010llx", prefix, cluster_id_node(id),
+		 (unsigned long long)cluster_id_local(id));
+}
+
+void cluster_key_all_placed(char *out, size_t len, const char *prefix)
+{
+	snprintf(out, len, "%splaced/", prefix);
+}
+
 void cluster_key_node_chunks(char *out, size_t len, const char *prefix,
 			     uint32_t node)
 {

@@ -7,6 +7,10 @@
  *   PREFIX/nodes/N             {"pool": UUID}            N is taken
  *   PREFIX/members/NAME        a live chunkd (under its lease)
  *   PREFIX/chunks/NODE/LOCAL   a chunk's record
+ *   PREFIX/placed/NODE/LOCAL   where a sealed replicated chunk's copies
+ *                              are (its own key, so a repair changes it
+ *                              without touching the record its first
+ *                              copy's chunkd fences its changes by)
  *
  * Each pool gets a number (its node) the first time a chunkd serves it in
  * the cluster; a chunk's cluster id is the node in the high bits and the
@@ -41,6 +45,9 @@ static inline uint64_t cluster_id_local(uint64_t id)
 }
 
 void cluster_key_chunk(char *out, size_t len, const char *prefix, uint64_t id);
+void cluster_key_placed(char *out, size_t len, const char *prefix, uint64_t id);
+/* The prefix of every placed key. */
+void cluster_key_all_placed(char *out, size_t len, const char *prefix);
 /* The prefix of every chunk key of one node. */
 void cluster_key_node_chunks(char *out, size_t len, const char *prefix,
 			     uint32_t node);

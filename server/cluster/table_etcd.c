@@ -139,6 +139,20 @@ static void free_answered(struct op *op, const struct etcd_result *r)
 	table_etcd_op_finish(op, 0, &op->rec);
 }
 
+/* What a free deletes: the record, and where a replicated chunk's copies
+ * are (a further copy's record stays a copy's: the client frees it). */
+static json_t *deletes(const struct etcd_table *t, uint64_t id, const char *key)
+{
+	char placed[CLUSTER_KEY_MAX];
+	uint64_t copies;
+
+	if (!idmap_get(&t->replicas, cluster_id_local(id), &copies))
+		return etcd_json_list(etcd_json_delete(key), NULL);
+	cluster_key_placed(placed, sizeof(placed), t->prefix, id);
+	return etcd_json_list(etcd_json_delete(key), etcd_json_delete(placed),
+			      NULL);
+}
+
 static void etcd_free_chunk(struct table *tt, uint64_t id, table_done_fn *done,
 			    void *arg)
 {
@@ -166,7 +180,7 @@ static void etcd_free_chunk(struct table *tt, uint64_t id, table_done_fn *done,
 						   key, table_etcd_revision(
 								t, res.rec.id)),
 					   NULL),
-			    etcd_json_list(etcd_json_delete(key), NULL),
+			    deletes(t, id, key),
 			    etcd_json_list(etcd_json_get(key), NULL)));
 }
 

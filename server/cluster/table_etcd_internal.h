@@ -82,11 +82,6 @@ void table_etcd_key(const struct etcd_table *t, uint64_t local, char *out,
 char *table_etcd_encode(const struct etcd_table *t,
 			const struct table_record *r);
 
-/* The same for a sealed replicated chunk placed on count copies. */
-char *table_etcd_encode_placed(const struct etcd_table *t,
-			       const struct table_record *r,
-			       const uint64_t *placed, unsigned count);
-
 /* etcd committed op's seal at revision rev: the pool records it, and op
  * finishes. */
 void table_etcd_seal_committed(struct op *op, int64_t rev);

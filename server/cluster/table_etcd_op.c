@@ -30,18 +30,9 @@ void table_etcd_key(const struct etcd_table *t, uint64_t local, char *out,
 char *table_etcd_encode(const struct etcd_table *t,
 			const struct table_record *r)
 {
-	return table_etcd_encode_placed(t, r, NULL, 0);
-}
-
-char *table_etcd_encode_placed(const struct etcd_table *t,
-			       const struct table_record *r,
-			       const uint64_t *placed, unsigned count)
-{
-	struct chunk_record cr = {.rec = *r, .placed_count = count};
+	struct chunk_record cr = {.rec = *r};
 	uint64_t v;
 
-	for (unsigned i = 0; i < count; i++)
-		cr.placed[i] = placed[i];
 	cr.rec.id = cluster_chunk_id(t->node, r->id);
 	if (idmap_get(&t->replicas, r->id, &v))
 		cr.copies = (uint32_t)v;

@@ -240,14 +240,15 @@ static void verify_answered(struct op *op, const struct etcd_result *r)
 	send_seal_all(op);
 }
 
-/* Puts SEALED with every copy's id if no record changed since it was
+/* Puts SEALED, and where every copy is, if no record changed since it was
  * read; reads this copy's record back when one did. */
 static void send_seal_all(struct op *op)
 {
 	struct etcd_table *t = op->t;
 	struct table_record sealed = op->rec;
 	uint64_t placed[TABLE_MAX_COPIES];
-	char key[CLUSTER_KEY_MAX], *value;
+	char key[CLUSTER_KEY_MAX], placed_key[CLUSTER_KEY_MAX];
+	char *value, *where;
 	json_t *cmps;
 
 	op->answer = seal_all_answered;
@@ -255,8 +256,11 @@ static void send_seal_all(struct op *op)
 	sealed.sealed_s = (uint32_t)time(NULL);
 	placed[0] = cluster_chunk_id(t->node, op->rec.id);
 	memcpy(placed + 1, op->others, op->count * sizeof(placed[0]));
-	value = table_etcd_encode_placed(t, &sealed, placed, op->count + 1);
+	value = table_etcd_encode(t, &sealed);
+	where = chunk_placed_encode(placed, op->count + 1);
 	table_etcd_key(t, op->rec.id, key, sizeof(key));
+	cluster_key_placed(placed_key, sizeof(placed_key), t->prefix,
+			   placed[0]);
 	cmps = etcd_json_list(
 		etcd_json_cmp_mod(key, table_etcd_revision(t, op->rec.id)),
 		NULL);
@@ -267,16 +271,21 @@ static void send_seal_all(struct op *op)
 		json_array_append_new(
 			cmps, etcd_json_cmp_mod(other, op->other_revs[i]));
 	}
+	if (!value || !where)
+		json_decref(cmps);
 	table_etcd_send_txn(
 		op,
-		value && cmps
+		value && where && cmps
 			? etcd_json_txn(
 				  cmps,
-				  etcd_json_list(etcd_json_put(key, value, 0),
-						 NULL),
+				  etcd_json_list(
+					  etcd_json_put(key, value, 0),
+					  etcd_json_put(placed_key, where, 0),
+					  NULL),
 				  etcd_json_list(etcd_json_get(key), NULL))
 			: NULL);
 	free(value);
+	free(where);
 }
 
 static void seal_all_answered(struct op *op, const struct etcd_result *r)
@@ -331,22 +340,23 @@ static bool locate_copy(struct etcd_table *t, uint64_t id, struct table_copy *c)
 
 static void copies_answered(struct op *op, const struct etcd_result *r)
 {
-	struct chunk_record cr;
-	int64_t rev;
-	int rc;
+	json_t *kvs = r->status ? NULL : etcd_json_txn_range(r->body, 0);
+	uint64_t placed[TABLE_MAX_COPIES];
+	unsigned count = 0;
+	struct etcd_kv kv;
 
 	if (r->status) {
 		table_etcd_op_finish(op, -EHOSTUNREACH, NULL);
 		return;
 	}
-	rc = chunk_record_found(r->body, &cr, &rev);
-	if (rc) {
-		table_etcd_op_finish(op, rc == -ENOENT ? -ENOENT : -EPROTO,
-				     NULL);
+	if (json_array_size(kvs) == 1 &&
+	    (etcd_json_kv(json_array_get(kvs, 0), &kv) ||
+	     chunk_placed_decode(kv.value, placed, &count))) {
+		table_etcd_op_finish(op, -EPROTO, NULL);
 		return;
-	}
-	for (unsigned i = 0; i < cr.placed_count; i++)
-		if (locate_copy(op->t, cr.placed[i],
+	} /* no key: not replicated, or not sealed yet */
+	for (unsigned i = 0; i < count; i++)
+		if (locate_copy(op->t, placed[i],
 				&op->copies.copy[op->copies.count]))
 			op->copies.count++;
 	table_etcd_op_finish(op, 0, NULL);
@@ -374,8 +384,8 @@ void table_etcd_copies(struct table *tt, uint64_t id, table_done_fn *done,
 		return;
 	}
 	op->chunk = id;
-	key_of(t, id, key);
-	/* A txn whose only op is the range, so chunk_record_found reads it. */
+	cluster_key_placed(key, sizeof(key), t->prefix, id);
+	/* A txn whose only op is the range, as the other answers are. */
 	table_etcd_send_txn(
 		op,
 		etcd_json_txn(NULL, etcd_json_list(etcd_json_get(key), NULL),

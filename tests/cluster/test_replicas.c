@@ -222,6 +222,15 @@ Test(replicas, a_chunk_is_sealed_once_every_copy_is)
 	for (int i = 0; i < SERVERS; i++)
 		cr_assert_eq(c.res.copies.copy[i].id, ids[i]);
 	cr_assert_str_eq(c.res.copies.copy[0].loc.address, srv[0].address);
+
+	c = (struct completion){0};
+	table_free(srv[0].t, ids[0], remember, &c);
+	wait_for(&c);
+	cr_assert_eq(c.res.status, 0);
+	c = (struct completion){0};
+	table_copies(srv[1].t, ids[0], remember, &c);
+	wait_for(&c);
+	cr_assert_eq(c.res.copies.count, 0, "freed: no copies to read");
 }
 
 Test(replicas, a_copy_that_differs_keeps_the_chunk_open)

@@ -22,6 +22,7 @@ static int fixed_body_len(unsigned type)
 	case PROTO_PERSISTED:
 	case PROTO_SEALED:
 	case PROTO_FREED:
+	case PROTO_REPLACED:
 		return 0;
 	case PROTO_HELLO:
 		return HELLO_FIXED_LEN; /* plus name and mac */
@@ -46,6 +47,7 @@ static int fixed_body_len(unsigned type)
 	case PROTO_PERSIST:
 	case PROTO_GRANT:
 	case PROTO_OPENED:
+	case PROTO_REPLACE_COPY:
 		return 32;
 	case PROTO_ERROR:
 		return ERROR_FIXED_LEN; /* plus the text */
@@ -137,6 +139,13 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 	case PROTO_OPEN:
 	case PROTO_OPEN_COPY:
 		wire_put_u64(b, m->u.open.chunk);
+		break;
+	case PROTO_REPLACE_COPY:
+		wire_put_u64(b, m->u.replace.chunk);
+		wire_put_u64(b + 8, m->u.replace.lost);
+		wire_put_u64(b + 16, m->u.replace.copy);
+		wire_put_u32(b + 24, m->u.replace.epoch);
+		wire_put_u32(b + 28, 0);
 		break;
 	case PROTO_FREE:
 		wire_put_u64(b, m->u.free.chunk);
@@ -380,6 +389,12 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 	case PROTO_OPEN_COPY:
 		m->u.open.chunk = wire_get_u64(b);
 		break;
+	case PROTO_REPLACE_COPY:
+		m->u.replace.chunk = wire_get_u64(b);
+		m->u.replace.lost = wire_get_u64(b + 8);
+		m->u.replace.copy = wire_get_u64(b + 16);
+		m->u.replace.epoch = wire_get_u32(b + 24);
+		break;
 	case PROTO_FREE:
 		m->u.free.chunk = wire_get_u64(b);
 		m->u.free.epoch = wire_get_u32(b + 8);
@@ -404,6 +419,7 @@ static bool reserved_fields_zero(unsigned type, const uint8_t *b)
 		return wire_get_u32(b + 20) == 0;
 	case PROTO_WELCOME:
 	case PROTO_PERSIST:
+	case PROTO_REPLACE_COPY:
 		return wire_get_u32(b + 28) == 0;
 	case PROTO_RENEW:
 		return wire_get_u32(b + 4) == 0;
@@ -468,6 +484,8 @@ const char *proto_type_name(unsigned type)
 		[PROTO_SEAL_COPIES] = "SEAL_COPIES",
 		[PROTO_OPEN_COPY] = "OPEN_COPY",
 		[PROTO_COPIES] = "COPIES",
+		[PROTO_REPLACE_COPY] = "REPLACE_COPY",
+		[PROTO_REPLACED] = "REPLACED",
 	};
 
 	if (type >= sizeof(names) / sizeof(names[0]) || !names[type])

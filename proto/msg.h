@@ -26,6 +26,10 @@
  *            count x u64: the other copies' ids (sealed already); the
  *            chunk is SEALED once every copy is
  *   OPEN_COPY u64 chunk: this chunkd's copy itself   OPENED
+ *   REPLACE_COPY u64 chunk, u64 lost, u64 copy,      REPLACED
+ *            u32 epoch, u32 0: a repair's commit: the sealed copy `copy`
+ *            takes the place of `lost` (on a server that is not running)
+ *            among the chunk's copies
  *
  *   WELCOME  u64 session, u32 epoch, u32 persist methods (PROTO_PERSIST_*),
  *            u32 max frame, u32 granularity, u32 lease ttl (ms), u32 0
@@ -42,7 +46,7 @@
  *            with OPEN_COPY at its server
  *   a copy list: u8 count (at most PROTO_MAX_COPIES), u8 0, then per copy
  *            u64 id, u16 port, u8 address length, u8 0, address (no NUL)
- *   PERSISTED, SEALED, FREED: empty
+ *   PERSISTED, SEALED, FREED, REPLACED: empty
  *   ERROR    u32 status (enum proto_status), u32 detail (after a refused
  *            seal: the chunk's new write rkey; after STALE: the session's
  *            current epoch; else 0), u16 text length, text (UTF-8, no NUL,
@@ -86,6 +90,8 @@ enum proto_type {
 	PROTO_SEAL_COPIES = 19,
 	PROTO_OPEN_COPY = 20,
 	PROTO_COPIES = 21,
+	PROTO_REPLACE_COPY = 22,
+	PROTO_REPLACED = 23,
 };
 
 /* Statuses an ERROR carries. */
@@ -171,6 +177,10 @@ struct proto_msg {
 			uint64_t chunk;
 			uint32_t epoch;
 		} free;
+		struct {
+			uint64_t chunk, lost, copy;
+			uint32_t epoch;
+		} replace;
 		struct {
 			uint32_t epoch, lease_ttl_ms; /* ttl only in RENEWED */
 		} renew;

@@ -342,6 +342,7 @@ static const struct table_ops etcd_table_ops = {
 	.alloc_replica = table_etcd_alloc_replica,
 	.seal_replicated = table_etcd_seal_replicated,
 	.copies = table_etcd_copies,
+	.replace_copy = table_etcd_replace_copy,
 };
 
 int table_etcd_new(struct table *local, struct etcd *e,

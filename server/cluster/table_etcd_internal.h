@@ -67,6 +67,8 @@ struct op {
 	uint64_t others[TABLE_MAX_COPIES];
 	int64_t other_revs[TABLE_MAX_COPIES];
 	uint64_t chunk;
+	uint64_t lost, copy; /* OP_REPLACE: the copy replaced, its successor */
+	int64_t placed_rev;  /* the placed key's revision as read */
 	struct table_copies copies;
 	uint64_t bad_copy;
 };
@@ -116,6 +118,8 @@ void table_etcd_seal_replicated(struct table *t, uint64_t id,
 				table_done_fn *done, void *arg);
 void table_etcd_copies(struct table *t, uint64_t id, table_done_fn *done,
 		       void *arg);
+void table_etcd_replace_copy(struct table *t, uint64_t chunk, uint64_t lost,
+			     uint64_t copy, table_done_fn *done, void *arg);
 
 /* What an allocation says of copies: none (all zero), the first of
  * `copies` (where: the others' servers, told to the caller), or a further

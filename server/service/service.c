@@ -822,6 +822,52 @@ static void do_free(struct service *s, struct session *sess,
 	table_free(s->table, chunk, free_done, q);
 }
 
+static void replace_done(void *arg, const struct table_result *res)
+{
+	struct request *q = arg;
+	unsigned long long chunk = q->msg.u.replace.chunk;
+
+	if (res->status == 0)
+		q->reply.hdr.type = PROTO_REPLACED;
+	else if (res->status == -EBUSY)
+		fail(&q->reply, PROTO_ST_STATE,
+		     "chunk %llu: its copy %llu is on a running chunkd", chunk,
+		     (unsigned long long)q->msg.u.replace.lost);
+	else if (res->status == -ESTALE)
+		fail(&q->reply, PROTO_ST_STALE,
+		     "chunk %llu: its copies changed meanwhile; look again",
+		     chunk);
+	else if (res->status == -EHOSTUNREACH)
+		fail(&q->reply, PROTO_ST_UNAVAILABLE,
+		     "chunk %llu: the cluster's table cannot be reached "
+		     "(etcd); the new copy may or may not be placed",
+		     chunk);
+	else
+		fail(&q->reply,
+		     res->status == -ENOENT ? PROTO_ST_NOENT : PROTO_ST_INVALID,
+		     "chunk %llu: copy %llu cannot take the place of %llu: %s",
+		     chunk, (unsigned long long)q->msg.u.replace.copy,
+		     (unsigned long long)q->msg.u.replace.lost,
+		     res->status == -ENODATA ? "it is not a sealed copy of it "
+					       "alike on a server of its own"
+					     : strerror(-res->status));
+	finish(q->svc, q);
+}
+
+/* A repair's commit: any chunkd of the cluster makes it. */
+static void do_replace(struct service *s, struct session *sess,
+		       const struct proto_msg *req, struct proto_msg *r)
+{
+	struct request *q;
+
+	if (check_epoch(s, sess, req->u.replace.epoch, r) ||
+	    !(q = hold(s, sess, req, r)))
+		return;
+	request_wait_for_table(q);
+	table_replace_copy(s->table, req->u.replace.chunk, req->u.replace.lost,
+			   req->u.replace.copy, replace_done, q);
+}
+
 static void dispatch(struct service *s, struct session *sess,
 		     const struct proto_msg *req, struct proto_msg *r)
 {
@@ -853,6 +899,9 @@ static void dispatch(struct service *s, struct session *sess,
 		break;
 	case PROTO_RENEW:
 		do_renew(s, sess, req, r);
+		break;
+	case PROTO_REPLACE_COPY:
+		do_replace(s, sess, req, r);
 		break;
 	default:
 		fail(r, PROTO_ST_MALFORMED, "%s is not a request",

@@ -85,6 +85,15 @@ void table_copies(struct table *t, uint64_t id, table_done_fn *done, void *arg)
 		done(arg, &res);
 }
 
+void table_replace_copy(struct table *t, uint64_t chunk, uint64_t lost,
+			uint64_t copy, table_done_fn *done, void *arg)
+{
+	if (t->ops->replace_copy)
+		t->ops->replace_copy(t, chunk, lost, copy, done, arg);
+	else
+		unsupported(done, arg);
+}
+
 bool table_replicates(const struct table *t)
 {
 	return t->ops->copies != NULL;

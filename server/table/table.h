@@ -118,6 +118,8 @@ struct table_ops {
 				table_done_fn *done, void *arg);
 	void (*copies)(struct table *t, uint64_t id, table_done_fn *done,
 		       void *arg);
+	void (*replace_copy)(struct table *t, uint64_t chunk, uint64_t lost,
+			     uint64_t copy, table_done_fn *done, void *arg);
 };
 
 /* Backends embed this as their first member. */
@@ -196,6 +198,18 @@ void table_seal_replicated(struct table *t, uint64_t id, uint64_t sealed_len,
  * sealed yet. -ENOENT when there is no such chunk; -EHOSTUNREACH. A table
  * that cannot replicate answers count 0. */
 void table_copies(struct table *t, uint64_t id, table_done_fn *done, void *arg);
+
+/* A repair's commit: the sealed further copy `copy` takes the place of
+ * copy `lost` among chunk's copies, if lost's server is not running, copy
+ * is a sealed copy of chunk with its length and CRC on a running server
+ * that holds no other copy, and nothing changed since they were read (one
+ * transaction comparing revisions). lost's record goes, unless lost is
+ * the chunk's first copy (its record names the chunk). -ENOENT (not a
+ * sealed replicated chunk), -EINVAL (lost is not a copy of it, or copy
+ * already is), -EBUSY (lost's server runs), -ENODATA (copy is not as
+ * above), -ESTALE (something changed: look again), -EHOSTUNREACH. */
+void table_replace_copy(struct table *t, uint64_t chunk, uint64_t lost,
+			uint64_t copy, table_done_fn *done, void *arg);
 
 /* Whether the table can replicate (and so table_copies may take a round
  * trip). */

@@ -293,3 +293,110 @@ Test(replicas, wrong_counts_and_places_are_refused)
 	cr_assert_eq(seal(&srv[0], ids[0], 0xabc), -EINVAL,
 		     "a chunk of copies sealed as if it had one");
 }
+
+static int replace(struct server *s, uint64_t chunk, uint64_t lost,
+		   uint64_t copy)
+{
+	struct completion c = {0};
+
+	table_replace_copy(s->t, chunk, lost, copy, remember, &c);
+	wait_for(&c);
+	return c.res.status;
+}
+
+/* The server holding copy id. */
+static struct server *holder_of(uint64_t id)
+{
+	for (int i = 0; i < SERVERS; i++)
+		if (cluster_self(srv[i].cl) &&
+		    cluster_self(srv[i].cl)->node == cluster_id_node(id))
+			return &srv[i];
+	cr_assert_fail("no server holds %llu", (unsigned long long)id);
+	return NULL;
+}
+
+/* Stops s as a crash would leave it to the others: its registration
+ * gone, its pool kept. */
+static void stop_server(struct server *s)
+{
+	cluster_leave(&s->cl);
+	table_close(&s->t);
+}
+
+static void rejoin(struct server *s, const char *name,
+		   struct reconcile_report *rep)
+{
+	struct cluster_opts o = {.endpoints = getenv("CHUNKD_TEST_ETCD"),
+				 .name = name,
+				 .prefix = prefix,
+				 .address = s->address,
+				 .port = 7470,
+				 .ttl_s = 5,
+				 .timeout_ms = 2000};
+	char err[512];
+
+	cr_assert_eq(cluster_join(base, &o, &s->pool, &s->cl, &s->t, rep, err,
+				  sizeof(err)),
+		     0, "%s", err);
+}
+
+/* Waits until server 0 no longer sees the node of id running. */
+static void wait_gone(uint64_t id)
+{
+	uint64_t deadline = clock_mono_us() + WAIT_US;
+	struct table_location loc;
+
+	while (table_locate(srv[0].t, id, &loc) != -EHOSTDOWN &&
+	       clock_mono_us() < deadline)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	cr_assert_eq(table_locate(srv[0].t, id, &loc), -EHOSTDOWN);
+}
+
+Test(replicas, a_repair_places_a_new_copy_and_the_old_one_is_reclaimed)
+{
+	struct table_result first, made;
+	struct reconcile_report rep;
+	struct completion c = {0};
+	struct server *lost_at, *new_at = NULL;
+	uint64_t chunk, lost, copy;
+	char name[8];
+
+	cr_assert_eq(alloc_replica(&srv[0], 2, 0, &first), 0);
+	chunk = first.rec.id;
+	cr_assert_eq(alloc_replica(server_at(&first.copies.copy[0]), 0, chunk,
+				   &made),
+		     0);
+	lost = made.rec.id;
+	lost_at = holder_of(lost);
+	cr_assert_eq(seal(lost_at, lost, 0xabc), 0);
+	cr_assert_eq(seal_all(chunk, 0xabc, &lost, 1, &first), 0);
+	for (int i = 1; i < SERVERS; i++)
+		if (&srv[i] != lost_at)
+			new_at = &srv[i];
+
+	/* The new copy is made while the old one's server still runs. */
+	cr_assert_eq(alloc_replica(new_at, 0, chunk, &made), 0);
+	copy = made.rec.id;
+	cr_assert_eq(seal(new_at, copy, 0xabc), 0);
+	cr_assert_eq(replace(&srv[0], chunk, lost, copy), -EBUSY,
+		     "a copy on a running server is not replaced");
+	snprintf(name, sizeof(name), "r%c", "abc"[lost_at - srv]);
+	stop_server(lost_at);
+	wait_gone(lost);
+	cr_assert_eq(replace(&srv[0], chunk, copy, lost), -EINVAL,
+		     "the new copy is not the chunk's yet");
+	cr_assert_eq(replace(&srv[0], chunk, lost, copy), 0);
+	cr_assert_eq(replace(&srv[0], chunk, lost, copy), -EINVAL,
+		     "a second repair of the same loss changes nothing");
+	table_copies(srv[0].t, chunk, remember, &c);
+	wait_for(&c);
+	cr_assert_eq(c.res.copies.count, 2);
+	cr_assert_eq(c.res.copies.copy[0].id, chunk);
+	cr_assert_eq(c.res.copies.copy[1].id, copy, "the new copy is placed");
+
+	/* The old copy's server returns: its copy's record is gone, so
+	 * reconciliation frees the copy instead of serving it again. */
+	rejoin(lost_at, name, &rep);
+	cr_assert_eq(rep.reclaimed, 1, "the stale copy is reclaimed");
+	cr_assert_eq(table_lookup(lost_at->t, lost, &first.rec), -ENOENT);
+}

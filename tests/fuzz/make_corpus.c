@@ -102,7 +102,7 @@ static int proto_corpus(const char *dir)
 	uint8_t frame[PROTO_MAX_FRAME];
 	int failed = 0;
 
-	for (unsigned type = PROTO_HELLO; type <= PROTO_COPIES; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_REPLACED; type++) {
 		struct proto_msg m;
 		char name[64];
 		int len;

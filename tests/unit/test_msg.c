@@ -67,6 +67,12 @@ static struct proto_msg sample(unsigned type)
 		sample_copy(&m.u.placed.where.copy[0], 0, "10.0.2.16");
 		sample_copy(&m.u.placed.where.copy[1], 0, "fd00::17");
 		break;
+	case PROTO_REPLACE_COPY:
+		m.u.replace.chunk = (2ull << 40) | 7;
+		m.u.replace.lost = (3ull << 40) | 1;
+		m.u.replace.copy = (6ull << 40) | 9;
+		m.u.replace.epoch = 4;
+		break;
 	case PROTO_COPIES:
 		m.u.copies.chunk = (2ull << 40) | 7;
 		m.u.copies.list.count = 3;
@@ -132,7 +138,7 @@ static struct proto_msg sample(unsigned type)
 
 Test(msg, every_type_round_trips)
 {
-	for (unsigned type = PROTO_HELLO; type <= PROTO_COPIES; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_REPLACED; type++) {
 		struct proto_msg in = sample(type), out;
 		uint8_t buf[PROTO_MAX_FRAME];
 		int len = proto_encode(&in, buf, sizeof(buf));
@@ -154,7 +160,7 @@ Test(msg, every_type_round_trips)
 
 Test(msg, wrong_body_lengths_are_refused)
 {
-	for (unsigned type = PROTO_HELLO; type <= PROTO_COPIES; type++) {
+	for (unsigned type = PROTO_HELLO; type <= PROTO_REPLACED; type++) {
 		if (type == PROTO_ERROR)
 			continue;
 		struct proto_msg in = sample(type), out;
@@ -205,7 +211,7 @@ Test(msg, reserved_fields_must_be_zero)
 		{PROTO_FREE, 12},	 {PROTO_PERSIST, 28},
 		{PROTO_WELCOME, 28},	 {PROTO_RENEW, 4},
 		{PROTO_SEAL_COPIES, 28}, {PROTO_PLACED, 33},
-		{PROTO_COPIES, 9},
+		{PROTO_COPIES, 9},	 {PROTO_REPLACE_COPY, 28},
 	};
 
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {

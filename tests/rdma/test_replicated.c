@@ -292,7 +292,7 @@ Test(replicated, a_copy_that_differs_keeps_the_chunk_open)
 	chunk_client_disconnect(&c);
 }
 
-#define STREAM_OPS 400
+#define STREAM_OPS 120
 
 /* The bytes of chunk number i of client k. */
 static size_t stream_text(unsigned k, unsigned i, char *text, size_t cap)

@@ -46,15 +46,15 @@ struct admin {
 };
 
 /*
- * A reply that waits for the table (cluster mode: the copies of a chunk
- * are read from etcd). It goes to the client that asked if that client is
- * still connected; the table's completion frees it, even after the admin
+ * A reply that waits for etcd (cluster mode: a chunk's copies, the
+ * cluster's replication). It goes to the client that asked if that client
+ * is still connected; the completion frees it, even after the admin
  * stopped (then a is NULL).
  */
 struct admin_later {
 	struct admin *a;	 /* NULL once the admin stopped */
 	struct bufferevent *bev; /* NULL once the client left (or none) */
-	json_t *chunk;		 /* the record being shown */
+	json_t *partial;	 /* the reply's data so far */
 	json_t *reply;		 /* an answer that came at once */
 	bool waiting;		 /* the dispatch returned: answer by bev */
 	struct list_link link;	 /* on a->later */
@@ -258,29 +258,30 @@ static void send_line(struct bufferevent *bev, const char *text)
 
 static char *reply_text(json_t *reply);
 
-/* Adds the live copies to the chunk's record (a replicated chunk). */
-static void show_copies_done(void *arg, const struct table_result *res)
+static struct admin_later *later_new(struct admin *a, struct bufferevent *bev,
+				     json_t *partial)
 {
-	struct admin_later *l = arg;
-	json_t *copies = json_array(), *reply;
+	struct admin_later *l = calloc(1, sizeof(*l));
+
+	if (!l) {
+		json_decref(partial);
+		return NULL;
+	}
+	l->a = a;
+	l->bev = bev;
+	l->partial = partial;
+	return l;
+}
+
+/* The answer to l's request: to the dispatch if it is still running (an
+ * answer at once), else to the client; frees l then. */
+static void later_answer(struct admin_later *l, json_t *reply)
+{
 	char *text;
 
-	for (unsigned i = 0; copies && i < res->copies.count; i++)
-		json_array_append_new(
-			copies,
-			json_pack("{s:I, s:s, s:i}", "id",
-				  (json_int_t)res->copies.copy[i].id, "address",
-				  res->copies.copy[i].loc.address, "port",
-				  (int)res->copies.copy[i].loc.port));
-	if (res->status == 0 && copies)
-		json_object_set_new(l->chunk, "copies", copies);
-	else
-		json_decref(copies);
-	reply = res->status ? error_reply(EIO, "reading the chunk's copies: %s",
-					  strerror(-res->status))
-			    : ok_reply(json_pack("{s:O}", "chunk", l->chunk));
-	json_decref(l->chunk);
-	if (!l->waiting) { /* at once: the dispatch answers */
+	json_decref(l->partial);
+	l->partial = NULL;
+	if (!l->waiting) {
 		l->reply = reply;
 		return;
 	}
@@ -295,21 +296,13 @@ static void show_copies_done(void *arg, const struct table_result *res)
 	free(l);
 }
 
-/* chunk_show: the record, and where a replicated chunk's copies are. */
-static json_t *show_chunk(struct admin *a, const struct table_record *r,
-			  struct bufferevent *bev)
+/* After l's call started: its answer if it came at once, else NULL with
+ * the request deferred. */
+static json_t *later_started(struct admin *a, struct admin_later *l)
 {
-	struct admin_later *l = calloc(1, sizeof(*l));
-	json_t *reply;
+	json_t *reply = l->reply;
 
-	if (!l)
-		return error_reply(EIO, "out of memory");
-	l->a = a;
-	l->bev = bev;
-	l->chunk = record_to_json(r);
-	table_copies(a->table, r->id, show_copies_done, l);
-	if (l->reply) {
-		reply = l->reply;
+	if (reply) {
 		free(l);
 		return reply;
 	}
@@ -317,6 +310,42 @@ static json_t *show_chunk(struct admin *a, const struct table_record *r,
 	list_push(&a->later, &l->link);
 	a->deferred = true;
 	return NULL;
+}
+
+/* Adds the live copies to the chunk's record (a replicated chunk). */
+static void show_copies_done(void *arg, const struct table_result *res)
+{
+	struct admin_later *l = arg;
+	json_t *copies = json_array();
+
+	for (unsigned i = 0; copies && i < res->copies.count; i++)
+		json_array_append_new(
+			copies,
+			json_pack("{s:I, s:s, s:i}", "id",
+				  (json_int_t)res->copies.copy[i].id, "address",
+				  res->copies.copy[i].loc.address, "port",
+				  (int)res->copies.copy[i].loc.port));
+	if (res->status == 0 && copies)
+		json_object_set_new(l->partial, "copies", copies);
+	else
+		json_decref(copies);
+	later_answer(
+		l, res->status
+			   ? error_reply(EIO, "reading the chunk's copies: %s",
+					 strerror(-res->status))
+			   : ok_reply(json_pack("{s:O}", "chunk", l->partial)));
+}
+
+/* chunk_show: the record, and where a replicated chunk's copies are. */
+static json_t *show_chunk(struct admin *a, const struct table_record *r,
+			  struct bufferevent *bev)
+{
+	struct admin_later *l = later_new(a, bev, record_to_json(r));
+
+	if (!l)
+		return error_reply(EIO, "out of memory");
+	table_copies(a->table, r->id, show_copies_done, l);
+	return later_started(a, l);
 }
 
 static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it,
@@ -350,8 +379,9 @@ static json_t *methods_json(uint32_t methods)
 
 static json_t *counters_json(const struct service_counters *c)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests",
-			 (json_int_t)c->requests, "malformed",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "copies_replaced", (json_int_t)c->copies_replaced,
+			 "requests", (json_int_t)c->requests, "malformed",
 			 (json_int_t)c->malformed, "leases_expired",
 			 (json_int_t)c->leases_expired, "leases_revoked",
 			 (json_int_t)c->leases_revoked, "handshakes_failed",
@@ -410,9 +440,55 @@ static bool add_member(const struct member *m, void *arg)
 
 /* The cluster as this chunkd sees it: the live members (registered under
  * a lease etcd keeps), from its watch of them. */
-static json_t *cmd_cluster(struct admin *a)
+/* The replication figures: replicated chunks, by copies, under-replicated
+ * (a copy on a server not running), and repairs this chunkd committed. */
+static json_t *replication_json(struct admin *a,
+				const struct placed_chunk *list, size_t n)
 {
-	json_t *members;
+	json_t *by = json_object();
+	uint64_t under = 0;
+	struct service_stats st;
+	char key[8];
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *v;
+
+		snprintf(key, sizeof(key), "%u", list[i].count);
+		v = json_object_get(by, key);
+		json_object_set_new(
+			by, key,
+			json_integer(v ? json_integer_value(v) + 1 : 1));
+		under += placed_under_replicated(&list[i]);
+	}
+	service_stats(a->svc, &st);
+	return json_pack("{s:I, s:o, s:I, s:I}", "chunks", (json_int_t)n,
+			 "by_copies", by, "under_replicated", (json_int_t)under,
+			 "copies_replaced_here",
+			 (json_int_t)st.counters.copies_replaced);
+}
+
+static void cluster_scanned(void *arg, int status,
+			    const struct placed_chunk *list, size_t n)
+{
+	struct admin_later *l = arg;
+
+	if (!l->a) { /* the admin stopped */
+		later_answer(l, NULL);
+		return;
+	}
+	json_object_set_new(l->partial, "replicated",
+			    status ? json_null()
+				   : replication_json(l->a, list, n));
+	later_answer(l, ok_reply(json_incref(l->partial)));
+}
+
+/* The cluster as this chunkd sees it: the live members (registered under
+ * a lease etcd keeps), from its watch of them, and replication read from
+ * etcd. */
+static json_t *cmd_cluster(struct admin *a, struct bufferevent *bev)
+{
+	json_t *members, *partial;
+	struct admin_later *l;
 
 	if (!a->cluster)
 		return error_reply(ENOENT,
@@ -421,12 +497,79 @@ static json_t *cmd_cluster(struct admin *a)
 	members = json_array();
 	if (members)
 		cluster_members(a->cluster, add_member, members);
-	return ok_reply(json_pack(
-		"{s:s, s:s, s:s, s:o}", "self", cluster_self(a->cluster)->name,
-		"endpoints", cluster_endpoints(a->cluster), "etcd",
-		cluster_etcd_reachable(a->cluster) ? "reachable"
-						   : "unreachable",
-		"members", members));
+	partial = json_pack("{s:s, s:s, s:s, s:o}", "self",
+			    cluster_self(a->cluster)->name, "endpoints",
+			    cluster_endpoints(a->cluster), "etcd",
+			    cluster_etcd_reachable(a->cluster) ? "reachable"
+							       : "unreachable",
+			    "members", members);
+	l = partial ? later_new(a, bev, partial) : NULL;
+	if (!l)
+		return error_reply(EIO, "out of memory");
+	if (cluster_scan_placed(a->cluster, cluster_scanned, l)) {
+		json_object_set_new(partial, "replicated", json_null());
+		later_answer(l, ok_reply(json_incref(partial)));
+	}
+	return later_started(a, l);
+}
+
+/* One under-replicated chunk: each copy, and where it is if it runs. */
+static json_t *placed_json(struct admin *a, const struct placed_chunk *p)
+{
+	json_t *copies = json_array();
+	struct member m;
+
+	for (unsigned i = 0; copies && i < p->count; i++) {
+		bool runs = p->running[i] &&
+			    cluster_find_node(a->cluster,
+					      cluster_id_node(p->copies[i]),
+					      &m) == 0;
+
+		json_array_append_new(copies,
+				      json_pack("{s:I, s:b, s:s, s:i}", "id",
+						(json_int_t)p->copies[i],
+						"running", runs, "address",
+						runs ? m.address : "", "port",
+						runs ? (int)m.port : 0));
+	}
+	return json_pack("{s:I, s:o}", "id", (json_int_t)p->chunk, "copies",
+			 copies);
+}
+
+static void under_scanned(void *arg, int status,
+			  const struct placed_chunk *list, size_t n)
+{
+	struct admin_later *l = arg;
+	json_t *chunks;
+
+	if (!l->a || status) {
+		later_answer(l, error_reply(EIO, "reading etcd: %s",
+					    strerror(-status)));
+		return;
+	}
+	chunks = json_array();
+	for (size_t i = 0; chunks && i < n; i++)
+		if (placed_under_replicated(&list[i]))
+			json_array_append_new(chunks,
+					      placed_json(l->a, &list[i]));
+	later_answer(l, ok_reply(json_pack("{s:o}", "chunks", chunks)));
+}
+
+/* The sealed replicated chunks with a copy on a server not running. */
+static json_t *cmd_under_replicated(struct admin *a, struct bufferevent *bev)
+{
+	struct admin_later *l;
+
+	if (!a->cluster)
+		return error_reply(ENOENT,
+				   "this chunkd is not in a cluster (no "
+				   "[cluster] endpoints)");
+	l = later_new(a, bev, NULL);
+	if (!l)
+		return error_reply(EIO, "out of memory");
+	if (cluster_scan_placed(a->cluster, under_scanned, l))
+		later_answer(l, error_reply(EIO, "out of memory"));
+	return later_started(a, l);
 }
 
 static json_t *dispatch(struct admin *a, json_t *req, struct bufferevent *bev)
@@ -449,7 +592,9 @@ static json_t *dispatch(struct admin *a, json_t *req, struct bufferevent *bev)
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(a);
 	if (!strcmp(cmd, "cluster"))
-		return cmd_cluster(a);
+		return cmd_cluster(a, bev);
+	if (!strcmp(cmd, "under_replicated"))
+		return cmd_under_replicated(a, bev);
 	return error_reply(EINVAL, "unknown command %s", cmd);
 }
 

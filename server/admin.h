@@ -22,6 +22,11 @@
  *                                    chunkctl asks one thing at a time)
  *   {"cmd":"chunk_free","id":N}      revokes every grant of it, then frees
  *   {"cmd":"verify"}                 scrubs sealed chunks
+ *   {"cmd":"cluster"}                members, etcd, and replication read
+ *                                    from etcd (answered when etcd is)
+ *   {"cmd":"under_replicated"}       the sealed replicated chunks with a
+ *                                    copy on a server not running, each
+ *                                    copy with where it runs
  *
  * Threading: the event-loop thread only.
  */

@@ -18,6 +18,7 @@ struct cluster {
 	struct membership *members;
 	struct table *table; /* the cluster's, for the registration's figures */
 	char endpoints[1024];
+	char prefix[128];
 	unsigned timeout_ms;
 };
 
@@ -189,6 +190,7 @@ int cluster_join(struct event_base *base, const struct cluster_opts *o,
 		return -ENOMEM;
 	}
 	snprintf(c->endpoints, sizeof(c->endpoints), "%s", o->endpoints);
+	snprintf(c->prefix, sizeof(c->prefix), "%s", o->prefix);
 	c->timeout_ms = o->timeout_ms;
 	describe_self(o, pool, &s.self);
 	rc = start_up(&s, o, pool, rep, err, err_len);
@@ -280,4 +282,15 @@ bool cluster_etcd_reachable(const struct cluster *c)
 const char *cluster_endpoints(const struct cluster *c)
 {
 	return c->endpoints;
+}
+
+int cluster_scan_placed(struct cluster *c, placed_scan_fn *done, void *arg)
+{
+	return placed_scan(c->etcd, c->members, c->prefix, done, arg);
+}
+
+int cluster_find_node(const struct cluster *c, uint32_t node,
+		      struct member *out)
+{
+	return membership_find_node(c->members, node, out);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "member.h"
+#include "placed_scan.h"
 #include "membership.h"
 #include "pool/pool.h"
 #include "reconcile.h"
@@ -74,5 +75,12 @@ const char *cluster_endpoints(const struct cluster *c);
 
 /* Whether etcd answered this chunkd's last call. */
 bool cluster_etcd_reachable(const struct cluster *c);
+
+/* The running member serving node; -ENOENT if none. */
+int cluster_find_node(const struct cluster *c, uint32_t node,
+		      struct member *out);
+
+/* Where every sealed replicated chunk's copies are (placed_scan.h). */
+int cluster_scan_placed(struct cluster *c, placed_scan_fn *done, void *arg);
 
 #endif

@@ -827,8 +827,10 @@ static void replace_done(void *arg, const struct table_result *res)
 	struct request *q = arg;
 	unsigned long long chunk = q->msg.u.replace.chunk;
 
-	if (res->status == 0)
+	if (res->status == 0) {
 		q->reply.hdr.type = PROTO_REPLACED;
+		q->svc->counters.copies_replaced++;
+	}
 	else if (res->status == -EBUSY)
 		fail(&q->reply, PROTO_ST_STATE,
 		     "chunk %llu: its copy %llu is on a running chunkd", chunk,

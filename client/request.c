@@ -122,7 +122,8 @@ static bool renews_lease(unsigned type)
 	return type == PROTO_HELLO || type == PROTO_ALLOC ||
 	       type == PROTO_ALLOC_COPY || type == PROTO_PERSIST ||
 	       type == PROTO_SEAL || type == PROTO_SEAL_COPIES ||
-	       type == PROTO_FREE || type == PROTO_RENEW;
+	       type == PROTO_FREE || type == PROTO_RENEW ||
+	       type == PROTO_REPLACE_COPY;
 }
 
 int client_call_start(struct chunk_client *c, struct proto_msg *req,

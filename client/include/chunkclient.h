@@ -192,6 +192,24 @@ int chunk_alloc(struct chunk_client *client, unsigned long long size,
 int chunk_alloc_replicated(struct chunk_client *client, unsigned long long size,
 			   unsigned copies, unsigned long long *chunk_id);
 
+/*
+ * Repairs a sealed replicated chunk (cluster mode; what chunkctl repair
+ * does): makes a new copy of it at the chunkd at host:port from any live
+ * copy, has that chunkd check the copy's CRC32C at its seal, and commits
+ * it in the place of copy `lost`, whose server is not running, in one
+ * revision-compared etcd transaction (so a racing repair, or the lost
+ * server coming back, changes nothing twice). host:port must run and hold
+ * no copy of the chunk. Sets *copy (the new copy's id) on CHUNK_OK; else
+ * CHUNK_E_STATE (not a sealed replicated chunk, lost's server runs, or
+ * the copies changed meanwhile: look again), CHUNK_E_INVAL (lost is not a
+ * copy of it, or host:port holds one), CHUNK_E_CRC, or a
+ * transport error; the new copy is then freed, except after
+ * CHUNK_E_UNAVAILABLE or CHUNK_E_TIMEOUT at the commit (it may be placed).
+ */
+int chunk_repair_copy(struct chunk_client *client, unsigned long long chunk,
+		      unsigned long long lost, const char *host, uint16_t port,
+		      unsigned long long *copy);
+
 /* The bytes granted to an OPEN chunk of this session: what chunk_alloc()
  * asked for, rounded up to the server's granularity. All of them may be
  * written. Asks nothing of the server; errors as chunk_write(). */

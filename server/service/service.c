@@ -830,13 +830,12 @@ static void replace_done(void *arg, const struct table_result *res)
 	if (res->status == 0) {
 		q->reply.hdr.type = PROTO_REPLACED;
 		q->svc->counters.copies_replaced++;
-	}
-	else if (res->status == -EBUSY)
+	} else if (res->status == -EBUSY)
 		fail(&q->reply, PROTO_ST_STATE,
 		     "chunk %llu: its copy %llu is on a running chunkd", chunk,
 		     (unsigned long long)q->msg.u.replace.lost);
-	else if (res->status == -ESTALE)
-		fail(&q->reply, PROTO_ST_STALE,
+	else if (res->status == -ESTALE) /* not STALE: no lease is lost */
+		fail(&q->reply, PROTO_ST_STATE,
 		     "chunk %llu: its copies changed meanwhile; look again",
 		     chunk);
 	else if (res->status == -EHOSTUNREACH)

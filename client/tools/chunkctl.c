@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "chunkclient.h"
+#include "repair_agent.h"
 
 #define DEFAULT_SOCKET "/run/chunkd.sock"
 #define DEFAULT_TIMEOUT                                                        \
@@ -50,7 +51,11 @@ static const char usage_text[] =
 	"  chunk show|free ID           one chunk; free revokes every grant of it\n"
 	"  verify                       scrub sealed chunks against their CRC32C\n"
 	"  cluster                      cluster mode: the live members, their\n"
-	"                               free space and chunk counts\n"
+	"                               free space and chunk counts, and\n"
+	"                               replication (chunks under-replicated)\n"
+	"  repair [--dry-run] [--watch] [--grace-s N]\n"
+	"                               cluster mode: copy every chunk's copies\n"
+	"                               on lost servers to running ones\n"
 	"\n"
 	"Options:\n"
 	"  -s, --socket PATH  chunkd's admin socket (default " DEFAULT_SOCKET
@@ -84,6 +89,19 @@ static const char *command_help(const char *cmd)
 		 "Usage: chunkctl chunk show|free ID\nshow: one chunk's record, and in cluster mode the live copies of a\nreplicated chunk. free: revoke every grant of the chunk\n(its owner's write, every reader's read) and free it.\n"},
 		{"cluster",
 		 "Usage: chunkctl cluster\nCluster mode: whether etcd answers this chunkd, and every live member\n(registered under an etcd lease it keeps alive): name, address, port,\nits pool's node number, pool size, free bytes, OPEN and SEALED chunks.\nA member that dies leaves the list within its lease's TTL.\n"},
+		{"repair",
+		 "Usage: chunkctl repair [--dry-run] [--watch] [--grace-s N]\n"
+		 "                       [--auth-name NAME] [--secret-file FILE]\n"
+		 "Cluster mode: for every sealed replicated chunk with a copy on a\n"
+		 "chunkd that is not running, make a new copy on the running chunkd\n"
+		 "with the most free bytes that holds none of its copies, read from a\n"
+		 "live copy over RDMA (this chunkd's address, as a client of it), the\n"
+		 "CRC32C checked there, and commit it in the lost copy's place with a\n"
+		 "revision-compared etcd transaction. One line per copy. --dry-run only\n"
+		 "says what it would do; --watch repairs once a second until killed,\n"
+		 "each copy once it has been lost --grace-s seconds (default 0).\n"
+		 "--auth-name and --secret-file authenticate the RDMA session where\n"
+		 "chunkd requires it. Exit 1 if a copy could not be repaired.\n"},
 		{"verify",
 		 "Usage: chunkctl verify\nRead every sealed chunk and compare it with its CRC32C; exit 1 if any\ndiffers (chunkd logs which).\n"},
 	};
@@ -248,6 +266,25 @@ static void print_copies(json_t *copies)
 		       str(c, "address"), num(c, "port"));
 }
 
+/* The replication line of chunkctl cluster. */
+static void print_replication(json_t *rep)
+{
+	json_t *n;
+	const char *copies;
+
+	if (!json_is_object(rep)) {
+		printf("replication: unknown (etcd did not answer)\n");
+		return;
+	}
+	printf("replicated chunks: %lld (", num(rep, "chunks"));
+	json_object_foreach(json_object_get(rep, "by_copies"), copies, n)
+		printf(" %s copies: %lld", copies,
+		       (long long)json_integer_value(n));
+	printf(" ); under-replicated: %lld; copies replaced through this "
+	       "chunkd: %lld\n",
+	       num(rep, "under_replicated"), num(rep, "copies_replaced_here"));
+}
+
 static void print_cluster(json_t *r)
 {
 	json_t *m;
@@ -263,6 +300,7 @@ static void print_cluster(json_t *r)
 		num(m, "node"), num(m, "pool_size"), num(m, "free"),
 		num(m, "open"), num(m, "sealed"),
 		json_is_true(json_object_get(m, "alive")) ? "alive" : "gone");
+	print_replication(json_object_get(r, "replicated"));
 }
 
 /* Prints a successful reply for cmd; returns the exit status. */
@@ -343,6 +381,38 @@ static bool parse_seconds(const char *text, unsigned *out)
 	if (!parse_id(text, &n) || n > 86400)
 		return false;
 	*out = (unsigned)n;
+	return true;
+}
+
+static json_t *ask_for_repair(void *ctx, json_t *req)
+{
+	bool denied = false;
+	json_t *reply = ask(ctx, req, &denied);
+
+	json_decref(req);
+	return reply;
+}
+
+/* chunkctl repair's arguments; false if they are wrong. */
+static bool repair_args(int argc, char **argv, struct repair_opts *o)
+{
+	for (int i = 1; i < argc; i++) {
+		bool has_value = i + 1 < argc;
+
+		if (!strcmp(argv[i], "--dry-run"))
+			o->dry_run = true;
+		else if (!strcmp(argv[i], "--watch"))
+			o->watch = true;
+		else if (!strcmp(argv[i], "--grace-s") && has_value &&
+			 parse_seconds(argv[i + 1], &o->grace_s))
+			i++;
+		else if (!strcmp(argv[i], "--auth-name") && has_value)
+			o->auth_name = argv[++i];
+		else if (!strcmp(argv[i], "--secret-file") && has_value)
+			o->secret_file = argv[++i];
+		else
+			return false;
+	}
 	return true;
 }
 
@@ -441,6 +511,15 @@ int main(int argc, char **argv)
 			fputs(help, stdout);
 			return EXIT_OK;
 		}
+	}
+	if (!strcmp(argv[optind], "repair")) {
+		struct repair_opts ro = {.ask = ask_for_repair, .ctx = &ctl};
+
+		if (!repair_args(argc - optind, argv + optind, &ro))
+			return usage_error("wrong arguments for repair; see "
+					   "chunkctl repair --help",
+					   NULL);
+		return repair_run(&ro);
 	}
 	req = build_request(argc - optind, argv + optind, &cmd, &why);
 	if (!req) {

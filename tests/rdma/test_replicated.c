@@ -389,3 +389,125 @@ Test(replicated, acknowledged_seals_survive_a_killed_server)
 	chunk_client_disconnect(&c);
 	start_server(2); /* for teardown's clean stop */
 }
+
+#define REPAIRED_CHUNKS 6
+
+/* chunkctl cluster on server i: its count of under-replicated chunks. */
+static long long under_replicated(int i)
+{
+	json_t *r =
+		ctl_json_ok(CHUNKCTL_BINARY, &srv[i], "cluster", NULL, NULL);
+	long long n =
+		json_num(json_object_get(r, "replicated"), "under_replicated");
+
+	cr_assert(json_is_object(json_object_get(r, "replicated")),
+		  "chunkctl cluster shows no replication");
+	json_decref(r);
+	return n;
+}
+
+/* The ids of the copies of chunk id chunkctl chunk show lists on server
+ * 0, into ids; returns how many. */
+static unsigned copies_shown(unsigned long long id, unsigned long long *ids)
+{
+	char text[32];
+	json_t *r, *list, *c;
+	unsigned n = 0;
+	size_t i;
+
+	snprintf(text, sizeof(text), "%llu", id);
+	r = ctl_json_ok(CHUNKCTL_BINARY, &srv[0], "chunk", "show", text);
+	list = json_object_get(json_object_get(r, "chunk"), "copies");
+	json_array_foreach(list, i, c) ids[n++] =
+		(unsigned long long)json_num(c, "id");
+	json_decref(r);
+	return n;
+}
+
+static void run_repair(void)
+{
+	char *argv[] = {CHUNKCTL_BINARY, "--socket", srv[0].admin_socket,
+			"repair", NULL};
+
+	cr_assert_eq(run_cmd(argv, &res), 0);
+	cr_assert_eq(res.status, 0, "chunkctl repair: %s%s", res.out, res.err);
+	cr_log_info("chunkctl repair: %s", res.out);
+}
+
+/* A fresh client of server i reads each chunk of ids and gets its
+ * bytes. */
+static void all_read_back(int i, const unsigned long long *ids,
+			  uint8_t data[][4096])
+{
+	struct chunk_client *c = NULL;
+	uint8_t back[4096];
+
+	cr_assert_eq(chunk_client_connect(srv[i].addr, (uint16_t)(PORT0 + i),
+					  NULL, &c),
+		     CHUNK_OK);
+	for (int k = 0; k < REPAIRED_CHUNKS; k++) {
+		cr_assert_eq(chunk_read(c, ids[k], 0, back, sizeof(back)),
+			     CHUNK_OK, "chunk %llu", ids[k]);
+		cr_assert_eq(memcmp(back, data[k], sizeof(back)), 0);
+	}
+	chunk_client_disconnect(&c);
+}
+
+Test(replicated, a_lost_server_is_repaired_and_its_stale_copies_reclaimed)
+{
+	static uint8_t data[REPAIRED_CHUNKS][4096];
+	unsigned long long ids[REPAIRED_CHUNKS], shown[PROTO_MAX_COPIES];
+	struct chunk_client *c = NULL;
+	struct replica_set *set;
+	int lost = -1, spare;
+	json_t *r;
+
+	cr_assert_eq(chunk_client_connect(srv[0].addr, PORT0, NULL, &c),
+		     CHUNK_OK);
+	for (int k = 0; k < REPAIRED_CHUNKS; k++) {
+		fill(data[k], sizeof(data[k]), (unsigned)k + 20);
+		ids[k] = alloc_settled(c, 2);
+		cr_assert_eq(chunk_write_persist(c, ids[k], 0, data[k], 4096),
+			     CHUNK_OK);
+		cr_assert_eq(chunk_seal(c, ids[k], 4096,
+					chunk_crc32c(0, data[k], 4096)),
+			     CHUNK_OK);
+	}
+	set = replica_sets_find(&c->replicas, ids[0]);
+	lost = set->copy[1].port - PORT0;
+	spare = 3 - lost; /* the server that is neither 0 nor lost */
+	chunk_client_disconnect(&c);
+
+	chunkd_kill(&srv[lost]);
+	for (int k = 0; k < 100 && under_replicated(0) == 0; k++)
+		usleep(100000);
+	cr_assert_gt(under_replicated(0), 0, "the loss never showed");
+	run_repair();
+	cr_assert_eq(under_replicated(0), 0, "repair left chunks behind");
+	for (int k = 0; k < REPAIRED_CHUNKS; k++) {
+		cr_assert_eq(copies_shown(ids[k], shown), 2);
+		for (unsigned j = 0; j < 2; j++)
+			cr_assert_neq(shown[j] >> 40, 0);
+	}
+	r = ctl_json_ok(CHUNKCTL_BINARY, &srv[spare], "verify", NULL, NULL);
+	cr_assert_geq(json_num(r, "checked"), 1, "the new copies are there");
+	cr_assert_eq(json_num(r, "mismatches"), 0, "every CRC matches");
+	json_decref(r);
+
+	/* The new copies alone hold the bytes. */
+	cr_assert_eq(chunkd_stop(&srv[0]), 0);
+	all_read_back(spare, ids, data);
+	start_server(0);
+
+	/* The lost server returns: its copies are not the chunks' any more,
+	 * so it reclaims them, and nothing lists them again. */
+	start_server(lost);
+	r = ctl_json_ok(CHUNKCTL_BINARY, &srv[lost], "chunks", "--state",
+			"sealed");
+	cr_assert_eq(json_array_size(json_object_get(r, "chunks")), 0,
+		     "the stale copies were kept");
+	json_decref(r);
+	for (int k = 0; k < REPAIRED_CHUNKS; k++)
+		cr_assert_eq(copies_shown(ids[k], shown), 2);
+	all_read_back(0, ids, data);
+}

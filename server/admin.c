@@ -325,7 +325,7 @@ static void show_copies_done(void *arg, const struct table_result *res)
 				  (json_int_t)res->copies.copy[i].id, "address",
 				  res->copies.copy[i].loc.address, "port",
 				  (int)res->copies.copy[i].loc.port));
-	if (res->status == 0 && copies)
+	if (res->status == 0 && copies && res->copies.count)
 		json_object_set_new(l->partial, "copies", copies);
 	else
 		json_decref(copies);

@@ -22,8 +22,8 @@
 
 Test(chunkctl_cli, every_command_has_help)
 {
-	const char *commands[] = {"status", "leases", "lease",
-				  "chunks", "chunk",  "verify"};
+	const char *commands[] = {"status", "leases", "lease",	 "chunks",
+				  "chunk",  "verify", "cluster", "repair"};
 	struct cmd_result r;
 
 	RUN_CTL(&r, "--help");
@@ -49,6 +49,9 @@ Test(chunkctl_cli, usage_errors_exit_two)
 	cr_assert_eq(r.status, 2);
 	RUN_CTL(&r, "chunks", "--state");
 	cr_assert_eq(r.status, 2);
+	RUN_CTL(&r, "repair", "--grace-s", "soon");
+	cr_assert_eq(r.status, 2);
+	expect_one_line_error(&r, "wrong arguments for repair");
 }
 
 Test(chunkctl_cli, no_chunkd_on_the_socket_exits_three)
@@ -56,6 +59,16 @@ Test(chunkctl_cli, no_chunkd_on_the_socket_exits_three)
 	struct cmd_result r;
 
 	RUN_CTL(&r, "--socket", "/nonexistent/chunkd.sock", "status");
+	cr_assert_eq(r.status, 3);
+	expect_one_line_error(&r,
+			      "no chunkd answers on /nonexistent/chunkd.sock");
+}
+
+Test(chunkctl_cli, repair_without_a_chunkd_exits_three)
+{
+	struct cmd_result r;
+
+	RUN_CTL(&r, "--socket", "/nonexistent/chunkd.sock", "repair");
 	cr_assert_eq(r.status, 3);
 	expect_one_line_error(&r,
 			      "no chunkd answers on /nonexistent/chunkd.sock");

@@ -155,9 +155,33 @@ Test(admin, stopping_closes_connected_clients)
 
 Test(admin, cluster_outside_cluster_mode_is_refused_with_a_reason)
 {
-	char *reply = admin_handle_line(admin, "{\"cmd\":\"cluster\"}");
+	const char *lines[] = {"{\"cmd\":\"cluster\"}",
+			       "{\"cmd\":\"under_replicated\"}"};
 
-	cr_assert(strstr(reply, "\"ok\":false"), "%s", reply);
-	cr_assert(strstr(reply, "not in a cluster"), "%s", reply);
-	free(reply);
+	for (size_t i = 0; i < 2; i++) {
+		char *reply = admin_handle_line(admin, lines[i]);
+
+		cr_assert(strstr(reply, "\"ok\":false"), "%s", reply);
+		cr_assert(strstr(reply, "not in a cluster"), "%s", reply);
+		free(reply);
+	}
+}
+
+Test(admin, chunk_show_of_a_chunk_of_one_copy_lists_no_copies)
+{
+	struct table_record rec;
+	char line[96];
+	json_t *r;
+
+	cr_assert_eq(table_pmem_alloc(table, 4096, 1, 1, &rec), 0);
+	snprintf(line, sizeof(line), "{\"cmd\":\"chunk_show\",\"id\":%llu}",
+		 (unsigned long long)rec.id);
+	r = ask(line);
+	cr_assert(json_is_true(json_object_get(r, "ok")));
+	cr_assert_eq(json_integer_value(json_object_get(
+			     json_object_get(r, "chunk"), "id")),
+		     (json_int_t)rec.id);
+	cr_assert_null(json_object_get(json_object_get(r, "chunk"), "copies"),
+		       "a chunk of one copy lists none");
+	json_decref(r);
 }

@@ -31,6 +31,8 @@ struct bench_opts {
 	unsigned threads;
 	int poll_us; /* < 0: the library's default */
 	bool json;
+	unsigned copies;   /* of each chunk timed (cluster mode when > 1) */
+	unsigned populate; /* only make this many sealed 1 MiB chunks */
 };
 
 static const size_t sizes[] = {64, 4096, 65536, 1 << 20};
@@ -119,10 +121,10 @@ static int op_read(struct chunk_client *c, unsigned long long id, uint8_t *buf,
 
 /* A chunk of len bytes to time an operation on: left OPEN for writes;
  * written, sealed and opened for reads. */
-static int prepare_chunk(struct chunk_client *c, uint8_t *buf, size_t len,
-			 bool sealed, unsigned long long *id)
+static int prepare_chunk(struct chunk_client *c, unsigned copies, uint8_t *buf,
+			 size_t len, bool sealed, unsigned long long *id)
 {
-	int rc = check(chunk_alloc(c, len, id), "alloc");
+	int rc = check(chunk_alloc_replicated(c, len, copies, id), "alloc");
 
 	if (rc || !sealed)
 		return rc;
@@ -158,7 +160,8 @@ static int measure(struct chunk_client *c, const struct bench_opts *o,
 {
 	double *t = calloc(o->iters, sizeof(double)), elapsed;
 	unsigned long long id;
-	int rc = t ? prepare_chunk(c, buf, len, op == op_read, &id) : -1;
+	int rc = t ? prepare_chunk(c, o->copies, buf, len, op == op_read, &id)
+		   : -1;
 
 	if (rc == CHUNK_OK) {
 		rc = time_ops(c, id, buf, len, op, t, o->iters, &elapsed);
@@ -415,11 +418,11 @@ static int worker_setup(struct worker_conn *wc, const struct bench_opts *o)
 	rc = check(chunk_mem_reg(wc->c, wc->buf, sizeof(wc->buf), &wc->mem),
 		   "mem_reg");
 	rc = rc ? rc
-		: prepare_chunk(wc->c, wc->buf, THREAD_OP_LEN, false,
+		: prepare_chunk(wc->c, 1, wc->buf, THREAD_OP_LEN, false,
 				&wc->write_id);
 	wc->chunks += rc == CHUNK_OK;
 	rc = rc ? rc
-		: prepare_chunk(wc->c, wc->buf, THREAD_OP_LEN, true,
+		: prepare_chunk(wc->c, 1, wc->buf, THREAD_OP_LEN, true,
 				&wc->read_id);
 	wc->chunks += rc == CHUNK_OK;
 	return rc;
@@ -588,6 +591,10 @@ static void usage(FILE *out)
 		"  -t, --threads N     connections in the threaded run (2)\n"
 		"  -P, --poll-us US    busy-poll this long before sleeping on the\n"
 		"                      completion channel (library default: 50)\n"
+		"  -c, --copies R      cluster mode: time chunks of R copies (1 to 4;\n"
+		"                      more than 1: only write+persist is measured)\n"
+		"      --populate N    only make N sealed 1 MiB chunks of --copies\n"
+		"                      copies, keep them, and print their number\n"
 		"  -j, --json          print the figures as JSON\n",
 		STREAM_TOTAL / STREAM_OP);
 }
@@ -613,6 +620,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		{"threads", required_argument, NULL, 't'},
 		{"poll-us", required_argument, NULL, 'P'},
 		{"json", no_argument, NULL, 'j'},
+		{"copies", required_argument, NULL, 'c'},
+		{"populate", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -621,7 +630,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	int opt;
 
 	opterr = 0; /* one line of our own instead */
-	while (ok && (opt = getopt_long(argc, argv, "p:n:d:t:P:jh", longopts,
+	while (ok && (opt = getopt_long(argc, argv, "p:n:d:t:P:c:jh", longopts,
 					NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -644,6 +653,13 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		case 'j':
 			o->json = true;
 			break;
+		case 'c':
+			ok = parse_uint(optarg, 1, CHUNK_MAX_COPIES,
+					&o->copies);
+			break;
+		case 'F':
+			ok = parse_uint(optarg, 1, 100000, &o->populate);
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -665,13 +681,50 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	return 0;
 }
 
+/* --populate: n sealed 1 MiB chunks of o->copies copies, kept. */
+static int populate(const struct bench_opts *o, uint8_t *buf)
+{
+	struct chunk_client *c = connect_with(
+		o, CHUNK_PERSIST_RPC | CHUNK_PERSIST_READ_AFTER_WRITE);
+	unsigned long long id;
+	unsigned made = 0;
+	int rc = c ? CHUNK_OK : -1;
+
+	while (rc == CHUNK_OK && made < o->populate) {
+		rc = prepare_chunk(c, o->copies, buf, STREAM_OP, true, &id);
+		made += rc == CHUNK_OK;
+	}
+	printf("%u\n", made);
+	chunk_client_disconnect(&c);
+	return rc;
+}
+
+/* --copies R > 1: write+persist of chunks of R copies, alone. */
+static void print_replicated(const struct bench_opts *o, json_t *report)
+{
+	const char *method, *size;
+	json_t *per_size, *f;
+
+	json_object_foreach(json_object_get(report, "write_persist"), method,
+			    per_size)
+	{
+		json_object_foreach(per_size, size, f)
+			printf("write+persist %s %s B, %u copies: p50 %.1f us, "
+			       "p99 %.1f us\n",
+			       method, size, o->copies,
+			       json_real_value(json_object_get(f, "p50_us")),
+			       json_real_value(json_object_get(f, "p99_us")));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_opts o = {.port = 7470,
 			       .iters = 1000,
 			       .depth = 8,
 			       .threads = 2,
-			       .poll_us = -1};
+			       .poll_us = -1,
+			       .copies = 1};
 	json_t *report = json_object();
 	uint8_t *buf = malloc(BUF_SIZE);
 	int rc = parse_args(argc, argv, &o);
@@ -683,10 +736,21 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < BUF_SIZE; i++)
 		buf[i] = (uint8_t)(i * 131 + 7);
+	if (o.populate) {
+		rc = populate(&o, buf);
+		free(buf);
+		json_decref(report);
+		return rc ? 1 : 0;
+	}
 	rc = bench_write_persist(&o, buf, report);
-	rc = rc ? rc : bench_one_connection(&o, buf, report);
-	rc = rc ? rc : bench_threads(&o, report);
-	if (rc == 0 && o.json) {
+	if (o.copies == 1) {
+		rc = rc ? rc : bench_one_connection(&o, buf, report);
+		rc = rc ? rc : bench_threads(&o, report);
+	}
+	json_object_set_new(report, "copies", json_integer(o.copies));
+	if (rc == 0 && o.copies > 1 && !o.json) {
+		print_replicated(&o, report);
+	} else if (rc == 0 && o.json) {
 		json_object_set_new(report, "poll_us", json_integer(o.poll_us));
 		json_dumpf(report, stdout, JSON_INDENT(2));
 		putchar('\n');

@@ -4,10 +4,13 @@
  * iteration posts an unsignaled RDMA WRITE of SIZE bytes and, behind it in
  * the same ibv_post_send, a signaled 8-byte READ of the written range's
  * tail, and busy-polls until the READ completes. perftest has no such
- * figure: ib_read_lat times the READ alone.
+ * figure: ib_read_lat times the READ alone. With -r R, the client works
+ * with R servers at once (ports PORT to PORT + R - 1): each iteration
+ * posts the pair to every one before polling any, the raw floor of a
+ * write+persist of a chunk of R copies.
  *
  *   server:  write_read_lat [-p PORT]
- *   client:  write_read_lat [-p PORT] [-s SIZE] [-n ITERS] HOST
+ *   client:  write_read_lat [-p PORT] [-s SIZE] [-n ITERS] [-r R] HOST
  *
  * The client prints "SIZE P50_US", the median like perftest's t_typical.
  */
@@ -125,8 +128,10 @@ static int serve(const char *port)
 	return 0;
 }
 
-/* One WRITE + tail READ, busy-polled; returns microseconds. */
-static double write_then_read(struct endpoint *ep, size_t size)
+#define MAX_SERVERS 4
+
+/* Posts one WRITE + tail READ to ep. */
+static void post_pair(struct endpoint *ep, size_t size)
 {
 	struct ibv_sge wsge = {(uintptr_t)ep->buf, (uint32_t)size,
 			       ep->buf_mr->lkey};
@@ -141,9 +146,6 @@ static double write_then_read(struct endpoint *ep, size_t size)
 				    .num_sge = 1,
 				    .opcode = IBV_WR_RDMA_WRITE};
 	struct ibv_send_wr *bad;
-	struct ibv_wc wc;
-	double t0 = timing_now_us();
-	int n;
 
 	write.wr.rdma.remote_addr = ep->msg.addr;
 	write.wr.rdma.rkey = ep->msg.rkey;
@@ -151,49 +153,87 @@ static double write_then_read(struct endpoint *ep, size_t size)
 	read.wr.rdma.rkey = ep->msg.rkey;
 	if (ibv_post_send(ep->id->qp, &write, &bad))
 		die("ibv_post_send");
+}
+
+/* Busy-polls until ep's READ completes. */
+static void wait_pair(struct endpoint *ep)
+{
+	struct ibv_wc wc;
+	int n;
+
 	while ((n = ibv_poll_cq(ep->id->send_cq, 1, &wc)) == 0)
 		;
 	if (n < 0 || wc.status != IBV_WC_SUCCESS) {
 		fprintf(stderr, "write_read_lat: READ failed\n");
 		exit(1);
 	}
+}
+
+/* The pair to every server, all posted before any is waited for;
+ * returns microseconds. */
+static double write_then_read(struct endpoint *eps, unsigned r, size_t size)
+{
+	double t0 = timing_now_us();
+
+	for (unsigned i = 0; i < r; i++)
+		post_pair(&eps[i], size);
+	for (unsigned i = 0; i < r; i++)
+		wait_pair(&eps[i]);
 	return timing_now_us() - t0;
 }
 
-static int measure(const char *host, const char *port, size_t size,
-		   unsigned iters)
+static void connect_ep(struct endpoint *ep, const char *host, unsigned port)
 {
 	struct rdma_conn_param param = {.responder_resources = 1,
 					.initiator_depth = 1,
 					.retry_count = 7};
-	double *t = calloc(iters, sizeof(double));
-	struct endpoint ep = {0};
+	char text[16];
 
-	make_ep(&ep.id, resolve(host, port));
-	register_buffers(&ep);
-	if (!t ||
-	    rdma_post_recv(ep.id, NULL, &ep.msg, sizeof(ep.msg), ep.msg_mr) ||
-	    rdma_connect(ep.id, &param))
+	snprintf(text, sizeof(text), "%u", port);
+	make_ep(&ep->id, resolve(host, text));
+	register_buffers(ep);
+	if (rdma_post_recv(ep->id, NULL, &ep->msg, sizeof(ep->msg),
+			   ep->msg_mr) ||
+	    rdma_connect(ep->id, &param))
 		die("connect");
-	wait_comp(ep.id, true);
-	for (unsigned i = 0; i < iters; i++)
-		t[i] = write_then_read(&ep, size);
-	printf("%zu %.2f\n", size, timing_percentile(t, iters, 0.5));
-	if (rdma_post_send(ep.id, NULL, &ep.msg, sizeof(ep.msg), ep.msg_mr,
+	wait_comp(ep->id, true);
+}
+
+static void finish_ep(struct endpoint *ep)
+{
+	if (rdma_post_send(ep->id, NULL, &ep->msg, sizeof(ep->msg), ep->msg_mr,
 			   IBV_SEND_SIGNALED))
 		die("rdma_post_send");
-	wait_comp(ep.id, false);
-	rdma_disconnect(ep.id);
+	wait_comp(ep->id, false);
+	rdma_disconnect(ep->id);
+}
+
+static int measure(const char *host, unsigned port, unsigned r, size_t size,
+		   unsigned iters)
+{
+	double *t = calloc(iters, sizeof(double));
+	struct endpoint eps[MAX_SERVERS] = {0};
+
+	if (!t)
+		die("calloc");
+	for (unsigned i = 0; i < r; i++)
+		connect_ep(&eps[i], host, port + i);
+	for (unsigned i = 0; i < iters; i++)
+		t[i] = write_then_read(eps, r, size);
+	printf("%zu %.2f\n", size, timing_percentile(t, iters, 0.5));
+	for (unsigned i = 0; i < r; i++)
+		finish_ep(&eps[i]);
+	free(t);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *port = "18600";
-	unsigned long size = 64, iters = 1000;
+	unsigned long size = 64, iters = 1000, servers = 1;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "p:s:n:h")) != -1) {
+	while ((opt = getopt(argc, argv, "p:s:n:r:h")) != -1) {
 		switch (opt) {
 		case 'p':
 			port = optarg;
@@ -204,17 +244,24 @@ int main(int argc, char **argv)
 		case 'n':
 			iters = strtoul(optarg, NULL, 10);
 			break;
+		case 'r':
+			servers = strtoul(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr, "Usage: write_read_lat [-p PORT] "
-					"[-s SIZE] [-n ITERS] [HOST]\n");
+					"[-s SIZE] [-n ITERS] [-r R] [HOST]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
-	if (size < 8 || size > MAX_SIZE || iters == 0) {
-		fprintf(stderr, "write_read_lat: SIZE 8..%u, ITERS > 0\n",
-			MAX_SIZE);
+	if (size < 8 || size > MAX_SIZE || iters == 0 || servers < 1 ||
+	    servers > MAX_SERVERS) {
+		fprintf(stderr,
+			"write_read_lat: SIZE 8..%u, ITERS > 0, R 1..%u\n",
+			MAX_SIZE, MAX_SERVERS);
 		return 2;
 	}
-	return optind < argc ? measure(argv[optind], port, size, iters)
+	return optind < argc ? measure(argv[optind],
+				       (unsigned)strtoul(port, NULL, 10),
+				       (unsigned)servers, size, iters)
 			     : serve(port);
 }

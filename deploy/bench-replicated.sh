@@ -140,6 +140,7 @@ under_replicated_is() {
 
 stop_cluster() {
 	local f
+	[ -d "$dir" ] || return 0
 	for f in "$dir"/chunkd-*.pid; do
 		kill -TERM "$(cat "$f")" 2>/dev/null || true
 	done

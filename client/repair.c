@@ -49,8 +49,10 @@ static int target_conn(struct chunk_client *c, const char *host, uint16_t port,
 }
 
 /* Copies len bytes of the chunk, read from any live copy, into rc at
- * conn, in pieces through buf (registered with c, whose protection
- * domain conn shares where it can), and makes them durable there. */
+ * conn, in pieces through buf, and makes them durable there. buf is not
+ * registered: the transfers go through the connections' bounce buffers,
+ * registered once, where registering buf for each chunk repaired would
+ * pin and unpin its pages every time. */
 static int transfer(struct chunk_client *c, struct replica_set *set,
 		    struct chunk_client *conn, struct remote_chunk *rc,
 		    uint8_t *buf, uint64_t len)
@@ -119,7 +121,6 @@ static int repair_locked(struct chunk_client *c, uint64_t chunk, uint64_t lost,
 {
 	struct chunk_info info;
 	struct chunk_client *conn;
-	struct chunk_mem *mem = NULL;
 	uint8_t *buf;
 	int st = open_copies(c, chunk, &info);
 
@@ -130,15 +131,12 @@ static int repair_locked(struct chunk_client *c, uint64_t chunk, uint64_t lost,
 	buf = malloc(REPAIR_PIECE);
 	if (!buf)
 		return CHUNK_E_NOMEM;
-	if (chunk_mem_reg(c, buf, REPAIR_PIECE, &mem) != CHUNK_OK)
-		log_info("repair: copying through the bounce buffers");
 	if (conn != c)
 		client_lock(conn);
 	st = make_copy(c, replica_sets_find(&c->replicas, chunk), &info, conn,
 		       lost, buf, copy);
 	if (conn != c)
 		client_unlock(conn);
-	chunk_mem_dereg(&mem);
 	free(buf);
 	/* The copies changed: the next call on the chunk looks again. */
 	replica_sets_forget(&c->replicas, chunk);

@@ -416,12 +416,16 @@ static int free_copy(struct chunk_client *c, struct replica_copy *copy)
 
 int replicated_free(struct chunk_client *c, struct replica_set *set)
 {
-	int st = CHUNK_OK;
+	int st = CHUNK_E_UNAVAILABLE;
 
 	/* The first copy names the chunk: once it is freed, the chunk is. */
-	for (unsigned i = 0; i < set->count && st == CHUNK_OK; i++)
+	for (unsigned i = 0; i < set->count; i++)
 		if (set->copy[i].id == set->chunk)
 			st = free_copy(c, &set->copy[i]);
+	if (st == CHUNK_E_UNAVAILABLE)
+		log_warn("chunk %llu: its first copy's chunkd is not running; "
+			 "it cannot be freed now",
+			 (unsigned long long)set->chunk);
 	if (st)
 		return st;
 	for (unsigned i = 0; i < set->count; i++) {

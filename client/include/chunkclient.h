@@ -181,7 +181,9 @@ int chunk_alloc(struct chunk_client *client, unsigned long long size,
  *     sealed, and later writes go only to those still open;
  *   - chunk_read() reads one copy (the connected server's first) and moves
  *     to another within the call when a copy's server fails;
- *   - chunk_free() frees every copy.
+ *   - chunk_free() frees every copy, the first first (where the chunk's
+ *     record lives): CHUNK_E_UNAVAILABLE while that copy's chunkd is not
+ *     running.
  *
  * The asynchronous calls do not take replicated chunks yet
  * (CHUNK_E_INVAL). Fails as chunk_alloc(), and with CHUNK_E_FEW_SERVERS

@@ -417,12 +417,16 @@ static int free_copy(struct chunk_client *c, struct replica_copy *copy)
 int replicated_free(struct chunk_client *c, struct replica_set *set)
 {
 	int st = CHUNK_E_UNAVAILABLE;
+	bool found = false;
 
 	/* The first copy names the chunk: once it is freed, the chunk is. */
-	for (unsigned i = 0; i < set->count; i++)
-		if (set->copy[i].id == set->chunk)
+	for (unsigned i = 0; i < set->count; i++) {
+		if (set->copy[i].id == set->chunk) {
+			found = true;
 			st = free_copy(c, &set->copy[i]);
-	if (st == CHUNK_E_UNAVAILABLE)
+		}
+	}
+	if (!found)
 		log_warn("chunk %llu: its first copy's chunkd is not running; "
 			 "it cannot be freed now",
 			 (unsigned long long)set->chunk);

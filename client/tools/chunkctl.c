@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "chunkclient.h"
+#include "json_fields.h"
 #include "repair_agent.h"
 
 #define DEFAULT_SOCKET "/run/chunkd.sock"
@@ -178,18 +179,6 @@ out:
 		close(fd);
 	free(line);
 	return parsed;
-}
-
-static long long num(json_t *obj, const char *key)
-{
-	return (long long)json_integer_value(json_object_get(obj, key));
-}
-
-static const char *str(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s ? s : "";
 }
 
 static void print_status(json_t *r)

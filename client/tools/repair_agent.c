@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "chunkclient.h"
+#include "json_fields.h"
 
 #define MAX_SEEN   4096 /* lost copies remembered for the grace period */
 #define SECRET_MAX 4096
@@ -27,18 +28,6 @@ struct agent {
 	struct seen seen[MAX_SEEN];
 	size_t seen_count;
 };
-
-static long long num(json_t *obj, const char *key)
-{
-	return (long long)json_integer_value(json_object_get(obj, key));
-}
-
-static const char *str(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s ? s : "";
-}
 
 /* chunkd's reply to {"cmd": cmd} if it is ok; NULL otherwise (said). */
 static json_t *ask_ok(struct agent *g, const char *cmd)

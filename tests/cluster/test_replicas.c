@@ -59,7 +59,9 @@ static void wait_for(struct completion *c)
 	cr_assert_eq(c->calls, 1, "the change completed %d times", c->calls);
 }
 
-static void join(struct server *s, const char *name)
+/* Joins s (its pool made already) to the cluster as name. */
+static void rejoin(struct server *s, const char *name,
+		   struct reconcile_report *rep)
 {
 	struct cluster_opts o = {.endpoints = getenv("CHUNKD_TEST_ETCD"),
 				 .name = name,
@@ -68,19 +70,25 @@ static void join(struct server *s, const char *name)
 				 .port = 7470,
 				 .ttl_s = 5,
 				 .timeout_ms = 2000};
-	struct reconcile_report rep;
 	char err[512];
 
 	cr_assert(o.endpoints && *o.endpoints,
 		  "CHUNKD_TEST_ETCD is not set: this test needs the etcd "
 		  "cluster ctest's fixture starts");
+	cr_assert_eq(cluster_join(base, &o, &s->pool, &s->cl, &s->t, rep, err,
+				  sizeof(err)),
+		     0, "joining %s: %s", name, err);
+}
+
+static void join(struct server *s, const char *name)
+{
+	struct reconcile_report rep;
+
 	cr_assert_eq(mem_pool_create(&s->mp, POOL_SIZE, GRAN, 64), 0);
 	s->pool = (struct pool){.base = s->mp.image,
 				.geo = s->mp.geo,
 				.persist = s->mp.persist};
-	cr_assert_eq(cluster_join(base, &o, &s->pool, &s->cl, &s->t, &rep, err,
-				  sizeof(err)),
-		     0, "joining %s: %s", name, err);
+	rejoin(s, name, &rep);
 }
 
 /* Waits until the first server's membership shows all three. */
@@ -321,23 +329,6 @@ static void stop_server(struct server *s)
 {
 	cluster_leave(&s->cl);
 	table_close(&s->t);
-}
-
-static void rejoin(struct server *s, const char *name,
-		   struct reconcile_report *rep)
-{
-	struct cluster_opts o = {.endpoints = getenv("CHUNKD_TEST_ETCD"),
-				 .name = name,
-				 .prefix = prefix,
-				 .address = s->address,
-				 .port = 7470,
-				 .ttl_s = 5,
-				 .timeout_ms = 2000};
-	char err[512];
-
-	cr_assert_eq(cluster_join(base, &o, &s->pool, &s->cl, &s->t, rep, err,
-				  sizeof(err)),
-		     0, "%s", err);
 }
 
 /* Waits until server 0 no longer sees the node of id running. */

@@ -355,6 +355,28 @@ static unsigned check_acked(struct chunk_client *c, unsigned k,
 	return n;
 }
 
+static long long under_replicated(int i);
+static void run_repair(void);
+
+/* Once server 0 sees server 2's copies lost, chunkctl repair brings every
+ * chunk back to all its copies on running servers, and each running
+ * server's copies match their CRCs. */
+static void repair_and_verify(void)
+{
+	json_t *r;
+
+	for (int k = 0; k < 100 && under_replicated(0) == 0; k++)
+		usleep(100000);
+	cr_assert_gt(under_replicated(0), 0, "no copy was on the dead server");
+	run_repair();
+	cr_assert_eq(under_replicated(0), 0, "repair left chunks behind");
+	for (int i = 0; i < 2; i++) {
+		r = ctl_json_ok(CHUNKCTL_BINARY, &srv[i], "verify", NULL, NULL);
+		cr_assert_eq(json_num(r, "mismatches"), 0, "server %d", i);
+		json_decref(r);
+	}
+}
+
 Test(replicated, acknowledged_seals_survive_a_killed_server)
 {
 	struct chunk_client *c = NULL;
@@ -387,6 +409,7 @@ Test(replicated, acknowledged_seals_survive_a_killed_server)
 	cr_log_info("%u acknowledged seals, all readable", acked);
 	cr_assert_gt(acked, 0);
 	chunk_client_disconnect(&c);
+	repair_and_verify();
 	start_server(2); /* for teardown's clean stop */
 }
 

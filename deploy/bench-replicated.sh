@@ -109,6 +109,7 @@ start_cluster() {
 			--etcd-endpoints "$endpoints" --cluster-name "bench-$i" \
 			>"$dir/chunkd-$i.log" 2>&1 &
 		echo $! >"$dir/chunkd-$i.pid"
+		disown # one is killed on purpose: no job notice for it
 	done
 	for i in 1 2 3; do
 		wait_for "chunkd-$i to answer" ctl "$i" --timeout 2 status

@@ -1,7 +1,6 @@
 #include "service.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,29 +11,8 @@
 #include "common/log.h"
 #include "proto/auth.h"
 #include "proto/wire.h"
-
-static void fail(struct proto_msg *reply, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Turns *reply into an ERROR with a one-line reason. */
-static void fail(struct proto_msg *reply, unsigned status, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	reply->hdr.type = PROTO_ERROR;
-	reply->u.error.status = status;
-	reply->u.error.detail = 0;
-	va_start(ap, fmt);
-	n = vsnprintf(reply->u.error.text, sizeof(reply->u.error.text), fmt,
-		      ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	reply->u.error.text_len = (uint16_t)((size_t)n < PROTO_ERROR_TEXT_MAX
-						     ? (size_t)n
-						     : PROTO_ERROR_TEXT_MAX);
-}
+#include "answer.h"
+#include "copies.h"
 
 void service_init(struct service *s, struct table *table, uint8_t *area,
 		  const struct persister *data, uint32_t granularity,
@@ -225,70 +203,10 @@ int service_revoke_lease(struct service *s, uint64_t id)
 	return -ENOENT;
 }
 
-/* Refuses a request made under epoch, which is not the lease's: STALE,
- * with the current epoch as detail. */
-static void refuse_stale(const struct session *sess, uint32_t epoch,
-			 struct proto_msg *r)
-{
-	fail(r, PROTO_ST_STALE, "epoch %u is stale; the lease is at epoch %u",
-	     epoch, sess->epoch);
-	r->u.error.detail = sess->epoch;
-}
-
-/* Refuses a request under an epoch that is not the lease's; renews the
- * lease otherwise. */
-static int check_epoch(struct service *s, struct session *sess, uint32_t epoch,
-		       struct proto_msg *r)
-{
-	if (epoch != sess->epoch) {
-		refuse_stale(sess, epoch, r);
-		return -1;
-	}
-	sess->lease_deadline_us = s->clock_us() + s->lease_ttl_ms * 1000ull;
-	return 0;
-}
-
-/* Counts and sends a held request's reply, and frees it. */
-/* Counts and sends reply to sess. A reply that cannot be sent breaks the
- * connection, which the transport closes itself. */
-static void deliver(struct service *s, struct session *sess,
-		    const struct proto_msg *reply)
-{
-	if (reply->hdr.type == PROTO_ERROR)
-		s->counters.errors++;
-	if (sess->ops->send_reply(sess->ops_ctx, reply))
-		log_debug(
-			"session %llu: the reply to request %llu was not sent",
-			(unsigned long long)sess->id,
-			(unsigned long long)reply->hdr.request_id);
-}
-
-/* Answers a held request (unless its session is gone) and frees it. */
-static void finish(struct service *s, struct request *q)
-{
-	if (q->sess)
-		deliver(s, q->sess, &q->reply);
-	request_free(q);
-}
-
-/* Holds req for a table change; NULL (with *r an ERROR) when out of
- * memory. */
-static struct request *hold(struct service *s, struct session *sess,
-			    const struct proto_msg *req, struct proto_msg *r)
-{
-	struct request *q = request_new(sess, req);
-
-	if (!q)
-		fail(r, PROTO_ST_INTERNAL, "out of memory");
-	else
-		q->svc = s;
-	return q;
-}
-
 static void do_renew(struct service *s, struct session *sess,
 		     const struct proto_msg *req, struct proto_msg *r)
 {
-	if (check_epoch(s, sess, req->u.renew.epoch, r))
+	if (answer_check_epoch(s, sess, req->u.renew.epoch, r))
 		return;
 	r->hdr.type = PROTO_RENEWED;
 	r->u.renew.epoch = sess->epoch;
@@ -314,7 +232,8 @@ static bool authenticated(struct service *s, struct session *sess,
 	log_warn("session %llu (%s): authentication refused for client '%s'",
 		 (unsigned long long)sess->id, sess->peer ? sess->peer : "?",
 		 name);
-	fail(r, PROTO_ST_AUTH, "authentication failed for client '%s'", name);
+	answer_fail(r, PROTO_ST_AUTH, "authentication failed for client '%s'",
+		    name);
 	return false;
 }
 
@@ -322,13 +241,14 @@ static void do_hello(struct service *s, struct session *sess,
 		     const struct proto_msg *req, struct proto_msg *r)
 {
 	if (sess->greeted) {
-		fail(r, PROTO_ST_STATE, "HELLO was already said");
+		answer_fail(r, PROTO_ST_STATE, "HELLO was already said");
 		return;
 	}
 	if (!sess->lease_deadline_us) {
 		/* The lease ran out before HELLO: the session is dead. */
-		fail(r, PROTO_ST_STALE,
-		     "the session's lease expired before HELLO; reconnect");
+		answer_fail(
+			r, PROTO_ST_STALE,
+			"the session's lease expired before HELLO; reconnect");
 		return;
 	}
 	if (!authenticated(s, sess, req, r))
@@ -366,33 +286,38 @@ static void refuse_alloc(struct service *s, struct proto_msg *r, int status,
 
 	if (status == -EFBIG) {
 		table_stats(s->table, &st);
-		fail(r, PROTO_ST_NOSPC,
-		     "%llu bytes is more than the whole pool (%llu bytes)",
-		     (unsigned long long)size,
-		     (unsigned long long)st.area_bytes);
+		answer_fail(
+			r, PROTO_ST_NOSPC,
+			"%llu bytes is more than the whole pool (%llu bytes)",
+			(unsigned long long)size,
+			(unsigned long long)st.area_bytes);
 	} else if (status == -ENOSPC) {
-		fail(r, PROTO_ST_NOSPC, "no room for %llu bytes",
-		     (unsigned long long)size);
+		answer_fail(r, PROTO_ST_NOSPC, "no room for %llu bytes",
+			    (unsigned long long)size);
 	} else if (status == -EINVAL) {
-		fail(r, PROTO_ST_INVALID,
-		     "cannot allocate %llu bytes (copies: 1 to %u; a further "
-		     "copy goes to another chunkd than its chunk's)",
-		     (unsigned long long)size, PROTO_MAX_COPIES);
+		answer_fail(
+			r, PROTO_ST_INVALID,
+			"cannot allocate %llu bytes (copies: 1 to %u; a further "
+			"copy goes to another chunkd than its chunk's)",
+			(unsigned long long)size, PROTO_MAX_COPIES);
 	} else if (status == -EHOSTUNREACH) {
-		fail(r, PROTO_ST_UNAVAILABLE,
-		     "the cluster's table cannot be reached (etcd); nothing "
-		     "was allocated: try again");
+		answer_fail(
+			r, PROTO_ST_UNAVAILABLE,
+			"the cluster's table cannot be reached (etcd); nothing "
+			"was allocated: try again");
 	} else if (status == -EHOSTDOWN) {
-		fail(r, PROTO_ST_FEW_SERVERS,
-		     "fewer live chunkd servers with room for %llu bytes than "
-		     "the copies asked",
-		     (unsigned long long)size);
+		answer_fail(
+			r, PROTO_ST_FEW_SERVERS,
+			"fewer live chunkd servers with room for %llu bytes than "
+			"the copies asked",
+			(unsigned long long)size);
 	} else if (status == -EOPNOTSUPP) {
-		fail(r, PROTO_ST_INVALID,
-		     "replicated chunks need cluster mode (--etcd-endpoints)");
+		answer_fail(
+			r, PROTO_ST_INVALID,
+			"replicated chunks need cluster mode (--etcd-endpoints)");
 	} else {
-		fail(r, PROTO_ST_INTERNAL, "the table failed: %s",
-		     strerror(-status));
+		answer_fail(r, PROTO_ST_INTERNAL, "the table failed: %s",
+			    strerror(-status));
 	}
 }
 
@@ -409,8 +334,8 @@ static void grant_new_chunk(struct service *s, struct request *q,
 
 	if (rc) {
 		undo_alloc(s, rec->id);
-		fail(r, PROTO_ST_INTERNAL, "cannot grant write access: %s",
-		     strerror(-rc));
+		answer_fail(r, PROTO_ST_INTERNAL,
+			    "cannot grant write access: %s", strerror(-rc));
 		return;
 	}
 	r->hdr.type = PROTO_GRANT;
@@ -419,42 +344,6 @@ static void grant_new_chunk(struct service *s, struct request *q,
 	r->u.grant.length = rec->length;
 	r->u.grant.rkey = rkey;
 	r->u.grant.epoch = rec->epoch;
-}
-
-/* Fills l from copies; false when an address does not fit a message. */
-static bool copy_list(const struct table_copies *copies,
-		      struct proto_copy_list *l)
-{
-	l->count = 0;
-	for (unsigned i = 0; i < copies->count && i < PROTO_MAX_COPIES; i++) {
-		const struct table_copy *c = &copies->copy[i];
-		struct proto_copy *p = &l->copy[l->count++];
-		size_t len = strlen(c->loc.address);
-
-		if (len > PROTO_ADDR_MAX)
-			return false;
-		p->id = c->id;
-		p->port = c->loc.port;
-		p->addr_len = (uint8_t)len;
-		memcpy(p->addr, c->loc.address, len + 1);
-	}
-	return true;
-}
-
-/* The grant in r becomes PLACED: the first copy's, and where the others
- * go. */
-static void placed(const struct table_copies *where, struct proto_msg *r)
-{
-	struct proto_msg g = *r;
-
-	r->hdr.type = PROTO_PLACED;
-	r->u.placed.chunk = g.u.grant.chunk;
-	r->u.placed.addr = g.u.grant.addr;
-	r->u.placed.length = g.u.grant.length;
-	r->u.placed.rkey = g.u.grant.rkey;
-	r->u.placed.epoch = g.u.grant.epoch;
-	if (!copy_list(where, &r->u.placed.where))
-		fail(r, PROTO_ST_INTERNAL, "a server's address is too long");
 }
 
 static void alloc_done(void *arg, const struct table_result *res)
@@ -470,13 +359,13 @@ static void alloc_done(void *arg, const struct table_result *res)
 		/* The lease was lost while the table worked: its reclaim
 		 * could not see this chunk yet. */
 		undo_alloc(s, res->rec.id);
-		refuse_stale(q->sess, q->epoch, &q->reply);
+		answer_stale(q->sess, q->epoch, &q->reply);
 	} else {
 		grant_new_chunk(s, q, &res->rec);
 		if (res->copies.count && q->reply.hdr.type == PROTO_GRANT)
-			placed(&res->copies, &q->reply);
+			copies_placed(&res->copies, &q->reply);
 	}
-	finish(s, q);
+	answer_held(s, q);
 }
 
 /* Holds the request while the table allocates. */
@@ -489,8 +378,8 @@ static void do_alloc(struct service *s, struct session *sess,
 				     .copies = req->u.alloc.copies,
 				     .copy_of = req->u.alloc.of};
 
-	if (check_epoch(s, sess, req->u.alloc.epoch, r) ||
-	    !(q = hold(s, sess, req, r)))
+	if (answer_check_epoch(s, sess, req->u.alloc.epoch, r) ||
+	    !(q = answer_hold(s, sess, req, r)))
 		return;
 	a.session = sess->id;
 	a.epoch = sess->epoch;
@@ -508,18 +397,18 @@ static int find_own_open(struct service *s, struct session *sess,
 			 struct proto_msg *r)
 {
 	if (table_lookup(s->table, chunk, rec)) {
-		fail(r, PROTO_ST_NOENT, "no chunk %llu",
-		     (unsigned long long)chunk);
+		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
+			    (unsigned long long)chunk);
 		return -1;
 	}
 	if (rec->state != TABLE_CHUNK_OPEN) {
-		fail(r, PROTO_ST_STATE, "chunk %llu is sealed",
-		     (unsigned long long)chunk);
+		answer_fail(r, PROTO_ST_STATE, "chunk %llu is sealed",
+			    (unsigned long long)chunk);
 		return -1;
 	}
 	if (rec->session != sess->id) {
-		fail(r, PROTO_ST_PERM, "chunk %llu is another session's",
-		     (unsigned long long)chunk);
+		answer_fail(r, PROTO_ST_PERM, "chunk %llu is another session's",
+			    (unsigned long long)chunk);
 		return -1;
 	}
 	return 0;
@@ -532,14 +421,14 @@ static void do_persist(struct service *s, struct session *sess,
 	uint64_t len = req->u.persist.length;
 	struct table_record rec;
 
-	if (check_epoch(s, sess, req->u.persist.epoch, r) ||
+	if (answer_check_epoch(s, sess, req->u.persist.epoch, r) ||
 	    find_own_open(s, sess, chunk, &rec, r))
 		return;
 	if (off > rec.length || len > rec.length - off) {
-		fail(r, PROTO_ST_INVALID,
-		     "range %llu+%llu is outside chunk %llu",
-		     (unsigned long long)off, (unsigned long long)len,
-		     (unsigned long long)chunk);
+		answer_fail(r, PROTO_ST_INVALID,
+			    "range %llu+%llu is outside chunk %llu",
+			    (unsigned long long)off, (unsigned long long)len,
+			    (unsigned long long)chunk);
 		return;
 	}
 	persist_range(s->data, s->area + rec.offset + off, len);
@@ -562,9 +451,9 @@ static void refuse_seal(struct session *sess, const struct table_record *rec,
 			uint8_t *addr, uint32_t got, uint32_t want,
 			struct proto_msg *r)
 {
-	fail(r, PROTO_ST_CRC,
-	     "chunk %llu: content CRC32C 0x%08x, not 0x%08x; still open",
-	     (unsigned long long)rec->id, got, want);
+	answer_fail(r, PROTO_ST_CRC,
+		    "chunk %llu: content CRC32C 0x%08x, not 0x%08x; still open",
+		    (unsigned long long)rec->id, got, want);
 	regrant_write(sess, rec, addr, r);
 }
 
@@ -589,48 +478,52 @@ static void seal_done(void *arg, const struct table_result *res)
 	if (res->status == 0)
 		q->reply.hdr.type = PROTO_SEALED; /* orphaned: it stands */
 	else if (res->status == -ENOENT)
-		fail(&q->reply, PROTO_ST_NOENT,
-		     "chunk %llu was freed meanwhile",
-		     (unsigned long long)chunk);
+		answer_fail(&q->reply, PROTO_ST_NOENT,
+			    "chunk %llu was freed meanwhile",
+			    (unsigned long long)chunk);
 	else if (res->status == -EALREADY)
-		fail(&q->reply, PROTO_ST_STATE, "chunk %llu is sealed",
-		     (unsigned long long)chunk);
+		answer_fail(&q->reply, PROTO_ST_STATE, "chunk %llu is sealed",
+			    (unsigned long long)chunk);
 	else if (res->status == -ESTALE) {
-		fail(&q->reply, PROTO_ST_STALE,
-		     "chunk %llu: its record in the cluster's table is gone "
-		     "(this chunkd's etcd lease ended); it cannot be sealed",
-		     (unsigned long long)chunk);
+		answer_fail(
+			&q->reply, PROTO_ST_STALE,
+			"chunk %llu: its record in the cluster's table is gone "
+			"(this chunkd's etcd lease ended); it cannot be sealed",
+			(unsigned long long)chunk);
 		q->reply.u.error.detail = q->sess ? q->sess->epoch : 0;
 	} else if (res->status == -EHOSTUNREACH)
-		fail(&q->reply, PROTO_ST_UNAVAILABLE,
-		     "chunk %llu: the cluster's table cannot be reached "
-		     "(etcd); not sealed yet: seal it again",
-		     (unsigned long long)chunk);
+		answer_fail(&q->reply, PROTO_ST_UNAVAILABLE,
+			    "chunk %llu: the cluster's table cannot be reached "
+			    "(etcd); not sealed yet: seal it again",
+			    (unsigned long long)chunk);
 	else if (res->status == -ENODATA)
-		fail(&q->reply, PROTO_ST_STATE,
-		     "chunk %llu: its copy %llu is not sealed with this length "
-		     "and CRC32C; the chunk stays open",
-		     (unsigned long long)chunk,
-		     (unsigned long long)res->bad_copy);
+		answer_fail(
+			&q->reply, PROTO_ST_STATE,
+			"chunk %llu: its copy %llu is not sealed with this length "
+			"and CRC32C; the chunk stays open",
+			(unsigned long long)chunk,
+			(unsigned long long)res->bad_copy);
 	else if (res->status == -EINVAL && q->msg.hdr.type == PROTO_SEAL)
-		fail(&q->reply, PROTO_ST_INVALID,
-		     "chunk %llu has further copies: seal it with SEAL_COPIES",
-		     (unsigned long long)chunk);
+		answer_fail(
+			&q->reply, PROTO_ST_INVALID,
+			"chunk %llu has further copies: seal it with SEAL_COPIES",
+			(unsigned long long)chunk);
 	else if (res->status == -EINVAL || res->status == -EOPNOTSUPP)
-		fail(&q->reply, PROTO_ST_INVALID,
-		     "chunk %llu: the copies named are not its other copies, "
-		     "each on a chunkd of its own (or this is not cluster "
-		     "mode)",
-		     (unsigned long long)chunk);
+		answer_fail(
+			&q->reply, PROTO_ST_INVALID,
+			"chunk %llu: the copies named are not its other copies, "
+			"each on a chunkd of its own (or this is not cluster "
+			"mode)",
+			(unsigned long long)chunk);
 	else
 		/* Write access is gone: the chunk stays OPEN until its
 		 * session ends, and the client cannot write it again. */
-		fail(&q->reply, PROTO_ST_INTERNAL,
-		     "chunk %llu: recording the seal failed: %s",
-		     (unsigned long long)chunk, strerror(-res->status));
+		answer_fail(&q->reply, PROTO_ST_INTERNAL,
+			    "chunk %llu: recording the seal failed: %s",
+			    (unsigned long long)chunk, strerror(-res->status));
 	if (res->status == -ENODATA || res->status == -EINVAL)
 		regrant_after_refusal(q);
-	finish(q->svc, q);
+	answer_held(q->svc, q);
 }
 
 /* Revokes write access, checks the content against the client's CRC, and
@@ -644,12 +537,13 @@ static void do_seal(struct service *s, struct session *sess,
 	struct request *q;
 	uint8_t *addr;
 
-	if (check_epoch(s, sess, req->u.seal.epoch, r) ||
+	if (answer_check_epoch(s, sess, req->u.seal.epoch, r) ||
 	    find_own_open(s, sess, chunk, &rec, r))
 		return;
 	if (len > rec.length) {
-		fail(r, PROTO_ST_INVALID, "seal length %llu exceeds chunk %llu",
-		     (unsigned long long)len, (unsigned long long)chunk);
+		answer_fail(r, PROTO_ST_INVALID,
+			    "seal length %llu exceeds chunk %llu",
+			    (unsigned long long)len, (unsigned long long)chunk);
 		return;
 	}
 	addr = s->area + rec.offset;
@@ -661,7 +555,7 @@ static void do_seal(struct service *s, struct session *sess,
 	}
 	/* Sealed content must be durable even if the client never persisted. */
 	persist_range(s->data, addr, len);
-	q = hold(s, sess, req, r);
+	q = answer_hold(s, sess, req, r);
 	if (!q) {
 		regrant_write(sess, &rec, addr, r);
 		return;
@@ -675,105 +569,6 @@ static void do_seal(struct service *s, struct session *sess,
 		table_seal(s->table, chunk, len, got, seal_done, q);
 }
 
-/* A chunk this server does not hold: where it lives (cluster mode), or
- * NOENT. */
-static void open_elsewhere(struct service *s, uint64_t chunk,
-			   struct proto_msg *r)
-{
-	struct table_location loc;
-	int rc = table_locate(s->table, chunk, &loc);
-
-	if (rc == -EHOSTDOWN) {
-		fail(r, PROTO_ST_UNAVAILABLE,
-		     "chunk %llu lives on a chunkd of the cluster that is not "
-		     "running now",
-		     (unsigned long long)chunk);
-	} else if (rc || strlen(loc.address) > PROTO_ADDR_MAX) {
-		fail(r, PROTO_ST_NOENT, "no chunk %llu",
-		     (unsigned long long)chunk);
-	} else {
-		r->hdr.type = PROTO_ELSEWHERE;
-		r->u.elsewhere.chunk = chunk;
-		r->u.elsewhere.port = loc.port;
-		r->u.elsewhere.addr_len = (uint8_t)strlen(loc.address);
-		memcpy(r->u.elsewhere.addr, loc.address,
-		       r->u.elsewhere.addr_len + 1);
-	}
-}
-
-/* Grants read access to this pool's copy of chunk; elsewhere (a chunk
- * this pool does not hold, but another chunkd may) says where that is. */
-static void open_here(struct service *s, struct session *sess, uint64_t chunk,
-		      bool elsewhere, struct proto_msg *r)
-{
-	struct table_record rec;
-	uint32_t rkey;
-	int rc;
-
-	if (table_lookup(s->table, chunk, &rec)) {
-		if (elsewhere)
-			open_elsewhere(s, chunk, r);
-		else
-			fail(r, PROTO_ST_NOENT, "no chunk %llu here",
-			     (unsigned long long)chunk);
-		return;
-	}
-	if (rec.state != TABLE_CHUNK_SEALED) {
-		fail(r, PROTO_ST_STATE, "chunk %llu is not sealed yet",
-		     (unsigned long long)chunk);
-		return;
-	}
-	rc = sess->ops->grant_read(sess->ops_ctx, chunk, s->area + rec.offset,
-				   rec.sealed_len, &rkey);
-	if (rc) {
-		fail(r, PROTO_ST_INTERNAL, "cannot grant read access: %s",
-		     strerror(-rc));
-		return;
-	}
-	r->hdr.type = PROTO_OPENED;
-	r->u.opened.chunk = chunk;
-	r->u.opened.addr = (uintptr_t)(s->area + rec.offset);
-	r->u.opened.length = rec.sealed_len;
-	r->u.opened.rkey = rkey;
-	r->u.opened.crc = rec.crc;
-}
-
-/* The table said where a chunk's copies are: COPIES for a replicated one,
- * else this pool's chunk or where it lives. */
-static void copies_done(void *arg, const struct table_result *res)
-{
-	struct request *q = arg;
-	uint64_t chunk = q->msg.u.open.chunk;
-
-	if (res->status == 0 && res->copies.count) {
-		q->reply.hdr.type = PROTO_COPIES;
-		q->reply.u.copies.chunk = chunk;
-		if (!copy_list(&res->copies, &q->reply.u.copies.list))
-			fail(&q->reply, PROTO_ST_INTERNAL,
-			     "a server's address is too long");
-	} else if (q->sess) {
-		open_here(q->svc, q->sess, chunk, true, &q->reply);
-	}
-	finish(q->svc, q);
-}
-
-static void do_open(struct service *s, struct session *sess,
-		    const struct proto_msg *req, struct proto_msg *r)
-{
-	struct request *q;
-
-	if (req->hdr.type == PROTO_OPEN_COPY || !table_replicates(s->table)) {
-		open_here(s, sess, req->u.open.chunk,
-			  req->hdr.type == PROTO_OPEN, r);
-		return;
-	}
-	q = hold(s, sess, req, r);
-	if (!q)
-		return;
-	request_wait_for_table(q);
-	table_copies(s->table, req->u.open.chunk, copies_done, q);
-}
-
 static void free_done(void *arg, const struct table_result *res)
 {
 	struct request *q = arg;
@@ -781,18 +576,19 @@ static void free_done(void *arg, const struct table_result *res)
 	if (res->status == 0)
 		q->reply.hdr.type = PROTO_FREED;
 	else if (res->status == -ENOENT)
-		fail(&q->reply, PROTO_ST_NOENT, "no chunk %llu",
-		     (unsigned long long)q->msg.u.free.chunk);
+		answer_fail(&q->reply, PROTO_ST_NOENT, "no chunk %llu",
+			    (unsigned long long)q->msg.u.free.chunk);
 	else if (res->status == -EHOSTUNREACH)
-		fail(&q->reply, PROTO_ST_UNAVAILABLE,
-		     "chunk %llu: the cluster's table cannot be reached "
-		     "(etcd); not freed",
-		     (unsigned long long)q->msg.u.free.chunk);
+		answer_fail(&q->reply, PROTO_ST_UNAVAILABLE,
+			    "chunk %llu: the cluster's table cannot be reached "
+			    "(etcd); not freed",
+			    (unsigned long long)q->msg.u.free.chunk);
 	else
-		fail(&q->reply, PROTO_ST_INTERNAL, "freeing chunk %llu: %s",
-		     (unsigned long long)q->msg.u.free.chunk,
-		     strerror(-res->status));
-	finish(q->svc, q);
+		answer_fail(&q->reply, PROTO_ST_INTERNAL,
+			    "freeing chunk %llu: %s",
+			    (unsigned long long)q->msg.u.free.chunk,
+			    strerror(-res->status));
+	answer_held(q->svc, q);
 }
 
 static void do_free(struct service *s, struct session *sess,
@@ -802,19 +598,19 @@ static void do_free(struct service *s, struct session *sess,
 	struct table_record rec;
 	struct request *q;
 
-	if (check_epoch(s, sess, req->u.free.epoch, r))
+	if (answer_check_epoch(s, sess, req->u.free.epoch, r))
 		return;
 	if (table_lookup(s->table, chunk, &rec)) {
-		fail(r, PROTO_ST_NOENT, "no chunk %llu",
-		     (unsigned long long)chunk);
+		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
+			    (unsigned long long)chunk);
 		return;
 	}
 	if (rec.state == TABLE_CHUNK_OPEN && rec.session != sess->id) {
-		fail(r, PROTO_ST_PERM, "chunk %llu is another session's",
-		     (unsigned long long)chunk);
+		answer_fail(r, PROTO_ST_PERM, "chunk %llu is another session's",
+			    (unsigned long long)chunk);
 		return;
 	}
-	q = hold(s, sess, req, r);
+	q = answer_hold(s, sess, req, r);
 	if (!q)
 		return;
 	revoke_all_grants(s, &rec);
@@ -822,58 +618,11 @@ static void do_free(struct service *s, struct session *sess,
 	table_free(s->table, chunk, free_done, q);
 }
 
-static void replace_done(void *arg, const struct table_result *res)
-{
-	struct request *q = arg;
-	unsigned long long chunk = q->msg.u.replace.chunk;
-
-	if (res->status == 0) {
-		q->reply.hdr.type = PROTO_REPLACED;
-		q->svc->counters.copies_replaced++;
-	} else if (res->status == -EBUSY)
-		fail(&q->reply, PROTO_ST_STATE,
-		     "chunk %llu: its copy %llu is on a running chunkd", chunk,
-		     (unsigned long long)q->msg.u.replace.lost);
-	else if (res->status == -ESTALE) /* not STALE: no lease is lost */
-		fail(&q->reply, PROTO_ST_STATE,
-		     "chunk %llu: its copies changed meanwhile; look again",
-		     chunk);
-	else if (res->status == -EHOSTUNREACH)
-		fail(&q->reply, PROTO_ST_UNAVAILABLE,
-		     "chunk %llu: the cluster's table cannot be reached "
-		     "(etcd); the new copy may or may not be placed",
-		     chunk);
-	else
-		fail(&q->reply,
-		     res->status == -ENOENT ? PROTO_ST_NOENT : PROTO_ST_INVALID,
-		     "chunk %llu: copy %llu cannot take the place of %llu: %s",
-		     chunk, (unsigned long long)q->msg.u.replace.copy,
-		     (unsigned long long)q->msg.u.replace.lost,
-		     res->status == -ENODATA ? "it is not a sealed copy of it "
-					       "alike on a server of its own"
-					     : strerror(-res->status));
-	finish(q->svc, q);
-}
-
-/* A repair's commit: any chunkd of the cluster makes it. */
-static void do_replace(struct service *s, struct session *sess,
-		       const struct proto_msg *req, struct proto_msg *r)
-{
-	struct request *q;
-
-	if (check_epoch(s, sess, req->u.replace.epoch, r) ||
-	    !(q = hold(s, sess, req, r)))
-		return;
-	request_wait_for_table(q);
-	table_replace_copy(s->table, req->u.replace.chunk, req->u.replace.lost,
-			   req->u.replace.copy, replace_done, q);
-}
-
 static void dispatch(struct service *s, struct session *sess,
 		     const struct proto_msg *req, struct proto_msg *r)
 {
 	if (req->hdr.type != PROTO_HELLO && !sess->greeted) {
-		fail(r, PROTO_ST_STATE, "say HELLO first");
+		answer_fail(r, PROTO_ST_STATE, "say HELLO first");
 		return;
 	}
 	switch (req->hdr.type) {
@@ -893,7 +642,7 @@ static void dispatch(struct service *s, struct session *sess,
 		break;
 	case PROTO_OPEN:
 	case PROTO_OPEN_COPY:
-		do_open(s, sess, req, r);
+		copies_open(s, sess, req, r);
 		break;
 	case PROTO_FREE:
 		do_free(s, sess, req, r);
@@ -902,21 +651,21 @@ static void dispatch(struct service *s, struct session *sess,
 		do_renew(s, sess, req, r);
 		break;
 	case PROTO_REPLACE_COPY:
-		do_replace(s, sess, req, r);
+		copies_replace(s, sess, req, r);
 		break;
 	default:
-		fail(r, PROTO_ST_MALFORMED, "%s is not a request",
-		     proto_type_name(req->hdr.type));
+		answer_fail(r, PROTO_ST_MALFORMED, "%s is not a request",
+			    proto_type_name(req->hdr.type));
 	}
 }
 
 /* Answers now unless a handler held the request (it left *r untouched:
- * type 0, which no message has); finish() answers those. */
+ * type 0, which no message has); answer_held() answers those. */
 static void answer_now(struct service *s, struct session *sess,
 		       const struct proto_msg *r)
 {
 	if (r->hdr.type != 0)
-		deliver(s, sess, r);
+		answer_send(s, sess, r);
 }
 
 void service_handle(struct service *s, struct session *sess,
@@ -932,8 +681,9 @@ void service_handle(struct service *s, struct session *sess,
 		/* Echo the request id when at least the header is whole. */
 		if (len >= PROTO_HEADER_LEN)
 			reply.hdr.request_id = wire_get_u64(frame + 8);
-		fail(&reply, PROTO_ST_MALFORMED,
-		     "malformed frame of %zu bytes: %s", len, strerror(-rc));
+		answer_fail(&reply, PROTO_ST_MALFORMED,
+			    "malformed frame of %zu bytes: %s", len,
+			    strerror(-rc));
 		log_debug("session %llu: %s", (unsigned long long)sess->id,
 			  reply.u.error.text);
 	} else {

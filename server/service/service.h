@@ -76,7 +76,7 @@ struct service_counters {
 	uint64_t malformed; /* frames that did not decode */
 	uint64_t leases_expired;
 	uint64_t leases_revoked;
-	uint64_t auth_refused; /* failed authentications */
+	uint64_t auth_refused;	  /* failed authentications */
 	uint64_t copies_replaced; /* repairs this chunkd committed */
 	/* The transport's: */
 	uint64_t handshakes_failed;   /* connections the client abandoned */

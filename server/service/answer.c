@@ -1,0 +1,87 @@
+/* The checks and replies every request handler shares (answer.h). */
+#include "answer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "common/log.h"
+
+/* Turns *reply into an ERROR with a one-line reason. */
+void answer_fail(struct proto_msg *reply, unsigned status, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	reply->hdr.type = PROTO_ERROR;
+	reply->u.error.status = status;
+	reply->u.error.detail = 0;
+	va_start(ap, fmt);
+	n = vsnprintf(reply->u.error.text, sizeof(reply->u.error.text), fmt,
+		      ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	reply->u.error.text_len = (uint16_t)((size_t)n < PROTO_ERROR_TEXT_MAX
+						     ? (size_t)n
+						     : PROTO_ERROR_TEXT_MAX);
+}
+
+/* Refuses a request made under epoch, which is not the lease's: STALE,
+ * with the current epoch as detail. */
+void answer_stale(const struct session *sess, uint32_t epoch,
+		  struct proto_msg *r)
+{
+	answer_fail(r, PROTO_ST_STALE,
+		    "epoch %u is stale; the lease is at epoch %u", epoch,
+		    sess->epoch);
+	r->u.error.detail = sess->epoch;
+}
+
+/* Refuses a request under an epoch that is not the lease's; renews the
+ * lease otherwise. */
+int answer_check_epoch(struct service *s, struct session *sess, uint32_t epoch,
+		       struct proto_msg *r)
+{
+	if (epoch != sess->epoch) {
+		answer_stale(sess, epoch, r);
+		return -1;
+	}
+	sess->lease_deadline_us = s->clock_us() + s->lease_ttl_ms * 1000ull;
+	return 0;
+}
+
+/* Counts and sends reply to sess. A reply that cannot be sent breaks the
+ * connection, which the transport closes itself. */
+void answer_send(struct service *s, struct session *sess,
+		 const struct proto_msg *reply)
+{
+	if (reply->hdr.type == PROTO_ERROR)
+		s->counters.errors++;
+	if (sess->ops->send_reply(sess->ops_ctx, reply))
+		log_debug(
+			"session %llu: the reply to request %llu was not sent",
+			(unsigned long long)sess->id,
+			(unsigned long long)reply->hdr.request_id);
+}
+
+/* Answers a held request (unless its session is gone) and frees it. */
+void answer_held(struct service *s, struct request *q)
+{
+	if (q->sess)
+		answer_send(s, q->sess, &q->reply);
+	request_free(q);
+}
+
+/* Holds req for a table change; NULL (with *r an ERROR) when out of
+ * memory. */
+struct request *answer_hold(struct service *s, struct session *sess,
+			    const struct proto_msg *req, struct proto_msg *r)
+{
+	struct request *q = request_new(sess, req);
+
+	if (!q)
+		answer_fail(r, PROTO_ST_INTERNAL, "out of memory");
+	else
+		q->svc = s;
+	return q;
+}

@@ -1,0 +1,44 @@
+/*
+ * What every request handler of the service shares: the lease epoch check,
+ * an ERROR reply, and sending a reply at once or after the table answered
+ * a held request. service.c and copies.c use them.
+ *
+ * Threading: the event-loop thread, as the service.
+ */
+#ifndef CHUNKD_SERVICE_ANSWER_H
+#define CHUNKD_SERVICE_ANSWER_H
+
+#include <stdint.h>
+
+#include "proto/msg.h"
+#include "request.h"
+#include "service.h"
+
+/* Turns *reply into an ERROR with a one-line reason. */
+void answer_fail(struct proto_msg *reply, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Refuses a request made under epoch, which is not the lease's: STALE,
+ * with the current epoch as detail. */
+void answer_stale(const struct session *sess, uint32_t epoch,
+		  struct proto_msg *r);
+
+/* Refuses (-1) a request under an epoch that is not the lease's; renews
+ * the lease otherwise (0). */
+int answer_check_epoch(struct service *s, struct session *sess, uint32_t epoch,
+		       struct proto_msg *r);
+
+/* Counts and sends reply to sess. A reply that cannot be sent breaks the
+ * connection, which the transport closes itself. */
+void answer_send(struct service *s, struct session *sess,
+		 const struct proto_msg *reply);
+
+/* Answers a held request (unless its session is gone) and frees it. */
+void answer_held(struct service *s, struct request *q);
+
+/* Holds req for a table change; NULL (with *r an ERROR) when out of
+ * memory. */
+struct request *answer_hold(struct service *s, struct session *sess,
+			    const struct proto_msg *req, struct proto_msg *r);
+
+#endif

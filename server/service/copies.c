@@ -1,0 +1,194 @@
+/*
+ * What the service does to find chunks in a cluster and for replicated
+ * chunks (copies.h): OPEN and OPEN_COPY, PLACED, REPLACE_COPY.
+ */
+#include "copies.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "answer.h"
+
+/* Fills l from copies; false when an address does not fit a message. */
+static bool copy_list(const struct table_copies *copies,
+		      struct proto_copy_list *l)
+{
+	l->count = 0;
+	for (unsigned i = 0; i < copies->count && i < PROTO_MAX_COPIES; i++) {
+		const struct table_copy *c = &copies->copy[i];
+		struct proto_copy *p = &l->copy[l->count++];
+		size_t len = strlen(c->loc.address);
+
+		if (len > PROTO_ADDR_MAX)
+			return false;
+		p->id = c->id;
+		p->port = c->loc.port;
+		p->addr_len = (uint8_t)len;
+		memcpy(p->addr, c->loc.address, len + 1);
+	}
+	return true;
+}
+
+void copies_placed(const struct table_copies *where, struct proto_msg *r)
+{
+	struct proto_msg g = *r;
+
+	r->hdr.type = PROTO_PLACED;
+	r->u.placed.chunk = g.u.grant.chunk;
+	r->u.placed.addr = g.u.grant.addr;
+	r->u.placed.length = g.u.grant.length;
+	r->u.placed.rkey = g.u.grant.rkey;
+	r->u.placed.epoch = g.u.grant.epoch;
+	if (!copy_list(where, &r->u.placed.where))
+		answer_fail(r, PROTO_ST_INTERNAL, "a server's address is too long");
+}
+
+/* A chunk this server does not hold: where it lives (cluster mode), or
+ * NOENT. */
+static void open_elsewhere(struct service *s, uint64_t chunk,
+			   struct proto_msg *r)
+{
+	struct table_location loc;
+	int rc = table_locate(s->table, chunk, &loc);
+
+	if (rc == -EHOSTDOWN) {
+		answer_fail(
+			r, PROTO_ST_UNAVAILABLE,
+			"chunk %llu lives on a chunkd of the cluster that is not "
+			"running now",
+			(unsigned long long)chunk);
+	} else if (rc || strlen(loc.address) > PROTO_ADDR_MAX) {
+		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
+			    (unsigned long long)chunk);
+	} else {
+		r->hdr.type = PROTO_ELSEWHERE;
+		r->u.elsewhere.chunk = chunk;
+		r->u.elsewhere.port = loc.port;
+		r->u.elsewhere.addr_len = (uint8_t)strlen(loc.address);
+		memcpy(r->u.elsewhere.addr, loc.address,
+		       r->u.elsewhere.addr_len + 1);
+	}
+}
+
+/* Grants read access to this pool's copy of chunk; elsewhere (a chunk
+ * this pool does not hold, but another chunkd may) says where that is. */
+static void open_here(struct service *s, struct session *sess, uint64_t chunk,
+		      bool elsewhere, struct proto_msg *r)
+{
+	struct table_record rec;
+	uint32_t rkey;
+	int rc;
+
+	if (table_lookup(s->table, chunk, &rec)) {
+		if (elsewhere)
+			open_elsewhere(s, chunk, r);
+		else
+			answer_fail(r, PROTO_ST_NOENT, "no chunk %llu here",
+				    (unsigned long long)chunk);
+		return;
+	}
+	if (rec.state != TABLE_CHUNK_SEALED) {
+		answer_fail(r, PROTO_ST_STATE, "chunk %llu is not sealed yet",
+			    (unsigned long long)chunk);
+		return;
+	}
+	rc = sess->ops->grant_read(sess->ops_ctx, chunk, s->area + rec.offset,
+				   rec.sealed_len, &rkey);
+	if (rc) {
+		answer_fail(r, PROTO_ST_INTERNAL,
+			    "cannot grant read access: %s", strerror(-rc));
+		return;
+	}
+	r->hdr.type = PROTO_OPENED;
+	r->u.opened.chunk = chunk;
+	r->u.opened.addr = (uintptr_t)(s->area + rec.offset);
+	r->u.opened.length = rec.sealed_len;
+	r->u.opened.rkey = rkey;
+	r->u.opened.crc = rec.crc;
+}
+
+/* The table said where a chunk's copies are: COPIES for a replicated one,
+ * else this pool's chunk or where it lives. */
+static void copies_done(void *arg, const struct table_result *res)
+{
+	struct request *q = arg;
+	uint64_t chunk = q->msg.u.open.chunk;
+
+	if (res->status == 0 && res->copies.count) {
+		q->reply.hdr.type = PROTO_COPIES;
+		q->reply.u.copies.chunk = chunk;
+		if (!copy_list(&res->copies, &q->reply.u.copies.list))
+			answer_fail(&q->reply, PROTO_ST_INTERNAL,
+				    "a server's address is too long");
+	} else if (q->sess) {
+		open_here(q->svc, q->sess, chunk, true, &q->reply);
+	}
+	answer_held(q->svc, q);
+}
+
+void copies_open(struct service *s, struct session *sess,
+		 const struct proto_msg *req, struct proto_msg *r)
+{
+	struct request *q;
+
+	if (req->hdr.type == PROTO_OPEN_COPY || !table_replicates(s->table)) {
+		open_here(s, sess, req->u.open.chunk,
+			  req->hdr.type == PROTO_OPEN, r);
+		return;
+	}
+	q = answer_hold(s, sess, req, r);
+	if (!q)
+		return;
+	request_wait_for_table(q);
+	table_copies(s->table, req->u.open.chunk, copies_done, q);
+}
+
+static void replace_done(void *arg, const struct table_result *res)
+{
+	struct request *q = arg;
+	unsigned long long chunk = q->msg.u.replace.chunk;
+
+	if (res->status == 0) {
+		q->reply.hdr.type = PROTO_REPLACED;
+		q->svc->counters.copies_replaced++;
+	} else if (res->status == -EBUSY)
+		answer_fail(&q->reply, PROTO_ST_STATE,
+			    "chunk %llu: its copy %llu is on a running chunkd",
+			    chunk, (unsigned long long)q->msg.u.replace.lost);
+	else if (res->status == -ESTALE) /* not STALE: no lease is lost */
+		answer_fail(
+			&q->reply, PROTO_ST_STATE,
+			"chunk %llu: its copies changed meanwhile; look again",
+			chunk);
+	else if (res->status == -EHOSTUNREACH)
+		answer_fail(&q->reply, PROTO_ST_UNAVAILABLE,
+			    "chunk %llu: the cluster's table cannot be reached "
+			    "(etcd); the new copy may or may not be placed",
+			    chunk);
+	else
+		answer_fail(
+			&q->reply,
+			res->status == -ENOENT ? PROTO_ST_NOENT
+					       : PROTO_ST_INVALID,
+			"chunk %llu: copy %llu cannot take the place of %llu: %s",
+			chunk, (unsigned long long)q->msg.u.replace.copy,
+			(unsigned long long)q->msg.u.replace.lost,
+			res->status == -ENODATA
+				? "it is not a sealed copy of it "
+				  "alike on a server of its own"
+				: strerror(-res->status));
+	answer_held(q->svc, q);
+}
+
+void copies_replace(struct service *s, struct session *sess,
+		    const struct proto_msg *req, struct proto_msg *r)
+{
+	struct request *q;
+
+	if (answer_check_epoch(s, sess, req->u.replace.epoch, r) ||
+	    !(q = answer_hold(s, sess, req, r)))
+		return;
+	request_wait_for_table(q);
+	table_replace_copy(s->table, req->u.replace.chunk, req->u.replace.lost,
+			   req->u.replace.copy, replace_done, q);
+}

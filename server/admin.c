@@ -18,7 +18,6 @@
 #include "admin_reply.h"
 #include "cluster/cluster.h"
 #include "common/clock.h"
-#include "common/list.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
 #include "service/stats.h"

@@ -89,28 +89,16 @@ static void etcd_seal(struct table *tt, uint64_t id, uint64_t sealed_len,
 		      uint32_t crc, table_done_fn *done, void *arg)
 {
 	struct etcd_table *t = table_etcd_of(tt);
-	struct table_result res = {0};
-	uint64_t copies;
+	struct table_record rec;
+	unsigned copies;
 	struct op *op;
+	int rc = table_etcd_sealable(t, id, sealed_len, crc, &rec, &copies);
 
-	res.status = table_lookup(tt, id, &res.rec);
-	if (res.status == 0 && res.rec.state != TABLE_CHUNK_OPEN)
-		res.status = -EALREADY;
-	else if (res.status == 0 &&
-		 (sealed_len > res.rec.length ||
-		  idmap_get(&t->replicas, cluster_id_local(id), &copies)))
-		res.status = -EINVAL; /* a chunk of copies: SEAL_COPIES */
-	if (res.status) {
-		done(arg, &res);
-		return;
-	}
-	res.rec.id = cluster_id_local(id);
-	res.rec.sealed_len = sealed_len;
-	res.rec.crc = crc;
-	op = table_etcd_op_new(t, seal_answered, &res.rec, done, arg);
+	if (rc == 0 && copies > 1)
+		rc = -EINVAL; /* a chunk of copies: SEAL_COPIES */
+	op = rc ? NULL : table_etcd_op_new(t, seal_answered, &rec, done, arg);
 	if (!op) {
-		res.status = -ENOMEM;
-		done(arg, &res);
+		table_etcd_refuse(done, arg, rc ? rc : -ENOMEM);
 		return;
 	}
 	send_seal(op);

@@ -79,6 +79,22 @@ struct etcd_table *table_etcd_of(struct table *t);
 void table_etcd_key(const struct etcd_table *t, uint64_t local, char *out,
 		    size_t len);
 
+/* The etcd key of any chunk of the cluster, by its cluster id. */
+void table_etcd_id_key(const struct etcd_table *t, uint64_t id,
+		       char key[CLUSTER_KEY_MAX]);
+
+/* Reports status (and nothing else) to a change's caller. */
+void table_etcd_refuse(table_done_fn *done, void *arg, int status);
+
+/* The checks every seal makes before a round trip: the OPEN chunk id (a
+ * cluster id) of this pool into *rec, its id the pool's, with sealed_len
+ * and crc set, and the copies it was allocated with into *copies (1 for
+ * a chunk of one copy). 0, -ENOENT, -EALREADY (sealed), -EINVAL
+ * (sealed_len over its length). */
+int table_etcd_sealable(struct etcd_table *t, uint64_t id, uint64_t sealed_len,
+			uint32_t crc, struct table_record *rec,
+			unsigned *copies);
+
 /* The record as etcd keeps it (with what the table knows of its copies);
  * NULL when memory ran out. */
 char *table_etcd_encode(const struct etcd_table *t,

@@ -27,6 +27,40 @@ void table_etcd_key(const struct etcd_table *t, uint64_t local, char *out,
 			  cluster_chunk_id(t->node, local));
 }
 
+void table_etcd_id_key(const struct etcd_table *t, uint64_t id,
+		       char key[CLUSTER_KEY_MAX])
+{
+	cluster_key_chunk(key, CLUSTER_KEY_MAX, t->prefix, id);
+}
+
+void table_etcd_refuse(table_done_fn *done, void *arg, int status)
+{
+	struct table_result res = {.status = status};
+
+	done(arg, &res);
+}
+
+int table_etcd_sealable(struct etcd_table *t, uint64_t id, uint64_t sealed_len,
+			uint32_t crc, struct table_record *rec,
+			unsigned *copies)
+{
+	uint64_t r = 1;
+	int rc = table_lookup(&t->table, id, rec);
+
+	if (rc)
+		return rc;
+	if (rec->state != TABLE_CHUNK_OPEN)
+		return -EALREADY;
+	if (sealed_len > rec->length)
+		return -EINVAL;
+	idmap_get(&t->replicas, cluster_id_local(id), &r);
+	*copies = (unsigned)r;
+	rec->id = cluster_id_local(id);
+	rec->sealed_len = sealed_len;
+	rec->crc = crc;
+	return 0;
+}
+
 char *table_etcd_encode(const struct etcd_table *t,
 			const struct table_record *r)
 {

@@ -19,38 +19,30 @@
 static void read_answered(struct op *op, const struct etcd_result *r);
 static void commit_answered(struct op *op, const struct etcd_result *r);
 
-static void key_of(const struct etcd_table *t, uint64_t id, char *key)
-{
-	cluster_key_chunk(key, CLUSTER_KEY_MAX, t->prefix, id);
-}
-
 void table_etcd_replace_copy(struct table *tt, uint64_t chunk, uint64_t lost,
 			     uint64_t copy, table_done_fn *done, void *arg)
 {
 	struct etcd_table *t = table_etcd_of(tt);
 	struct table_record none = {0};
-	struct table_result res = {0};
 	char placed[CLUSTER_KEY_MAX], rec[CLUSTER_KEY_MAX],
 		copy_rec[CLUSTER_KEY_MAX];
 	struct op *op;
 
 	if (!chunk || !lost || !copy || lost == copy) {
-		res.status = -EINVAL;
-		done(arg, &res);
+		table_etcd_refuse(done, arg, -EINVAL);
 		return;
 	}
 	op = table_etcd_op_new(t, read_answered, &none, done, arg);
 	if (!op) {
-		res.status = -ENOMEM;
-		done(arg, &res);
+		table_etcd_refuse(done, arg, -ENOMEM);
 		return;
 	}
 	op->chunk = chunk;
 	op->lost = lost;
 	op->copy = copy;
 	cluster_key_placed(placed, sizeof(placed), t->prefix, chunk);
-	key_of(t, chunk, rec);
-	key_of(t, copy, copy_rec);
+	table_etcd_id_key(t, chunk, rec);
+	table_etcd_id_key(t, copy, copy_rec);
 	table_etcd_send_txn(
 		op, etcd_json_txn(NULL,
 				  etcd_json_list(etcd_json_get(placed),
@@ -143,8 +135,8 @@ static void send_commit(struct op *op, const uint64_t *placed, unsigned count)
 	op->answer = commit_answered;
 	cluster_key_placed(placed_key, sizeof(placed_key), op->t->prefix,
 			   op->chunk);
-	key_of(op->t, op->copy, copy_key);
-	key_of(op->t, op->lost, lost_key);
+	table_etcd_id_key(op->t, op->copy, copy_key);
+	table_etcd_id_key(op->t, op->lost, lost_key);
 	ops = etcd_json_list(etcd_json_put(placed_key, where ? where : "", 0),
 			     NULL);
 	/* The first copy's record names the chunk: it stays. */

@@ -92,21 +92,21 @@ void table_etcd_alloc_replica(struct table *tt,
 	struct etcd_table *t = table_etcd_of(tt);
 	struct table_copies where = {0};
 	struct alloc_replication rep = {.copy_of = a->copy_of};
-	struct table_result res = {0};
+	int rc;
 
 	if (a->copy_of) {
 		uint32_t node = cluster_id_node(a->copy_of);
 
-		res.status = node == 0 || node == t->node ? -EINVAL : 0;
+		rc = node == 0 || node == t->node ? -EINVAL : 0;
 	} else if (a->copies < 2 || a->copies > TABLE_MAX_COPIES) {
-		res.status = -EINVAL;
+		rc = -EINVAL;
 	} else {
-		res.status = place_others(t, a, &where);
+		rc = place_others(t, a, &where);
 		rep.copies = a->copies;
 		rep.where = &where;
 	}
-	if (res.status) {
-		done(arg, &res);
+	if (rc) {
+		table_etcd_refuse(done, arg, rc);
 		return;
 	}
 	table_etcd_alloc_common(t, a, &rep, done, arg);
@@ -134,56 +134,28 @@ static bool others_distinct(const struct etcd_table *t, const uint64_t *others,
 	return true;
 }
 
-/* The checks that need no round trip; 0 or a negative errno. */
-static int check_seal(struct etcd_table *t, uint64_t id, uint64_t sealed_len,
-		      unsigned count, const uint64_t *others,
-		      struct table_record *rec)
-{
-	uint64_t copies = 0;
-	int rc = table_lookup(&t->table, id, rec);
-
-	if (rc)
-		return rc;
-	if (rec->state != TABLE_CHUNK_OPEN)
-		return -EALREADY;
-	if (sealed_len > rec->length ||
-	    !idmap_get(&t->replicas, cluster_id_local(id), &copies) ||
-	    count + 1 != copies || !others_distinct(t, others, count))
-		return -EINVAL;
-	return 0;
-}
-
 void table_etcd_seal_replicated(struct table *tt, uint64_t id,
 				uint64_t sealed_len, uint32_t crc,
 				const uint64_t *others, unsigned count,
 				table_done_fn *done, void *arg)
 {
 	struct etcd_table *t = table_etcd_of(tt);
-	struct table_result res = {0};
+	struct table_record rec;
+	unsigned copies;
 	struct op *op;
+	int rc = table_etcd_sealable(t, id, sealed_len, crc, &rec, &copies);
 
-	res.status = check_seal(t, id, sealed_len, count, others, &res.rec);
-	if (res.status) {
-		done(arg, &res);
-		return;
-	}
-	res.rec.id = cluster_id_local(id);
-	res.rec.sealed_len = sealed_len;
-	res.rec.crc = crc;
-	op = table_etcd_op_new(t, verify_answered, &res.rec, done, arg);
+	if (rc == 0 && (copies < 2 || count + 1 != copies ||
+			!others_distinct(t, others, count)))
+		rc = -EINVAL;
+	op = rc ? NULL : table_etcd_op_new(t, verify_answered, &rec, done, arg);
 	if (!op) {
-		res.status = -ENOMEM;
-		done(arg, &res);
+		table_etcd_refuse(done, arg, rc ? rc : -ENOMEM);
 		return;
 	}
 	op->count = count;
 	memcpy(op->others, others, count * sizeof(others[0]));
 	send_verify(op);
-}
-
-static void key_of(const struct etcd_table *t, uint64_t id, char *key)
-{
-	cluster_key_chunk(key, CLUSTER_KEY_MAX, t->prefix, id);
 }
 
 /* Reads every other copy's record in one transaction. */
@@ -194,7 +166,7 @@ static void send_verify(struct op *op)
 
 	op->answer = verify_answered;
 	for (unsigned i = 0; gets && i < op->count; i++) {
-		key_of(op->t, op->others[i], key);
+		table_etcd_id_key(op->t, op->others[i], key);
 		if (json_array_append_new(gets, etcd_json_get(key))) {
 			json_decref(gets);
 			gets = NULL;
@@ -267,7 +239,7 @@ static void send_seal_all(struct op *op)
 	for (unsigned i = 0; cmps && i < op->count; i++) {
 		char other[CLUSTER_KEY_MAX];
 
-		key_of(t, op->others[i], other);
+		table_etcd_id_key(t, op->others[i], other);
 		json_array_append_new(
 			cmps, etcd_json_cmp_mod(other, op->other_revs[i]));
 	}
@@ -367,20 +339,18 @@ void table_etcd_copies(struct table *tt, uint64_t id, table_done_fn *done,
 {
 	struct etcd_table *t = table_etcd_of(tt);
 	struct table_record none = {0};
-	struct table_result res = {0};
 	char key[CLUSTER_KEY_MAX];
 	uint64_t copies;
 	struct op *op;
 
 	if (cluster_id_node(id) == t->node &&
 	    !idmap_get(&t->replicas, cluster_id_local(id), &copies)) {
-		done(arg, &res); /* one copy, here */
+		table_etcd_refuse(done, arg, 0); /* one copy, here */
 		return;
 	}
 	op = table_etcd_op_new(t, copies_answered, &none, done, arg);
 	if (!op) {
-		res.status = -ENOMEM;
-		done(arg, &res);
+		table_etcd_refuse(done, arg, -ENOMEM);
 		return;
 	}
 	op->chunk = id;

@@ -143,6 +143,16 @@ struct chunk_client {
 int client_connect_peer(struct chunk_client *c, const char *host, uint16_t port,
 			struct chunk_client **peer);
 
+/* Whether c is connected to the chunkd at host:port. (connect.c) */
+bool client_is_at(const struct chunk_client *c, const char *host,
+		  uint16_t port);
+
+/* The connection to the chunkd at host:port: c itself when c is connected
+ * there, else c's peer connection (made now if need be). CHUNK_E_* as
+ * chunk_client_connect(). (connect.c) */
+int client_connect_to(struct chunk_client *c, const char *host, uint16_t port,
+		      struct chunk_client **conn);
+
 /* WR ids: the kind in the high 32 bits, a slot or op index below. */
 #define WR_RECV	 1ull
 #define WR_SEND	 2ull

@@ -134,6 +134,21 @@ int client_connect_peer(struct chunk_client *c, const char *host, uint16_t port,
 	return rc;
 }
 
+bool client_is_at(const struct chunk_client *c, const char *host, uint16_t port)
+{
+	return c->port == port && !strcmp(c->host, host);
+}
+
+int client_connect_to(struct chunk_client *c, const char *host, uint16_t port,
+		      struct chunk_client **conn)
+{
+	if (client_is_at(c, host, port)) {
+		*conn = c;
+		return CHUNK_OK;
+	}
+	return client_connect_peer(c, host, port, conn);
+}
+
 /* The connections to other servers go with their owner. */
 static void disconnect_peers(struct chunk_client *c)
 {

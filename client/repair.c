@@ -6,7 +6,6 @@
  * revision-compared etcd transaction.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/log.h"
 #include "copy_ops.h"
@@ -35,17 +34,6 @@ static int open_copies(struct chunk_client *c, uint64_t chunk,
 		return CHUNK_E_STATE;
 	}
 	return replicated_open(c, chunk, info);
-}
-
-/* The connection to the server at host:port. */
-static int target_conn(struct chunk_client *c, const char *host, uint16_t port,
-		       struct chunk_client **conn)
-{
-	if (port == c->port && !strcmp(host, c->host)) {
-		*conn = c;
-		return CHUNK_OK;
-	}
-	return client_connect_peer(c, host, port, conn);
 }
 
 /* Copies len bytes of the chunk, read from any live copy, into rc at
@@ -125,7 +113,7 @@ static int repair_locked(struct chunk_client *c, uint64_t chunk, uint64_t lost,
 	int st = open_copies(c, chunk, &info);
 
 	if (st == CHUNK_OK)
-		st = target_conn(c, host, port, &conn);
+		st = client_connect_to(c, host, port, &conn);
 	if (st)
 		return st;
 	buf = malloc(REPAIR_PIECE);

@@ -16,11 +16,7 @@ static int conn_of(struct chunk_client *c, struct replica_copy *copy)
 {
 	if (copy->conn)
 		return CHUNK_OK;
-	if (copy->port == c->port && !strcmp(copy->host, c->host)) {
-		copy->conn = c;
-		return CHUNK_OK;
-	}
-	return client_connect_peer(c, copy->host, copy->port, &copy->conn);
+	return client_connect_to(c, copy->host, copy->port, &copy->conn);
 }
 
 /* A peer's lock, taken after the owner's (the owner's is recursive, so
@@ -364,7 +360,7 @@ static void own_first(struct chunk_client *c, struct replica_set *set)
 	for (unsigned i = 1; i < set->count; i++) {
 		struct replica_copy *copy = &set->copy[i];
 
-		if (copy->port == c->port && !strcmp(copy->host, c->host)) {
+		if (client_is_at(c, copy->host, copy->port)) {
 			struct replica_copy first = set->copy[0];
 
 			set->copy[0] = *copy;

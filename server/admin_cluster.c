@@ -59,6 +59,12 @@ static bool add_member(const struct member *m, void *arg)
 	return true;
 }
 
+static json_t *not_in_a_cluster(void)
+{
+	return admin_error(ENOENT, "this chunkd is not in a cluster (no "
+				   "[cluster] endpoints)");
+}
+
 /* The replication figures: replicated chunks, by copies, under-replicated
  * (a copy on a server not running), and repairs this chunkd committed. */
 static json_t *replication_json(const struct admin_view *v,
@@ -109,9 +115,7 @@ json_t *admin_cluster(const struct admin_view *v, struct bufferevent *bev)
 	struct admin_later *l;
 
 	if (!v->cluster)
-		return admin_error(ENOENT,
-				   "this chunkd is not in a cluster (no "
-				   "[cluster] endpoints)");
+		return not_in_a_cluster();
 	members = json_array();
 	if (members)
 		cluster_members(v->cluster, add_member, members);
@@ -180,9 +184,7 @@ json_t *admin_under_replicated(const struct admin_view *v,
 	struct admin_later *l;
 
 	if (!v->cluster)
-		return admin_error(ENOENT,
-				   "this chunkd is not in a cluster (no "
-				   "[cluster] endpoints)");
+		return not_in_a_cluster();
 	l = admin_later_new(v->pending, bev, NULL, v);
 	if (!l)
 		return admin_error(EIO, "out of memory");

@@ -170,18 +170,28 @@ static void peers_share_pd(struct chunk_client *c, unsigned long long id)
 	}
 }
 
+/* chunkctl chunk show of chunk id on server 0 (the caller's to free). */
+static json_t *chunk_show(unsigned long long id)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%llu", id);
+	return ctl_json_ok(CHUNKCTL_BINARY, &srv[0], "chunk", "show", text);
+}
+
+static json_t *copies_of(json_t *shown)
+{
+	return json_object_get(json_object_get(shown, "chunk"), "copies");
+}
+
 /* chunkctl chunk show on the first copy's server lists every copy, each
  * at a server of its own. */
 static void shows_copies(unsigned long long id, unsigned copies)
 {
-	char text[32];
-	json_t *r, *list, *c;
+	json_t *r = chunk_show(id), *list = copies_of(r), *c;
 	unsigned seen = 0;
 	size_t i;
 
-	snprintf(text, sizeof(text), "%llu", id);
-	r = ctl_json_ok(CHUNKCTL_BINARY, &srv[0], "chunk", "show", text);
-	list = json_object_get(json_object_get(r, "chunk"), "copies");
 	cr_assert_eq(json_array_size(list), copies, "copies listed");
 	json_array_foreach(list, i, c)
 	{
@@ -465,15 +475,11 @@ static void wait_for_loss(int gone)
  * 0, into ids; returns how many. */
 static unsigned copies_shown(unsigned long long id, unsigned long long *ids)
 {
-	char text[32];
-	json_t *r, *list, *c;
+	json_t *r = chunk_show(id), *c;
 	unsigned n = 0;
 	size_t i;
 
-	snprintf(text, sizeof(text), "%llu", id);
-	r = ctl_json_ok(CHUNKCTL_BINARY, &srv[0], "chunk", "show", text);
-	list = json_object_get(json_object_get(r, "chunk"), "copies");
-	json_array_foreach(list, i, c) ids[n++] =
+	json_array_foreach(copies_of(r), i, c) ids[n++] =
 		(unsigned long long)json_num(c, "id");
 	json_decref(r);
 	return n;

@@ -45,16 +45,24 @@ static void fill_copy(struct replica_copy *copy, uint64_t id, const char *host,
 
 /* ---- alloc ---- */
 
+/* Frees copy at its server (one gone already counts as freed). */
+static int free_copy(struct chunk_client *c, struct replica_copy *copy)
+{
+	int st = conn_of(c, copy);
+
+	if (st == CHUNK_OK) {
+		lock_conn(c, copy);
+		st = copy_free(copy->conn, copy->id);
+		unlock_conn(c, copy);
+	}
+	return st == CHUNK_E_NOENT ? CHUNK_OK : st;
+}
+
 /* Frees what an allocation that failed had made, the first copy last. */
 static void undo_alloc(struct chunk_client *c, struct replica_set *set)
 {
-	for (unsigned i = set->count; i-- > 0;) {
-		struct replica_copy *copy = &set->copy[i];
-
-		lock_conn(c, copy);
-		copy_free(copy->conn, copy->id);
-		unlock_conn(c, copy);
-	}
+	for (unsigned i = set->count; i-- > 0;)
+		free_copy(c, &set->copy[i]);
 	replica_sets_forget(&c->replicas, set->chunk);
 }
 
@@ -134,8 +142,8 @@ struct copy_io {
 	int st;
 };
 
-/* Locks and checks every copy still open; false (with *st) when none
- * can take the range. */
+/* Locks every copy still open and checks the range is inside it; returns
+ * how many, each with its status in io. */
 static unsigned begin_io(struct chunk_client *c, struct replica_set *set,
 			 uint64_t off, uint64_t len, struct copy_io *io)
 {
@@ -397,18 +405,6 @@ int replicated_read(struct chunk_client *c, struct replica_set *set,
 }
 
 /* ---- free ---- */
-
-static int free_copy(struct chunk_client *c, struct replica_copy *copy)
-{
-	int st = conn_of(c, copy);
-
-	if (st == CHUNK_OK) {
-		lock_conn(c, copy);
-		st = copy_free(copy->conn, copy->id);
-		unlock_conn(c, copy);
-	}
-	return st == CHUNK_E_NOENT ? CHUNK_OK : st;
-}
 
 int replicated_free(struct chunk_client *c, struct replica_set *set)
 {

@@ -325,6 +325,9 @@ static int read_copy(struct chunk_client *c, struct replica_copy *copy,
 	if (!rc || !rc->readable) {
 		st = copy_open_here(copy->conn, copy->id, info);
 		rc = chunk_cache_find(&copy->conn->cache, copy->id);
+	} else if (info) { /* opened before: what it said then */
+		info->length = rc->length;
+		info->crc32c = rc->crc;
 	}
 	if (st == CHUNK_OK && buf &&
 	    (off > rc->length || len > rc->length - off))

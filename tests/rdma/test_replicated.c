@@ -148,6 +148,10 @@ static void read_alone(int i, unsigned long long id, const uint8_t *want)
 	cr_assert_eq(st, CHUNK_OK, "server %d alone: %s", i,
 		     chunk_strerror(st));
 	cr_assert_eq(info.length, LEN);
+	memset(&info, 0, sizeof(info));
+	cr_assert_eq(chunk_open(c, id, &info), CHUNK_OK, "opened again");
+	cr_assert_eq(info.length, LEN, "a second open says the length too");
+	cr_assert_eq(info.crc32c, chunk_crc32c(0, want, LEN));
 	memset(back, 0, sizeof(back));
 	cr_assert_eq(chunk_read(c, id, 0, back, LEN), CHUNK_OK);
 	cr_assert_eq(memcmp(back, want, LEN), 0, "server %d's copy differs", i);

@@ -9,24 +9,38 @@
 
 #include "answer.h"
 
-/* Fills l from copies; false when an address does not fit a message. */
-static bool copy_list(const struct table_copies *copies,
-		      struct proto_copy_list *l)
+/* Puts where loc is into a message's port and address fields; false when
+ * the address does not fit a message. */
+static bool put_location(const struct table_location *loc, uint16_t *port,
+			 uint8_t *addr_len, char addr[PROTO_ADDR_MAX + 1])
+{
+	size_t len = strlen(loc->address);
+
+	if (len > PROTO_ADDR_MAX)
+		return false;
+	*port = loc->port;
+	*addr_len = (uint8_t)len;
+	memcpy(addr, loc->address, len + 1);
+	return true;
+}
+
+/* Fills l from copies, or makes r an ERROR when an address does not fit a
+ * message. */
+static void put_copy_list(const struct table_copies *copies,
+			  struct proto_copy_list *l, struct proto_msg *r)
 {
 	l->count = 0;
 	for (unsigned i = 0; i < copies->count && i < PROTO_MAX_COPIES; i++) {
-		const struct table_copy *c = &copies->copy[i];
 		struct proto_copy *p = &l->copy[l->count++];
-		size_t len = strlen(c->loc.address);
 
-		if (len > PROTO_ADDR_MAX)
-			return false;
-		p->id = c->id;
-		p->port = c->loc.port;
-		p->addr_len = (uint8_t)len;
-		memcpy(p->addr, c->loc.address, len + 1);
+		p->id = copies->copy[i].id;
+		if (!put_location(&copies->copy[i].loc, &p->port, &p->addr_len,
+				  p->addr)) {
+			answer_fail(r, PROTO_ST_INTERNAL,
+				    "a server's address is too long");
+			return;
+		}
 	}
-	return true;
 }
 
 void copies_placed(const struct table_copies *where, struct proto_msg *r)
@@ -39,8 +53,7 @@ void copies_placed(const struct table_copies *where, struct proto_msg *r)
 	r->u.placed.length = g.u.grant.length;
 	r->u.placed.rkey = g.u.grant.rkey;
 	r->u.placed.epoch = g.u.grant.epoch;
-	if (!copy_list(where, &r->u.placed.where))
-		answer_fail(r, PROTO_ST_INTERNAL, "a server's address is too long");
+	put_copy_list(where, &r->u.placed.where, r);
 }
 
 /* A chunk this server does not hold: where it lives (cluster mode), or
@@ -57,16 +70,14 @@ static void open_elsewhere(struct service *s, uint64_t chunk,
 			"chunk %llu lives on a chunkd of the cluster that is not "
 			"running now",
 			(unsigned long long)chunk);
-	} else if (rc || strlen(loc.address) > PROTO_ADDR_MAX) {
+	} else if (rc || !put_location(&loc, &r->u.elsewhere.port,
+				       &r->u.elsewhere.addr_len,
+				       r->u.elsewhere.addr)) {
 		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
 			    (unsigned long long)chunk);
 	} else {
 		r->hdr.type = PROTO_ELSEWHERE;
 		r->u.elsewhere.chunk = chunk;
-		r->u.elsewhere.port = loc.port;
-		r->u.elsewhere.addr_len = (uint8_t)strlen(loc.address);
-		memcpy(r->u.elsewhere.addr, loc.address,
-		       r->u.elsewhere.addr_len + 1);
 	}
 }
 
@@ -117,9 +128,7 @@ static void copies_done(void *arg, const struct table_result *res)
 	if (res->status == 0 && res->copies.count) {
 		q->reply.hdr.type = PROTO_COPIES;
 		q->reply.u.copies.chunk = chunk;
-		if (!copy_list(&res->copies, &q->reply.u.copies.list))
-			answer_fail(&q->reply, PROTO_ST_INTERNAL,
-				    "a server's address is too long");
+		put_copy_list(&res->copies, &q->reply.u.copies.list, &q->reply);
 	} else if (q->sess) {
 		open_here(q->svc, q->sess, chunk, true, &q->reply);
 	}

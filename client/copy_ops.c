@@ -12,17 +12,17 @@
 static int keep_grant(struct chunk_client *c, const struct proto_msg *r,
 		      uint64_t *id)
 {
-	bool placed = r->hdr.type == PROTO_PLACED;
-	uint64_t chunk = placed ? r->u.placed.chunk : r->u.grant.chunk;
-	struct remote_chunk *rc = chunk_cache_add(&c->cache, chunk);
+	const struct proto_grant *g =
+		r->hdr.type == PROTO_PLACED ? &r->u.placed.grant : &r->u.grant;
+	struct remote_chunk *rc = chunk_cache_add(&c->cache, g->chunk);
 
 	if (!rc)
 		return CHUNK_E_NOMEM;
-	rc->addr = placed ? r->u.placed.addr : r->u.grant.addr;
-	rc->length = placed ? r->u.placed.length : r->u.grant.length;
-	rc->rkey = placed ? r->u.placed.rkey : r->u.grant.rkey;
+	rc->addr = g->addr;
+	rc->length = g->length;
+	rc->rkey = g->rkey;
 	rc->writable = true;
-	*id = chunk;
+	*id = g->chunk;
 	return CHUNK_OK;
 }
 

@@ -58,6 +58,25 @@ static int fixed_body_len(unsigned type)
 	}
 }
 
+/* A grant's 32 bytes, in GRANT and at the start of PLACED. */
+static void put_grant(const struct proto_grant *g, uint8_t *b)
+{
+	wire_put_u64(b, g->chunk);
+	wire_put_u64(b + 8, g->addr);
+	wire_put_u64(b + 16, g->length);
+	wire_put_u32(b + 24, g->rkey);
+	wire_put_u32(b + 28, g->epoch);
+}
+
+static void get_grant(const uint8_t *b, struct proto_grant *g)
+{
+	g->chunk = wire_get_u64(b);
+	g->addr = wire_get_u64(b + 8);
+	g->length = wire_get_u64(b + 16);
+	g->rkey = wire_get_u32(b + 24);
+	g->epoch = wire_get_u32(b + 28);
+}
+
 static void encode_body(const struct proto_msg *m, uint8_t *b)
 {
 	switch (m->hdr.type) {
@@ -90,11 +109,7 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 		wire_put_u32(b + 20, 0);
 		break;
 	case PROTO_GRANT:
-		wire_put_u64(b, m->u.grant.chunk);
-		wire_put_u64(b + 8, m->u.grant.addr);
-		wire_put_u64(b + 16, m->u.grant.length);
-		wire_put_u32(b + 24, m->u.grant.rkey);
-		wire_put_u32(b + 28, m->u.grant.epoch);
+		put_grant(&m->u.grant, b);
 		break;
 	case PROTO_PERSIST:
 		wire_put_u64(b, m->u.persist.chunk);
@@ -118,11 +133,7 @@ static void encode_body(const struct proto_msg *m, uint8_t *b)
 				     m->u.seal.copies[i]);
 		break;
 	case PROTO_PLACED:
-		wire_put_u64(b, m->u.placed.chunk);
-		wire_put_u64(b + 8, m->u.placed.addr);
-		wire_put_u64(b + 16, m->u.placed.length);
-		wire_put_u32(b + 24, m->u.placed.rkey);
-		wire_put_u32(b + 28, m->u.placed.epoch);
+		put_grant(&m->u.placed.grant, b);
 		copy_list_put(&m->u.placed.where, b + PLACED_FIXED_LEN);
 		break;
 	case PROTO_COPIES:
@@ -305,11 +316,7 @@ static int decode_variable(const uint8_t *b, uint32_t len, struct proto_msg *m)
 		return copy_list_get(b + fixed, len - fixed, PROTO_MAX_COPIES,
 				     &m->u.copies.list);
 	}
-	m->u.placed.chunk = wire_get_u64(b);
-	m->u.placed.addr = wire_get_u64(b + 8);
-	m->u.placed.length = wire_get_u64(b + 16);
-	m->u.placed.rkey = wire_get_u32(b + 24);
-	m->u.placed.epoch = wire_get_u32(b + 28);
+	get_grant(b, &m->u.placed.grant);
 	return copy_list_get(b + fixed, len - fixed, PROTO_MAX_COPIES - 1,
 			     &m->u.placed.where);
 }
@@ -360,11 +367,7 @@ static void decode_fixed(const uint8_t *b, struct proto_msg *m)
 		m->u.alloc.copies = 0;
 		break;
 	case PROTO_GRANT:
-		m->u.grant.chunk = wire_get_u64(b);
-		m->u.grant.addr = wire_get_u64(b + 8);
-		m->u.grant.length = wire_get_u64(b + 16);
-		m->u.grant.rkey = wire_get_u32(b + 24);
-		m->u.grant.epoch = wire_get_u32(b + 28);
+		get_grant(b, &m->u.grant);
 		break;
 	case PROTO_PERSIST:
 		m->u.persist.chunk = wire_get_u64(b);

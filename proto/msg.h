@@ -131,6 +131,12 @@ struct proto_copy {
 	char addr[PROTO_ADDR_MAX + 1]; /* NUL-terminated */
 };
 
+/* Write access to a chunk (GRANT, and the first copy's in PLACED). */
+struct proto_grant {
+	uint64_t chunk, addr, length;
+	uint32_t rkey, epoch;
+};
+
 struct proto_copy_list {
 	uint8_t count;
 	struct proto_copy copy[PROTO_MAX_COPIES];
@@ -156,10 +162,7 @@ struct proto_msg {
 			uint32_t copies; /* ALLOC */
 			uint64_t of;	 /* ALLOC_COPY: the chunk copied */
 		} alloc;
-		struct {
-			uint64_t chunk, addr, length;
-			uint32_t rkey, epoch;
-		} grant;
+		struct proto_grant grant;
 		struct {
 			uint64_t chunk, offset, length;
 			uint32_t epoch;
@@ -189,9 +192,7 @@ struct proto_msg {
 			uint32_t rkey, crc;
 		} opened;
 		struct {
-			/* PLACED: the grant of the first copy */
-			uint64_t chunk, addr, length;
-			uint32_t rkey, epoch;
+			struct proto_grant grant;     /* of the first copy */
 			struct proto_copy_list where; /* the others' servers */
 		} placed;
 		struct {

@@ -45,14 +45,10 @@ static void put_copy_list(const struct table_copies *copies,
 
 void copies_placed(const struct table_copies *where, struct proto_msg *r)
 {
-	struct proto_msg g = *r;
+	struct proto_grant g = r->u.grant;
 
 	r->hdr.type = PROTO_PLACED;
-	r->u.placed.chunk = g.u.grant.chunk;
-	r->u.placed.addr = g.u.grant.addr;
-	r->u.placed.length = g.u.grant.length;
-	r->u.placed.rkey = g.u.grant.rkey;
-	r->u.placed.epoch = g.u.grant.epoch;
+	r->u.placed.grant = g;
 	put_copy_list(where, &r->u.placed.where, r);
 }
 

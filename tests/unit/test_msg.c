@@ -58,11 +58,11 @@ static struct proto_msg sample(unsigned type)
 		m.u.open.chunk = (3ull << 40) | 1;
 		break;
 	case PROTO_PLACED:
-		m.u.placed.chunk = (2ull << 40) | 7;
-		m.u.placed.addr = 0x7f0000001000ull;
-		m.u.placed.length = 8192;
-		m.u.placed.rkey = 0xabcd;
-		m.u.placed.epoch = 2;
+		m.u.placed.grant.chunk = (2ull << 40) | 7;
+		m.u.placed.grant.addr = 0x7f0000001000ull;
+		m.u.placed.grant.length = 8192;
+		m.u.placed.grant.rkey = 0xabcd;
+		m.u.placed.grant.epoch = 2;
 		m.u.placed.where.count = 2;
 		sample_copy(&m.u.placed.where.copy[0], 0, "10.0.2.16");
 		sample_copy(&m.u.placed.where.copy[1], 0, "fd00::17");

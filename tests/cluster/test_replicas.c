@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../common/mem_pool.h"
+#include "../common/table_completion.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_keys.h"
 #include "common/clock.h"
@@ -37,26 +38,10 @@ static struct event_base *base;
 static struct server srv[SERVERS];
 static char prefix[64];
 
-struct completion {
-	int calls;
-	struct table_result res;
-};
-
-static void remember(void *arg, const struct table_result *res)
-{
-	struct completion *c = arg;
-
-	c->calls++;
-	c->res = *res;
-}
-
 static void wait_for(struct completion *c)
 {
-	uint64_t deadline = clock_mono_us() + WAIT_US;
-
-	while (!c->calls && clock_mono_us() < deadline)
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	cr_assert_eq(c->calls, 1, "the change completed %d times", c->calls);
+	cr_assert_eq(run_until_completed(base, c, WAIT_US), 1,
+		     "the change completed %d times", c->calls);
 }
 
 /* Joins s (its pool made already) to the cluster as name. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../common/mem_pool.h"
+#include "../common/table_completion.h"
 #include "common/clock.h"
 #include "table/table_pmem.h"
 #ifdef CONTRACT_ETCD
@@ -37,27 +38,11 @@ static struct mem_pool mp;
 static struct event_base *base;
 static struct table *t;
 
-struct completion {
-	int calls;
-	struct table_result res;
-};
-
-static void remember(void *arg, const struct table_result *res)
-{
-	struct completion *c = arg;
-
-	c->calls++;
-	c->res = *res;
-}
-
 /* Runs the loop until c completes; a change must not hang. */
 static void wait_for(struct completion *c)
 {
-	uint64_t deadline = clock_mono_us() + WAIT_US;
-
-	while (!c->calls && clock_mono_us() < deadline)
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	cr_assert_eq(c->calls, 1, "the change completed %d times", c->calls);
+	cr_assert_eq(run_until_completed(base, c, WAIT_US), 1,
+		     "the change completed %d times", c->calls);
 }
 
 #ifdef CONTRACT_ETCD

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../common/mem_pool.h"
+#include "../common/table_completion.h"
 #include "table/table_pmem.h"
 #include "common/crc32c.h"
 #include "table/scrub.h"
@@ -145,19 +146,6 @@ Test(table, reclaim_spares_chunks_of_a_later_epoch)
 		     "allocated under the new lease: kept");
 }
 
-struct completion {
-	int calls;
-	struct table_result res;
-};
-
-static void remember(void *arg, const struct table_result *res)
-{
-	struct completion *c = arg;
-
-	c->calls++;
-	c->res = *res;
-}
-
 /* The asynchronous interface over pmem completes before it returns, once,
  * with what the synchronous calls would have returned. */
 Test(table, the_pmem_backend_completes_each_change_at_once)
@@ -265,12 +253,12 @@ Test(table, scrub_finds_exactly_the_damaged_sealed_chunk)
 	cr_assert_eq(table_pmem_alloc(t, GRAN, 1, 1, &open_one), 0);
 	memset(area + a.offset, 'a', 100);
 	memset(area + b.offset, 'b', 200);
-	cr_assert_eq(
-		table_pmem_seal(t, a.id, 100, crc32c(0, area + a.offset, 100), NULL),
-		0);
-	cr_assert_eq(
-		table_pmem_seal(t, b.id, 200, crc32c(0, area + b.offset, 200), NULL),
-		0);
+	cr_assert_eq(table_pmem_seal(t, a.id, 100,
+				     crc32c(0, area + a.offset, 100), NULL),
+		     0);
+	cr_assert_eq(table_pmem_seal(t, b.id, 200,
+				     crc32c(0, area + b.offset, 200), NULL),
+		     0);
 	scrub_sealed(t, area, &r);
 	cr_assert_eq(r.checked, 2);
 	cr_assert_eq(r.bytes, 300);

@@ -41,7 +41,8 @@ static int alloc_locked(struct chunk_client *c, unsigned long long size,
 static int persist_written(struct chunk_client *c, struct remote_chunk *rc,
 			   uint64_t off, uint64_t len, struct client_wr *held)
 {
-	return len == 0 ? CHUNK_OK : c->persist->persist(c, rc, off, len, held);
+	return len == 0 ? CHUNK_OK
+			: persist_method_persist(c, rc, off, len, held);
 }
 
 static int write_locked(struct chunk_client *c, unsigned long long id,

@@ -11,14 +11,6 @@ static int rpc_start(struct chunk_client *c, const struct remote_chunk *rc,
 	return client_call_start(c, &req, held);
 }
 
-static int rpc_persist(struct chunk_client *c, const struct remote_chunk *rc,
-		       uint64_t off, uint64_t len, struct client_wr *held)
-{
-	int st = rpc_start(c, rc, off, len, held);
-
-	return st ? st : client_call_finish(c);
-}
-
 static bool rpc_can_post(const struct chunk_client *c)
 {
 	return client_request_slot_free(c); /* the server's credits */
@@ -43,14 +35,6 @@ static int raw_start(struct chunk_client *c, const struct remote_chunk *rc,
 	return client_post_tail_read(c, rc, off, len, WR_RDMA << 32, held);
 }
 
-static int raw_persist(struct chunk_client *c, const struct remote_chunk *rc,
-		       uint64_t off, uint64_t len, struct client_wr *held)
-{
-	int st = raw_start(c, rc, off, len, held);
-
-	return st ? st : client_wait_sends(c);
-}
-
 static bool raw_can_post(const struct chunk_client *c)
 {
 	(void)c;
@@ -67,11 +51,20 @@ static int raw_post(struct chunk_client *c, const struct remote_chunk *rc,
 
 /* Cheapest first: read-after-write needs no server CPU. */
 static const struct persist_method methods[] = {
-	{CHUNK_PERSIST_READ_AFTER_WRITE, "read-after-write", raw_persist,
-	 raw_start, client_wait_sends, raw_can_post, raw_post},
-	{CHUNK_PERSIST_RPC, "persist-rpc", rpc_persist, rpc_start,
-	 client_call_finish, rpc_can_post, rpc_post},
+	{CHUNK_PERSIST_READ_AFTER_WRITE, "read-after-write", raw_start,
+	 client_wait_sends, raw_can_post, raw_post},
+	{CHUNK_PERSIST_RPC, "persist-rpc", rpc_start, client_call_finish,
+	 rpc_can_post, rpc_post},
 };
+
+int persist_method_persist(struct chunk_client *c,
+			   const struct remote_chunk *rc, uint64_t off,
+			   uint64_t len, struct client_wr *held)
+{
+	int st = c->persist->start(c, rc, off, len, held);
+
+	return st ? st : c->persist->finish(c);
+}
 
 const struct persist_method *persist_method_choose(unsigned offered,
 						   unsigned allowed)

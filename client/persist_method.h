@@ -17,12 +17,9 @@
 struct persist_method {
 	unsigned flag;	  /* CHUNK_PERSIST_* */
 	const char *name; /* as chunkd's log and chunkctl say it */
-	/* Makes [off, off + len) of rc durable, posting held (the last
-	 * write, or NULL) in the same doorbell; returns when it is. */
-	int (*persist)(struct chunk_client *c, const struct remote_chunk *rc,
-		       uint64_t off, uint64_t len, struct client_wr *held);
-	/* persist in two halves, for several copies at once: start posts,
-	 * finish waits until the range is durable. */
+	/* Makes [off, off + len) of rc durable in two halves, so several
+	 * copies work at once: start posts (held, the last write or NULL, in
+	 * the same doorbell), finish waits until the range is durable. */
 	int (*start)(struct chunk_client *c, const struct remote_chunk *rc,
 		     uint64_t off, uint64_t len, struct client_wr *held);
 	int (*finish)(struct chunk_client *c);
@@ -34,6 +31,12 @@ struct persist_method {
 		    uint64_t off, uint64_t len, unsigned op,
 		    struct client_wr *held);
 };
+
+/* Makes [off, off + len) of rc durable with c's method, posting held (the
+ * last write, or NULL) in the same doorbell; returns when it is. */
+int persist_method_persist(struct chunk_client *c,
+			   const struct remote_chunk *rc, uint64_t off,
+			   uint64_t len, struct client_wr *held);
 
 /* The cheapest method in offered & allowed (CHUNK_PERSIST_* bits), or NULL
  * when they share none. */

@@ -60,7 +60,7 @@ static int transfer(struct chunk_client *c, struct replica_set *set,
 	}
 	if (st == CHUNK_OK && len > 0)
 		st = client_finish(
-			conn, conn->persist->persist(conn, rc, 0, len, NULL));
+			conn, persist_method_persist(conn, rc, 0, len, NULL));
 	return st;
 }
 

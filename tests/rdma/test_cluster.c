@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../common/chunkd_proc.h"
+#include "../common/etcd_proc.h"
 #include "../common/ctl_json.h"
 #include "../common/run_cmd.h"
 #include "chunkclient.h"
@@ -33,25 +34,14 @@ static struct cmd_result res;
 
 static void start_etcd(void)
 {
-	char port[16];
-	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "start",
-			etcd_dir, port, NULL};
-
-	snprintf(etcd_dir, sizeof(etcd_dir), "/dev/shm/chunkd-rdma-etcd-%d",
-		 (int)getpid());
-	snprintf(port, sizeof(port), "%d", ETCD_PORT);
-	cr_assert_eq(run_cmd(argv, &res), 0);
-	cr_assert_eq(res.status, 0, "etcd did not start: %s", res.err);
-	cr_assert_lt(strlen(res.out), sizeof(endpoints));
-	sscanf(res.out, "%255s", endpoints);
+	etcd_proc_start(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "rdma",
+			ETCD_PORT, etcd_dir, sizeof(etcd_dir), endpoints,
+			sizeof(endpoints));
 }
 
 static void stop_etcd(void)
 {
-	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "stop",
-			etcd_dir, NULL};
-
-	run_cmd(argv, &res);
+	etcd_proc_stop(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", etcd_dir);
 }
 
 static void start_member(struct chunkd_proc *p, const char *pool,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/chunkd_proc.h"
+#include "../common/etcd_proc.h"
 #include "../common/ctl_json.h"
 #include "../common/run_cmd.h"
 #include "chunkclient.h"
@@ -34,16 +35,9 @@ static const char *names[SERVERS] = {"ra", "rb", "rc"};
 
 static void start_etcd(void)
 {
-	char port[16];
-	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "start",
-			etcd_dir, port, NULL};
-
-	snprintf(etcd_dir, sizeof(etcd_dir), "/dev/shm/chunkd-repl-etcd-%d",
-		 (int)getpid());
-	snprintf(port, sizeof(port), "%d", ETCD_PORT);
-	cr_assert_eq(run_cmd(argv, &res), 0);
-	cr_assert_eq(res.status, 0, "etcd did not start: %s", res.err);
-	sscanf(res.out, "%255s", endpoints);
+	etcd_proc_start(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "repl",
+			ETCD_PORT, etcd_dir, sizeof(etcd_dir), endpoints,
+			sizeof(endpoints));
 }
 
 static void start_server(int i)
@@ -75,12 +69,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char *argv[] = {CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "stop",
-			etcd_dir, NULL};
-
 	for (int i = 0; i < SERVERS; i++)
 		chunkd_finish(&srv[i], pools[i]);
-	run_cmd(argv, &res);
+	etcd_proc_stop(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", etcd_dir);
 }
 
 TestSuite(replicated, .init = setup, .fini = teardown, .timeout = 300);

@@ -89,7 +89,7 @@ bool etcd_reachable(const struct etcd *e)
 static void note_reachability(struct etcd *e, const struct etcd_result *r)
 {
 	bool lost = r->status == -ECONNREFUSED || r->status == -ETIMEDOUT ||
-		    r->status == -EIO;
+		    r->status == -EIO || r->status == -EAGAIN;
 
 	if (lost && !e->lost)
 		log_warn("%s; the cluster's table cannot change until etcd "
@@ -110,8 +110,16 @@ static void decode_error(json_t *body, long http, struct etcd_result *r,
 	snprintf(why, why_len, "etcd answered HTTP %ld: %s", http,
 		 msg ? msg : "(no message)");
 	r->message = why;
-	r->status = json_integer_value(code) == GRPC_NOT_FOUND ? -ENOENT
-							       : -EREMOTEIO;
+	if (json_integer_value(code) == GRPC_NOT_FOUND)
+		r->status = -ENOENT;
+	else if (http >= 500)
+		/* A member without quorum answers after its own timeout: 503
+		 * "request timed out" to a read, 500 "context deadline
+		 * exceeded" to a write. The cluster is as good as unreachable.
+		 */
+		r->status = -EAGAIN;
+	else
+		r->status = -EREMOTEIO;
 }
 
 static void decode(const struct etcd_http_answer *a, struct etcd_result *r,

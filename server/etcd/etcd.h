@@ -24,7 +24,9 @@ struct etcd_result {
 	int status;	     /* 0; the transport's errors (etcd_http_answer: the
 			      * cluster unreachable or without a leader, a timeout);
 			      * -ENOENT: etcd said "not found" (a lease it does not
-			      * know); -EPROTO: an answer etcd would not send;
+			      * know); -EAGAIN: a member answered it cannot serve
+			      * now (HTTP 5xx: no quorum, its request timed out);
+			      * -EPROTO: an answer etcd would not send;
 			      * -EREMOTEIO: another error etcd reported */
 	const char *message; /* why, when status != 0 */
 	json_t *body;	     /* the answer when status is 0 */

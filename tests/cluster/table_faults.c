@@ -529,6 +529,48 @@ static void touch(const char *dir, const char *name)
 	fclose(f);
 }
 
+/* A write to one member, given time to answer (etcd's own request
+ * timeout is 7 s): without quorum it fails, and etcd counts as lost, not
+ * as answering. */
+static void no_quorum_at(const char *endpoint)
+{
+	struct event_base *b = event_base_new();
+	json_t *put = etcd_json_put("/faults-no-quorum", "x", 0);
+	struct etcd *e = NULL;
+	char err[512] = "";
+	int st;
+
+	if (etcd_new(b, endpoint, 15000, &e, err, sizeof(err)))
+		violation("etcd_new: %s", err);
+	st = etcd_call_wait(
+		e, "/v3/kv/txn",
+		etcd_json_txn(NULL, etcd_json_list(put, NULL), NULL), NULL,
+		NULL, NULL, err, sizeof(err));
+	if (st == 0 || etcd_reachable(e))
+		violation("a write without quorum answered %d (%s) and etcd "
+			  "counts as reachable: %d",
+			  st, err, etcd_reachable(e));
+	printf("refused: a write without quorum to %s failed (%s); etcd "
+	       "counts as lost\n",
+	       endpoint, err);
+	etcd_free(&e);
+	event_base_free(b);
+}
+
+/* The same at the member left, whose endpoint the script wrote. */
+static void no_quorum_is_unreachable(const char *dir)
+{
+	char path[512], endpoint[256] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/survivor", dir);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%255s", endpoint) != 1)
+		violation("cannot read %s", path);
+	fclose(f);
+	no_quorum_at(endpoint);
+}
+
 static int alloc_once(struct done *d)
 {
 	*d = (struct done){.started_us = clock_mono_us()};
@@ -553,6 +595,11 @@ static int refused(const char *name, const char *dir)
 			  "-EHOSTUNREACH",
 			  d.res.status);
 	took_ms = (clock_mono_us() - d.started_us) / 1000;
+	/* Whatever the member left said (refused, timed out, "no leader"),
+	 * etcd counts as lost until it answers again. */
+	if (cluster_etcd_reachable(cl))
+		violation("etcd without quorum counts as reachable");
+	no_quorum_is_unreachable(dir);
 	table_stats(table, &st);
 	if (table_etcd_backlog(table) != 1 || st.open_chunks != 1)
 		violation("a refused alloc whose record may exist must keep "

@@ -74,8 +74,12 @@ for follower in m1 m2 m3; do [ "$follower" != "$leader" ] && break; done
 "$cluster" kill "$dir/etcd" "$leader"
 "$cluster" kill "$dir/etcd" "$follower"
 echo "stopped $leader and $follower"
+# The member left, for the worker to ask alone.
+for m in m1 m2 m3; do
+	[ "$m" = "$leader" ] || [ "$m" = "$follower" ] || cp "$dir/etcd/$m.endpoint" "$dir/survivor"
+done
 touch "$dir/go"
-for _ in $(seq 300); do [ -e "$dir/refused" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -e "$dir/refused" ] && break; sleep 0.1; done
 [ -e "$dir/refused" ] || { cat "$dir/r.out" "$dir/r.err"; exit 1; }
 "$cluster" revive "$dir/etcd" "$leader"
 "$cluster" revive "$dir/etcd" "$follower"

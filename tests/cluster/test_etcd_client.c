@@ -1,7 +1,8 @@
 /*
  * chunkd's etcd client (server/etcd/) against a real 3-member etcd (the
  * ctest fixture's, CHUNKD_TEST_ETCD): endpoints tried in turn, failed
- * transactions told from successful ones, etcd's errors decoded, watches
+ * transactions told from successful ones, etcd's errors decoded (a fake
+ * member stands in for one without quorum), watches
  * that see puts and deletes, and bad endpoint lists refused.
  */
 #include <criterion/criterion.h>
@@ -10,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -113,6 +118,56 @@ Test(etcd_client, etcds_errors_are_decoded)
 		     -ENOENT);
 	cr_assert(strstr(err, "HTTP 404"), "%s", err);
 	cr_assert(etcd_reachable(e), "an error answer is an answer");
+}
+
+/* A fake member that answers one request with HTTP 500 "context deadline
+ * exceeded", as a member without quorum answers a write; returns its
+ * port. The child exits after answering. */
+static int fake_member_without_quorum(void)
+{
+	static const char body[] = "{\"error\":\"context deadline exceeded\","
+				   "\"message\":\"context deadline "
+				   "exceeded\",\"code\":2}";
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c;
+	char req[4096], answer[512];
+
+	cr_assert_geq(l, 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+	if (fork() == 0) {
+		c = accept(l, NULL, NULL);
+		if (c < 0 || read(c, req, sizeof(req)) <= 0)
+			_exit(1);
+		snprintf(answer, sizeof(answer),
+			 "HTTP/1.1 500 Internal Server Error\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n\r\n%s",
+			 strlen(body), body);
+		_exit(write(c, answer, strlen(answer)) > 0 ? 0 : 1);
+	}
+	close(l);
+	return ntohs(a.sin_port);
+}
+
+/* A member without quorum answers, late, with an HTTP 5xx: the call
+ * fails and etcd counts as lost, so its loss is not logged twice. */
+Test(etcd_client, a_member_without_quorum_counts_as_lost)
+{
+	char eps[64];
+
+	snprintf(eps, sizeof(eps), "http://127.0.0.1:%d",
+		 fake_member_without_quorum());
+	open_etcd(eps, 3000);
+	cr_assert_eq(etcd_call_wait(e, "/v3/kv/range", etcd_json_range_key(key),
+				    NULL, NULL, NULL, err, sizeof(err)),
+		     -EAGAIN, "%s", err);
+	cr_assert(strstr(err, "HTTP 500"), "%s", err);
+	cr_assert(!etcd_reachable(e));
+	wait(NULL);
 }
 
 Test(etcd_client, no_endpoint_answering_fails_within_the_deadline)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -297,7 +298,7 @@ Test(replicated, a_copy_that_differs_keeps_the_chunk_open)
 	chunk_client_disconnect(&c);
 }
 
-#define STREAM_OPS 120
+#define STREAM_OPS 2000
 
 /* The bytes of chunk number i of client k. */
 static size_t stream_text(unsigned k, unsigned i, char *text, size_t cap)
@@ -305,10 +306,14 @@ static size_t stream_text(unsigned k, unsigned i, char *text, size_t cap)
 	return (size_t)snprintf(text, cap, "client %u chunk %u", k, i);
 }
 
+/* Set (in memory the clients share with the test) once the test has
+ * killed a server and let the streams run on a while. */
+static volatile int *streams_stop;
+
 /* Client k, connected to server k: allocs chunks of 2 copies, writes,
- * persists and seals them while a server dies; writes each acknowledged
- * seal as "ID NUMBER". A call that hung would hold the test past its
- * timeout. */
+ * persists and seals them until told to stop (or STREAM_OPS chunks), a
+ * server dying meanwhile; writes each acknowledged seal as "ID NUMBER". A
+ * call that hung would hold the test past its timeout. */
 static void stream(unsigned k, const char *path)
 {
 	struct chunk_client_opts o;
@@ -320,7 +325,7 @@ static void stream(unsigned k, const char *path)
 	if (!f || chunk_client_connect(srv[k].addr, (uint16_t)(PORT0 + k), &o,
 				       &c) != CHUNK_OK)
 		_exit(2);
-	for (unsigned i = 0; i < STREAM_OPS; i++) {
+	for (unsigned i = 0; i < STREAM_OPS && !*streams_stop; i++) {
 		unsigned long long id;
 		char text[64];
 		size_t len = stream_text(k, i, text, sizeof(text));
@@ -335,6 +340,28 @@ static void stream(unsigned k, const char *path)
 	chunk_client_disconnect(&c);
 	fclose(f);
 	_exit(0);
+}
+
+/* How many sealed chunks server i holds. */
+static size_t sealed_on(int i)
+{
+	json_t *r = ctl_json_ok(CHUNKCTL_BINARY, &srv[i], "chunks", "--state",
+				"sealed");
+	size_t n = json_array_size(json_object_get(r, "chunks"));
+
+	json_decref(r);
+	return n;
+}
+
+/* Waits until server i holds at least want sealed copies, so that its
+ * loss loses copies of acknowledged chunks. */
+static void wait_for_sealed_copies(int i, size_t want)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < 600 && (n = sealed_on(i)) < want; k++)
+		usleep(100000);
+	cr_assert_geq(n, want, "server %d holds %zu sealed copies", i, n);
 }
 
 /* Every chunk listed in path reads back right through server 0's
@@ -389,6 +416,10 @@ Test(replicated, acknowledged_seals_survive_a_killed_server)
 	unsigned acked = 0;
 	int status;
 
+	streams_stop = mmap(NULL, sizeof(*streams_stop), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq((void *)streams_stop, MAP_FAILED);
+	*streams_stop = 0;
 	for (unsigned k = 0; k < 2; k++) {
 		snprintf(paths[k], sizeof(paths[k]),
 			 "/dev/shm/chunkd-repl-acked-%d-%u", (int)getpid(), k);
@@ -397,8 +428,10 @@ Test(replicated, acknowledged_seals_survive_a_killed_server)
 		if (pids[k] == 0)
 			stream(k, paths[k]);
 	}
-	usleep(1500 * 1000);
+	wait_for_sealed_copies(2, 4);
 	chunkd_kill(&srv[2]);
+	usleep(1500 * 1000); /* the streams run on into the dead server */
+	*streams_stop = 1;
 	for (unsigned k = 0; k < 2; k++) {
 		cr_assert_eq(waitpid(pids[k], &status, 0), pids[k]);
 		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -410,6 +443,7 @@ Test(replicated, acknowledged_seals_survive_a_killed_server)
 		acked += check_acked(c, k, paths[k]);
 		unlink(paths[k]);
 	}
+	munmap((void *)streams_stop, sizeof(*streams_stop));
 	cr_log_info("%u acknowledged seals, all readable", acked);
 	cr_assert_gt(acked, 0);
 	chunk_client_disconnect(&c);
@@ -433,37 +467,40 @@ static long long under_replicated(int i)
 	return n;
 }
 
-/* Whether server 0 no longer lists server gone among the members and
- * counts chunks under-replicated. */
-static bool loss_seen(int gone)
+/* Whether server 0 still lists server gone among the members, and how
+ * many chunks it counts under-replicated. */
+static bool loss_seen(int gone, long long *under)
 {
 	json_t *r =
 		ctl_json_ok(CHUNKCTL_BINARY, &srv[0], "cluster", NULL, NULL);
 	json_t *m;
 	size_t i;
 	bool listed = false;
-	long long under =
-		json_num(json_object_get(r, "replicated"), "under_replicated");
 
+	*under = json_num(json_object_get(r, "replicated"), "under_replicated");
 	json_array_foreach(json_object_get(r, "members"), i, m) listed |=
 		!strcmp(json_string_value(json_object_get(m, "name")),
 			names[gone]);
 	json_decref(r);
-	return !listed && under > 0;
+	return !listed && *under > 0;
 }
 
-/* Waits until server 0 has seen server gone's loss twice in a row (a
- * member's lease runs out within its TTL). */
+/* Waits until server 0 has seen server gone's loss twice in a row. A
+ * member's lease runs out within its TTL (5 s); the wait allows eight
+ * TTLs, for a guest slowed by sanitizers. */
 static void wait_for_loss(int gone)
 {
+	long long under = 0;
 	int seen = 0;
 
-	for (int k = 0; k < 200 && seen < 2; k++) {
-		seen = loss_seen(gone) ? seen + 1 : 0;
+	for (int k = 0; k < 400 && seen < 2; k++) {
+		seen = loss_seen(gone, &under) ? seen + 1 : 0;
 		usleep(100000);
 	}
-	cr_assert_eq(seen, 2, "server 0 never saw server %d's copies lost",
-		     gone);
+	cr_assert_eq(seen, 2,
+		     "server 0 never saw server %d's copies lost "
+		     "(%lld under-replicated)",
+		     gone, under);
 }
 
 /* The ids of the copies of chunk id chunkctl chunk show lists on server

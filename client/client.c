@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,30 @@ void client_arm_cq(struct chunk_client *c)
 {
 	if (!c->wc_error && c->cq && ibv_req_notify_cq(c->cq, 0) == 0)
 		c->cq_armed = true;
+}
+
+void client_abort(struct chunk_client *c, int status)
+{
+	struct ibv_qp_attr attr = {.qp_state = IBV_QPS_ERR};
+
+	if (c->id && c->id->qp)
+		ibv_modify_qp(c->id->qp, &attr, IBV_QP_STATE);
+	if (!c->wc_error)
+		c->wc_error = status;
+}
+
+/* Adds fd to the epoll set wake_fd, readable while fd is. */
+static int wake_add(int wake_fd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(wake_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int client_wake_for(struct chunk_client *c, struct chunk_client *peer)
+{
+	return wake_add(c->wake_fd, peer->channel->fd) ? CHUNK_E_INTERNAL
+						       : CHUNK_OK;
 }
 
 void client_arm_channel(struct chunk_client *c)
@@ -455,6 +480,9 @@ static int make_queues(struct chunk_client *c)
 		if (flags < 0 ||
 		    fcntl(c->channel->fd, F_SETFL, flags | O_NONBLOCK))
 			return CHUNK_E_INTERNAL;
+		c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+		if (c->wake_fd < 0 || wake_add(c->wake_fd, c->channel->fd))
+			return CHUNK_E_INTERNAL;
 	}
 	/* An async write+persist takes two send entries; so may a request. */
 	c->cq = ibv_create_cq(c->id->verbs,
@@ -543,6 +571,8 @@ int client_conn_start(struct chunk_client *c)
 void client_conn_release(struct chunk_client *c)
 {
 	client_conn_close(c);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
 	if (c->channel)
 		ibv_destroy_comp_channel(c->channel);
 	if (c->msgs_mr)

@@ -21,15 +21,41 @@
 /* After the messages: the target of read-after-write's small READ. */
 #define CLIENT_SCRATCH_LEN 64u
 
+struct async_op;
+
+/*
+ * An operation on a replicated chunk (replicated_async.c): one slot of the
+ * owner's that completes when each of its parts, an operation on one
+ * copy's connection, has. A read has one part at a time: again() may start
+ * another after one failed.
+ */
+struct async_group {
+	struct chunk_client *owner; /* whose slot this is */
+	unsigned parts;		    /* in flight, plus one while starting */
+	int status;		    /* the first part that failed */
+	/* After a part failed with status: starts another part and returns
+	 * true, or false to let the failure stand. */
+	bool (*again)(struct async_op *op, int status);
+	uint64_t chunk, off; /* a read's, for again() */
+	void *buf;
+	size_t len;
+	unsigned tried; /* bit i: copy i was read */
+};
+
 /* One asynchronous operation in flight. */
 struct async_op {
 	bool used;
 	bool finished;	     /* completed on the renewer's thread: its
 			      * callback waits for the application's poll */
+	bool is_group;	     /* group below is in use */
+	bool part;	     /* a group's part: the application sees the
+			      * group, not it */
+	uint64_t started_us; /* past the client's timeout, it expires */
 	int status;	     /* when finished */
 	uint64_t request_id; /* the reply it waits for, or 0 */
 	chunk_done_fn *done;
 	void *arg;
+	struct async_group group;
 };
 
 struct chunk_mem {
@@ -65,6 +91,7 @@ struct client_calls {
 struct client_async {
 	struct async_op *ops; /* opts.max_in_flight of them */
 	unsigned in_flight;   /* until their callbacks ran */
+	unsigned parts;	      /* of those, groups' parts */
 	unsigned finished;    /* of those, callbacks still due */
 	uint64_t completed;   /* callbacks run so far */
 	uint64_t wait_mark;   /* completed when a wait began */
@@ -107,6 +134,8 @@ struct chunk_client {
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *channel;
+	int wake_fd; /* chunk_client_fd(): an epoll set of the channel and its
+		      * peers' channels */
 	struct ibv_cq *cq;
 	uint8_t *msgs; /* CLIENT_CREDITS receive and send slots, scratch */
 	struct ibv_mr *msgs_mr;
@@ -218,6 +247,14 @@ void client_arm_channel(struct chunk_client *c);
 /* Arms it only: for a work request about to be posted, whose completion
  * cannot have come before. */
 void client_arm_cq(struct chunk_client *c);
+
+/* Gives up on the queue pair: moves it to the error state (nothing it
+ * had posted touches memory any more) and records status as its failure,
+ * for client_finish() to connect again. */
+void client_abort(struct chunk_client *c, int status);
+
+/* Makes c's chunk_client_fd() wake for peer's completions too. */
+int client_wake_for(struct chunk_client *c, struct chunk_client *peer);
 
 /* After STALE: the lease was lost, so the chunks it granted are gone; takes
  * the server's current epoch. */

@@ -128,7 +128,9 @@ int client_connect_peer(struct chunk_client *c, const char *host, uint16_t port,
 	if (rc)
 		return rc;
 	(*peer)->is_peer = true;
-	rc = peers_add(&c->peers, host, port, *peer);
+	rc = client_wake_for(c, *peer);
+	if (rc == CHUNK_OK)
+		rc = peers_add(&c->peers, host, port, *peer);
 	if (rc)
 		chunk_client_disconnect(peer);
 	return rc;

@@ -10,24 +10,21 @@
 
 /* ---- connections ---- */
 
-/* The connection to copy's server: the client's own when the copy lives
- * there, else one of its peers (made now if need be). */
-static int conn_of(struct chunk_client *c, struct replica_copy *copy)
+int replicated_conn(struct chunk_client *c, struct replica_copy *copy)
 {
 	if (copy->conn)
 		return CHUNK_OK;
 	return client_connect_to(c, copy->host, copy->port, &copy->conn);
 }
 
-/* A peer's lock, taken after the owner's (the owner's is recursive, so
- * its own copy needs no care). */
-static void lock_conn(struct chunk_client *c, struct replica_copy *copy)
+/* The owner's lock is recursive, so its own copy needs no care. */
+void replicated_lock(struct chunk_client *c, struct replica_copy *copy)
 {
 	if (copy->conn != c)
 		client_lock(copy->conn);
 }
 
-static void unlock_conn(struct chunk_client *c, struct replica_copy *copy)
+void replicated_unlock(struct chunk_client *c, struct replica_copy *copy)
 {
 	if (copy->conn != c)
 		client_unlock(copy->conn);
@@ -48,12 +45,12 @@ static void fill_copy(struct replica_copy *copy, uint64_t id, const char *host,
 /* Frees copy at its server (one gone already counts as freed). */
 static int free_copy(struct chunk_client *c, struct replica_copy *copy)
 {
-	int st = conn_of(c, copy);
+	int st = replicated_conn(c, copy);
 
 	if (st == CHUNK_OK) {
-		lock_conn(c, copy);
+		replicated_lock(c, copy);
 		st = copy_free(copy->conn, copy->id);
-		unlock_conn(c, copy);
+		replicated_unlock(c, copy);
 	}
 	return st == CHUNK_E_NOENT ? CHUNK_OK : st;
 }
@@ -76,14 +73,14 @@ static int alloc_further(struct chunk_client *c, struct replica_set *set,
 	int st;
 
 	fill_copy(copy, 0, where->addr, where->port, NULL);
-	st = conn_of(c, copy);
+	st = replicated_conn(c, copy);
 	if (st)
 		return st;
 	req.u.alloc.size = size;
 	req.u.alloc.of = set->chunk;
-	lock_conn(c, copy);
+	replicated_lock(c, copy);
 	st = copy_alloc(copy->conn, &req, &id);
-	unlock_conn(c, copy);
+	replicated_unlock(c, copy);
 	if (st) {
 		log_warn(
 			"chunk %llu: chunkd at %s port %u refused its copy: %s",
@@ -155,9 +152,9 @@ static unsigned begin_io(struct chunk_client *c, struct replica_set *set,
 		if (copy->sealed)
 			continue;
 		io[n] = (struct copy_io){.copy = copy};
-		io[n].st = conn_of(c, copy);
+		io[n].st = replicated_conn(c, copy);
 		if (io[n].st == CHUNK_OK) {
-			lock_conn(c, copy);
+			replicated_lock(c, copy);
 			io[n].st = copy_writable_range(copy->conn, copy->id,
 						       off, len, &io[n].rc);
 		}
@@ -189,7 +186,7 @@ static int end_io(struct chunk_client *c, struct replica_set *set,
 				 copy->port, chunk_strerror(first));
 		}
 		if (copy->conn)
-			unlock_conn(c, copy);
+			replicated_unlock(c, copy);
 	}
 	return first;
 }
@@ -265,12 +262,12 @@ static int seal_further(struct chunk_client *c, struct replica_set *set,
 			unsigned i, uint64_t len, uint32_t crc)
 {
 	struct replica_copy *copy = &set->copy[i];
-	int st = conn_of(c, copy);
+	int st = replicated_conn(c, copy);
 
 	if (st == CHUNK_OK) {
-		lock_conn(c, copy);
+		replicated_lock(c, copy);
 		st = copy_seal(copy->conn, copy->id, len, crc, NULL, 0);
-		unlock_conn(c, copy);
+		replicated_unlock(c, copy);
 	}
 	if (st) {
 		log_warn("chunk %llu: chunkd at %s port %u refused to seal its "
@@ -316,11 +313,11 @@ static int read_copy(struct chunk_client *c, struct replica_copy *copy,
 		     struct chunk_info *info)
 {
 	struct remote_chunk *rc;
-	int st = conn_of(c, copy);
+	int st = replicated_conn(c, copy);
 
 	if (st)
 		return st;
-	lock_conn(c, copy);
+	replicated_lock(c, copy);
 	rc = chunk_cache_find(&copy->conn->cache, copy->id);
 	if (!rc || !rc->readable) {
 		st = copy_open_here(copy->conn, copy->id, info);
@@ -335,7 +332,7 @@ static int read_copy(struct chunk_client *c, struct replica_copy *copy,
 	else if (st == CHUNK_OK && buf)
 		st = client_finish(copy->conn, copy_post_reads(copy->conn, rc,
 							       off, buf, len));
-	unlock_conn(c, copy);
+	replicated_unlock(c, copy);
 	return st;
 }
 
@@ -397,6 +394,21 @@ int replicated_open(struct chunk_client *c, uint64_t chunk,
 			  list->copy[i].addr, list->copy[i].port, NULL);
 	own_first(c, set);
 	return from_any_copy(c, set, 0, NULL, 0, info);
+}
+
+int replicated_open_all(struct chunk_client *c, struct replica_set *set)
+{
+	int st = CHUNK_E_UNAVAILABLE;
+
+	for (unsigned i = 0; i < set->count; i++) {
+		struct replica_copy *copy = &set->copy[i];
+		int one = read_copy(c, copy, 0, NULL, 0, NULL);
+
+		copy->failed = try_another(one);
+		if (one == CHUNK_OK)
+			st = CHUNK_OK;
+	}
+	return st;
 }
 
 int replicated_read(struct chunk_client *c, struct replica_set *set,

@@ -36,6 +36,15 @@
 #include "client.h"
 #include "replica_sets.h"
 
+/* The connection to copy's server, made now if need be: the client's own
+ * when the copy lives there, else one of its peers. */
+int replicated_conn(struct chunk_client *c, struct replica_copy *copy);
+
+/* Takes and gives back the lock of copy's connection (a peer's lock is
+ * taken after the owner's). */
+void replicated_lock(struct chunk_client *c, struct replica_copy *copy);
+void replicated_unlock(struct chunk_client *c, struct replica_copy *copy);
+
 /* Allocates a chunk of copies (2 to PROTO_MAX_COPIES) copies; sets *id. */
 int replicated_alloc(struct chunk_client *c, uint64_t size, unsigned copies,
 		     uint64_t *id);
@@ -59,6 +68,10 @@ int replicated_open(struct chunk_client *c, uint64_t chunk,
 
 int replicated_read(struct chunk_client *c, struct replica_set *set,
 		    uint64_t off, void *buf, size_t len);
+
+/* Opens every copy not open yet at its server (a copy that fails is marked
+ * failed); CHUNK_OK when at least one is open. */
+int replicated_open_all(struct chunk_client *c, struct replica_set *set);
 
 /* Frees every copy, then forgets the set. */
 int replicated_free(struct chunk_client *c, struct replica_set *set);

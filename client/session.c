@@ -106,6 +106,7 @@ int client_new(const char *host, uint16_t port,
 		return CHUNK_E_NOMEM;
 	}
 	c->upper = upper;
+	c->wake_fd = -1;
 	take_opts(c, opts);
 	memcpy(c->host, host, strlen(host) + 1);
 	c->port = port;

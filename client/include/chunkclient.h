@@ -185,8 +185,14 @@ int chunk_alloc(struct chunk_client *client, unsigned long long size,
  *     record lives): CHUNK_E_UNAVAILABLE while that copy's chunkd is not
  *     running.
  *
- * The asynchronous calls do not take replicated chunks yet
- * (CHUNK_E_INVAL). Fails as chunk_alloc(), and with CHUNK_E_FEW_SERVERS
+ * The asynchronous calls take replicated chunks too: a write or persist
+ * is posted to every copy before the call returns and calls back once
+ * every copy completed (with the first copy's failure, if any); a read
+ * reads one copy and, if that fails, another before calling back (the
+ * first asynchronous read of a chunk opens every copy, synchronously).
+ * Each counts as one operation in flight, though it takes a slot on each
+ * copy's connection (two on the client's own). Fails as chunk_alloc(),
+ * and with CHUNK_E_FEW_SERVERS
  * (fewer live servers with room than copies), CHUNK_E_INVAL (copies out of
  * range, or replication asked outside cluster mode), or the error of a
  * server that refused its copy (then nothing stays allocated).
@@ -273,7 +279,8 @@ struct chunk_info {
  * chunk_client_disconnect()); chunk_read() and chunk_free() of the chunk
  * go there too. CHUNK_E_UNAVAILABLE if that chunkd is not running now.
  * chunk_read_async() reads only chunks of the chunkd this client
- * connected to (CHUNK_E_NOENT for one elsewhere: use chunk_read()).
+ * connected to, and replicated chunks (CHUNK_E_NOENT for one of a single
+ * copy elsewhere: use chunk_read()).
  */
 int chunk_open(struct chunk_client *client, unsigned long long chunk_id,
 	       struct chunk_info *info);
@@ -298,7 +305,11 @@ int chunk_free(struct chunk_client *client, unsigned long long chunk_id);
  * opts.max_in_flight operations are in flight (default CHUNK_MAX_ASYNC); more
  * get CHUNK_E_AGAIN, as do persist requests past the server's 16 receive
  * credits. If the connection is lost, every operation in flight completes
- * with the error.
+ * with the error. An operation still in flight past opts.timeout_ms (a
+ * server that died without a word) makes the library abort that
+ * connection and connect again: every operation in flight on it completes
+ * with CHUNK_E_TIMEOUT (or, on a replicated chunk's read, moves to another
+ * copy), and nothing lands in its buffer afterwards.
  */
 
 #define CHUNK_MAX_ASYNC	    32	 /* the default of opts.max_in_flight */
@@ -339,7 +350,8 @@ int chunk_client_poll(struct chunk_client *client, int timeout_ms);
  * readable when completions may be waiting, whatever other calls came
  * between an operation's start and its completion; then call
  * chunk_client_poll(client, 0). It stays the same for the client's life,
- * reconnects included.
+ * reconnects included, and wakes for the completions of the connections
+ * the client made to other servers (a replicated chunk's copies) too.
  */
 int chunk_client_fd(const struct chunk_client *client);
 

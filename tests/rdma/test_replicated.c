@@ -6,9 +6,12 @@
  * differ (a raw RDMA WRITE with that copy's rkey, behind the library's
  * back) makes the seal fail and the chunk stay OPEN; a server SIGKILLed
  * under two clients' streams of writes and seals loses no acknowledged
- * seal (each reads back right, from a surviving copy).
+ * seal (each reads back right, from a surviving copy); the asynchronous
+ * calls write every copy (the seal checks each copy's CRC) and a read
+ * whose copy's server died moves to another copy before its callback.
  */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +299,158 @@ Test(replicated, a_copy_that_differs_keeps_the_chunk_open)
 	cr_assert_eq(memcmp(back, data, LEN), 0);
 	chunk_client_disconnect(&reader);
 	chunk_client_disconnect(&c);
+}
+
+/* ---- asynchronous calls ---- */
+
+#define ASYNC_CHUNKS 4
+
+struct async_done {
+	int calls, status;
+};
+
+static void async_done(void *arg, int status)
+{
+	struct async_done *d = arg;
+
+	d->calls++;
+	if (status && !d->status)
+		d->status = status;
+}
+
+/* Sleeps on chunk_client_fd() and polls until every done of d (n of them)
+ * was called; the client's timeout bounds each wait. */
+static void wait_async(struct chunk_client *c, struct async_done *d, int n)
+{
+	for (int k = 0; k < n; k++)
+		while (d[k].calls == 0) {
+			struct pollfd pfd = {.fd = chunk_client_fd(c),
+					     .events = POLLIN};
+
+			cr_assert_geq(poll(&pfd, 1, 10000), 0);
+			cr_assert_geq(chunk_client_poll(c, 0), 0);
+			if (pfd.revents == 0)
+				cr_assert_fail("no completion in 10 s");
+		}
+	for (int k = 0; k < n; k++) {
+		cr_assert_eq(d[k].calls, 1, "op %d called back once", k);
+		cr_assert_eq(d[k].status, CHUNK_OK, "op %d: %s", k,
+			     chunk_strerror(d[k].status));
+	}
+}
+
+/* Chunks of copies copies written from registered memory with the
+ * asynchronous calls, all in flight at once (write+persist for the first
+ * half, write then persist for the second), then sealed: each copy's
+ * server checks its copy's CRC at the seal, so every copy got its bytes.
+ * Then read back asynchronously. */
+static void async_write_seal_read(unsigned copies)
+{
+	static uint8_t data[ASYNC_CHUNKS][LEN], back[ASYNC_CHUNKS][LEN];
+	struct async_done d[ASYNC_CHUNKS] = {0}, p[ASYNC_CHUNKS] = {0};
+	unsigned long long id[ASYNC_CHUNKS];
+	struct chunk_client *c = NULL;
+	struct chunk_mem *mem = NULL, *mem_back = NULL;
+
+	cr_assert_eq(chunk_client_connect(srv[0].addr, PORT0, NULL, &c),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_mem_reg(c, data, sizeof(data), &mem), CHUNK_OK);
+	cr_assert_eq(chunk_mem_reg(c, back, sizeof(back), &mem_back), CHUNK_OK);
+	for (int k = 0; k < ASYNC_CHUNKS; k++) {
+		fill(data[k], LEN, copies * 10 + (unsigned)k);
+		id[k] = alloc_settled(c, copies);
+	}
+	for (int k = 0; k < ASYNC_CHUNKS; k++)
+		cr_assert_eq(
+			k < ASYNC_CHUNKS / 2
+				? chunk_write_persist_async(c, id[k], 0,
+							    data[k], LEN,
+							    async_done, &d[k])
+				: chunk_write_async(c, id[k], 0, data[k], LEN,
+						    async_done, &d[k]),
+			CHUNK_OK);
+	cr_assert_eq(chunk_client_in_flight(c), ASYNC_CHUNKS,
+		     "one operation each, whatever its copies");
+	wait_async(c, d, ASYNC_CHUNKS);
+	for (int k = ASYNC_CHUNKS / 2; k < ASYNC_CHUNKS; k++)
+		cr_assert_eq(chunk_persist_async(c, id[k], 0, LEN, async_done,
+						 &p[k]),
+			     CHUNK_OK);
+	wait_async(c, p + ASYNC_CHUNKS / 2, ASYNC_CHUNKS / 2);
+	cr_assert_eq(chunk_client_in_flight(c), 0);
+	for (int k = 0; k < ASYNC_CHUNKS; k++) {
+		cr_assert_eq(chunk_seal(c, id[k], LEN,
+					chunk_crc32c(0, data[k], LEN)),
+			     CHUNK_OK, "chunk %d: every copy's CRC matches", k);
+		d[k] = (struct async_done){0};
+		cr_assert_eq(chunk_read_async(c, id[k], 0, back[k], LEN,
+					      async_done, &d[k]),
+			     CHUNK_OK);
+	}
+	wait_async(c, d, ASYNC_CHUNKS);
+	for (int k = 0; k < ASYNC_CHUNKS; k++)
+		cr_assert_eq(memcmp(back[k], data[k], LEN), 0, "chunk %d", k);
+	chunk_client_disconnect(&c);
+	chunk_mem_dereg(&mem);
+	chunk_mem_dereg(&mem_back);
+}
+
+Test(replicated, async_calls_write_every_copy_of_two)
+{
+	async_write_seal_read(2);
+}
+
+Test(replicated, async_calls_write_every_copy_of_three)
+{
+	async_write_seal_read(3);
+}
+
+/* An asynchronous read whose copy's server died moves to another copy
+ * before its callback: the caller sees the bytes, not the failure. */
+Test(replicated, an_async_read_moves_to_another_copy)
+{
+	static uint8_t data[LEN], back[LEN];
+	struct chunk_client *c = NULL;
+	struct chunk_mem *mem = NULL;
+	struct async_done d = {0};
+	struct chunk_client_opts o;
+	unsigned long long id;
+	bool held[SERVERS];
+
+	fill(data, LEN, 77);
+	chunk_client_opts_init(&o);
+	o.timeout_ms = 4000;
+	cr_assert_eq(chunk_client_connect(srv[0].addr, PORT0, &o, &c),
+		     CHUNK_OK);
+	cr_assert_eq(chunk_mem_reg(c, back, LEN, &mem), CHUNK_OK);
+	id = alloc_settled(c, 2);
+	holders(c, id, held);
+	cr_assert(held[0], "the first copy is the connected server's");
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, LEN), CHUNK_OK);
+	cr_assert_eq(chunk_seal(c, id, LEN, chunk_crc32c(0, data, LEN)),
+		     CHUNK_OK);
+	/* The first read opens both copies and reads the connected
+	 * server's. */
+	cr_assert_eq(chunk_read_async(c, id, 0, back, LEN, async_done, &d),
+		     CHUNK_OK);
+	wait_async(c, &d, 1);
+	chunkd_kill(&srv[0]);
+	memset(back, 0, LEN);
+	d = (struct async_done){0};
+	cr_assert_eq(chunk_read_async(c, id, 0, back, LEN, async_done, &d),
+		     CHUNK_OK);
+	/* The connected server is gone: its copy's read gets no answer, and
+	 * once it is in flight past the client's timeout (4 s here) the
+	 * connection is aborted; polls fail (the connection), yet the read
+	 * completes from the other copy. */
+	for (int k = 0; k < 600 && d.calls == 0; k++)
+		chunk_client_poll(c, 100);
+	cr_assert_eq(d.calls, 1, "the read called back");
+	cr_assert_eq(d.status, CHUNK_OK, "%s", chunk_strerror(d.status));
+	cr_assert_eq(memcmp(back, data, LEN), 0);
+	chunk_client_disconnect(&c);
+	chunk_mem_dereg(&mem);
+	start_server(0); /* for teardown's clean stop */
 }
 
 #define STREAM_OPS 2000

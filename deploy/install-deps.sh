@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every build, run and test dependency of chunkd on a Debian 12 host.
+# Installs every build, run and test dependency of chunkd on a Debian 12 or
+# Debian 13 host.
 # Non-interactive and idempotent: packages already present are left alone, and
 # apt is only consulted when something is missing.
 set -euo pipefail
@@ -10,8 +11,9 @@ case ${1:-} in
 Usage: deploy/install-deps.sh
 
 Installs with apt-get (as root, or through sudo) the Debian packages chunkd
-needs to build, run and test: the compilers, the libraries, rdma-core and
-perftest, ndctl, and what the soft-RoCE test guest needs (qemu, busybox).
+needs to build, run and test on Debian 12 or 13: the compilers, the
+libraries, rdma-core and perftest, ndctl, etcd, and what the soft-RoCE test
+guest needs (qemu, busybox, debootstrap for the Debian 13 root).
 Packages already installed are left alone; apt is consulted only when one
 is missing. Takes no other option.
 HELP
@@ -34,8 +36,9 @@ packages=(
 	rdma-core ibverbs-providers ibverbs-utils rdmacm-utils perftest iproute2
 	# pmem namespaces in the guest
 	ndctl
-	# the soft-RoCE test guest (deploy/vm/run)
-	qemu-system-x86 busybox-static cpio kmod xz-utils
+	# the soft-RoCE test guest (deploy/vm/run), and the Debian 13 root it
+	# boots for the second test leg (deploy/vm/debian13-root)
+	qemu-system-x86 busybox-static cpio kmod xz-utils debootstrap
 	# deploy/bench.sh tabulates with it
 	python3
 	# cluster mode: the replicated table in etcd, reached over HTTP

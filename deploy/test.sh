@@ -9,7 +9,13 @@ Usage: deploy/test.sh [OPTIONS]
 Installs missing dependencies (deploy/install-deps.sh), builds with warnings
 as errors, runs the host tests, then the rdma suite: on this host when it has
 an RDMA device and device-DAX, otherwise inside the soft-RoCE guest
-(deploy/vm/run). Ends with one line "test.sh: N passed, M failed".
+(deploy/vm/run). On a Debian 12 host, a second leg follows (not with
+--sanitize or --tsan): the same build, host tests and rdma suite on Debian
+13, built in build-deb13 inside the Debian 13 root of deploy/vm/debian13-root
+(chrooted, as root) and run in a guest booting Debian 13's kernel
+(deploy/vm/run --debian 13). On a Debian 13 host the one leg runs natively.
+Prints each leg's counts, and ends with one line "test.sh: N passed, M
+failed" over both.
 
 Options:
       --sanitize     build with clang, ASan and UBSan (in build-asan/), and
@@ -21,6 +27,8 @@ Options:
                      and run only the data path under it (label tsan:
                      tests/tsan; Criterion's runner cannot start under TSan)
       --host-only    skip the rdma suite (and with --tsan, everything)
+      --debian N     on a Debian 12 host, run only the leg of Debian N (12
+                     or 13)
   -B, --build-dir D  build folder (default: build, or build-asan)
   -h, --help         show this help
 
@@ -38,6 +46,7 @@ sanitize=0
 tsan=0
 host_only=0
 build_dir=""
+legs=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
@@ -45,12 +54,31 @@ while [ $# -gt 0 ]; do
 	--tsan) tsan=1; shift ;;
 	--host-only) host_only=1; shift ;;
 	-B | --build-dir) build_dir=${2:?--build-dir needs a value}; shift 2 ;;
+	--debian) legs=${2:?--debian needs 12 or 13}; shift 2 ;;
 	*) echo "test.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+
+# Which legs run: Debian 12's here and then Debian 13's in its root, on a
+# Debian 12 host; the host's own alone elsewhere and under the sanitizers.
+host_debian=$(cut -d. -f1 /etc/debian_version 2>/dev/null || echo 0)
+if [ -z "$legs" ]; then
+	if [ "$host_debian" = 12 ] && [ "$sanitize" = 0 ] && [ "$tsan" = 0 ]; then
+		legs="12 13"
+	else
+		legs=here
+	fi
+fi
+case $legs in
+"12 13" | here) ;;
+12) [ "$host_debian" = 12 ] || { echo "test.sh: --debian 12 needs a Debian 12 host" >&2; exit 2; } ;;
+13) [ "$host_debian" = 12 ] && [ "$sanitize" = 0 ] && [ "$tsan" = 0 ] ||
+	{ echo "test.sh: --debian 13 is the second leg of a Debian 12 host, without the sanitizers" >&2; exit 2; } ;;
+*) echo "test.sh: --debian takes 12 or 13" >&2; exit 2 ;;
+esac
 
 "$repo/deploy/install-deps.sh"
 
@@ -70,9 +98,11 @@ else
 	build_dir=${build_dir:-build}
 fi
 
-echo "== configure and build ($build_dir)"
-cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
+build_here() {
+	echo "== configure and build ($build_dir)"
+	cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
+	cmake --build "$build_dir" -j "$(nproc)"
+}
 
 passed=0
 failed=0
@@ -155,18 +185,9 @@ run_host_tests() {
 	echo "crash harness: $crash_images crash images checked"
 }
 
-if [ "$tsan" = 0 ]; then
-	run_host_tests
-fi
-
-if [ "$sanitize" = 1 ]; then
-	echo "== fuzzing, from seed corpora written by the encoders"
-	# "fuzz: proto: N executions from S seeds; coverage ..."
-	run_label_verbose fuzz 'fuzz: [a-z]+: |tests passed'
-fi
-
-if [ "$host_only" = 0 ]; then
-	where=${CHUNKD_TEST_ON:-}
+# The rdma suite: on this host, or in the guest.
+run_rdma_suite() {
+	local where=${CHUNKD_TEST_ON:-}
 	if [ -z "$where" ]; then
 		if host_has_rdma; then where=host; else where=guest; fi
 	fi
@@ -186,7 +207,79 @@ if [ "$host_only" = 0 ]; then
 		exit 2
 		;;
 	esac
-fi
+}
 
+# This host's leg: build, host tests, fuzzing, the rdma suite.
+leg_here() {
+	build_here
+	if [ "$tsan" = 0 ]; then
+		run_host_tests
+	fi
+	if [ "$sanitize" = 1 ]; then
+		echo "== fuzzing, from seed corpora written by the encoders"
+		# "fuzz: proto: N executions from S seeds; coverage ..."
+		run_label_verbose fuzz 'fuzz: [a-z]+: |tests passed'
+	fi
+	if [ "$host_only" = 0 ]; then
+		run_rdma_suite
+	fi
+}
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian 13's leg from a Debian 12 host: this script, chrooted in the
+# Debian 13 root, builds build-deb13 and runs its host tests; then the rdma
+# suite runs in a guest that boots Debian 13's kernel over that root.
+leg_debian13() {
+	local root log line
+	echo "== Debian 13: its root (deploy/vm/debian13-root)"
+	if ! root=$(as_root "$repo/deploy/vm/debian13-root"); then
+		echo "test.sh: no Debian 13 root; the Debian 13 leg fails" >&2
+		failed=$((failed + 1))
+		status=1
+		return
+	fi
+	echo "== Debian 13: build and host tests in $root (build-deb13)"
+	log=$(mktemp)
+	set +e
+	as_root "$repo/deploy/vm/in-root" "$root" deploy/test.sh --host-only \
+		-B build-deb13 2>&1 | tee "$log"
+	[ "${PIPESTATUS[0]}" = 0 ] || status=1
+	set -e
+	# "test.sh: 181 passed, 0 failed"
+	line=$(grep -E '^test.sh: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+	rm -f "$log"
+	if [ -z "$line" ]; then
+		echo "test.sh: the Debian 13 build or host tests reported no result" >&2
+		failed=$((failed + 1))
+		status=1
+	else
+		passed=$((passed + $(awk '{ print $2 }' <<<"$line")))
+		failed=$((failed + $(awk '{ print $4 }' <<<"$line")))
+	fi
+	if [ "$host_only" = 0 ]; then
+		echo "== Debian 13: rdma tests in a guest booting Debian 13's kernel"
+		run_ctest as_root "$repo/deploy/vm/run" --debian 13 --timeout 2400 \
+			ctest --test-dir build-deb13 --output-on-failure --no-tests=error \
+			-L rdma || status=1
+	fi
+}
+
+counts=()
+for leg in $legs; do
+	before_passed=$passed
+	before_failed=$failed
+	case $leg in
+	here | 12) leg_here ;;
+	13) leg_debian13 ;;
+	esac
+	[ "$leg" = here ] && continue
+	counts+=("Debian $leg: $((passed - before_passed)) passed, $((failed - before_failed)) failed")
+done
+for line in "${counts[@]}"; do
+	echo "test.sh: $line"
+done
 echo "test.sh: $passed passed, $failed failed"
 exit "$status"

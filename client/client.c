@@ -306,6 +306,14 @@ void client_wr_rdma(struct client_wr *w, enum ibv_wr_opcode op, void *local,
 	w->wr.wr.rdma.rkey = rkey;
 }
 
+/* Counts the signaled WRs waited for synchronously (async ones complete
+ * their op instead). */
+static void count_signaled(struct chunk_client *c, unsigned flags, uint64_t id)
+{
+	if ((flags & IBV_SEND_SIGNALED) && id >> 32 != WR_ASYNC)
+		c->sends_in_flight++;
+}
+
 /*
  * Posts w, behind before when there is one: a single ibv_post_send, so a
  * single doorbell (on soft-RoCE a system call) for a write and the persist
@@ -325,9 +333,7 @@ int client_post_after(struct chunk_client *c, struct client_wr *before,
 	if (err && !bad)
 		bad = first;
 	for (struct ibv_send_wr *wr = first; wr && wr != bad; wr = wr->next)
-		if ((wr->send_flags & IBV_SEND_SIGNALED) &&
-		    wr->wr_id >> 32 != WR_ASYNC)
-			c->sends_in_flight++;
+		count_signaled(c, wr->send_flags, wr->wr_id);
 	if (err) {
 		log_error("ibv_post_send: %s", strerror(err));
 		return CHUNK_E_CONNECT;
@@ -372,6 +378,46 @@ int client_post_tail_read(struct chunk_client *c, const struct remote_chunk *rc,
 	client_wr_rdma(&w, IBV_WR_RDMA_READ, scratch, c->msgs_mr->lkey, tail,
 		       rc->addr + off + len - tail, rc->rkey, true, wr_id);
 	return client_post_after(c, before, &w);
+}
+
+int client_post_flush(struct chunk_client *c, const struct remote_chunk *rc,
+		      uint64_t off, uint64_t len, uint64_t wr_id,
+		      struct client_wr *before)
+{
+#ifdef CHUNKD_NATIVE_FLUSH
+	struct ibv_qp_ex *q = c->qpx;
+	int err;
+
+	if (!q)
+		return CHUNK_E_INTERNAL;
+	/* One batch, one doorbell: the last WRITE, then the FLUSH, which the
+	 * responder executes once the WRITEs ahead of it are placed. */
+	ibv_wr_start(q);
+	if (before) {
+		q->wr_id = before->wr.wr_id;
+		q->wr_flags = before->wr.send_flags;
+		ibv_wr_rdma_write(q, before->wr.wr.rdma.rkey,
+				  before->wr.wr.rdma.remote_addr);
+		ibv_wr_set_sge(q, before->sge.lkey, before->sge.addr,
+			       before->sge.length);
+	}
+	q->wr_id = wr_id;
+	q->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_flush(q, rc->rkey, rc->addr + off, len, IBV_FLUSH_PERSISTENT,
+		     IBV_FLUSH_RANGE);
+	err = ibv_wr_complete(q);
+	if (err) {
+		log_error("posting a FLUSH: %s", strerror(err));
+		return CHUNK_E_CONNECT;
+	}
+	if (before)
+		count_signaled(c, before->wr.send_flags, before->wr.wr_id);
+	count_signaled(c, IBV_SEND_SIGNALED, wr_id);
+	return CHUNK_OK;
+#else
+	(void)c, (void)rc, (void)off, (void)len, (void)wr_id, (void)before;
+	return CHUNK_E_INTERNAL;
+#endif
 }
 
 /* ---- connection set-up ---- */
@@ -441,6 +487,33 @@ static int resolve(struct chunk_client *c)
 	return rc ? rc : expect_cm_event(c, RDMA_CM_EVENT_ROUTE_RESOLVED);
 }
 
+/* The queue pair: one that can FLUSH where rdma-core and the device have
+ * it (native-flush), else a plain one. */
+static int create_qp(struct chunk_client *c, struct ibv_qp_init_attr *attr)
+{
+#ifdef CHUNKD_NATIVE_FLUSH
+	struct ibv_qp_init_attr_ex ex = {
+		.send_cq = attr->send_cq,
+		.recv_cq = attr->recv_cq,
+		.cap = attr->cap,
+		.qp_type = attr->qp_type,
+		.comp_mask =
+			IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+		.pd = c->pd,
+		.send_ops_flags = IBV_QP_EX_WITH_RDMA_WRITE |
+				  IBV_QP_EX_WITH_RDMA_READ |
+				  IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_FLUSH,
+	};
+
+	if (rdma_create_qp_ex(c->id, &ex) == 0) {
+		c->qpx = ibv_qp_to_qp_ex(c->id->qp);
+		return 0;
+	}
+#endif
+	c->qpx = NULL;
+	return rdma_create_qp(c->id, c->pd, attr);
+}
+
 /* The PD and the buffers outlive reconnects; they are made once. */
 static int make_memory(struct chunk_client *c)
 {
@@ -496,7 +569,7 @@ static int make_queues(struct chunk_client *c)
 	attr.cap.max_send_wr = 2 * CLIENT_CREDITS + 2 * c->opts.max_in_flight;
 	attr.cap.max_recv_wr = CLIENT_CREDITS;
 	attr.cap.max_send_sge = attr.cap.max_recv_sge = 1;
-	if (rdma_create_qp(c->id, c->pd, &attr))
+	if (create_qp(c, &attr))
 		return CHUNK_E_NOMEM;
 	for (unsigned i = 0; i < CLIENT_CREDITS; i++)
 		if (post_recv(c, i))

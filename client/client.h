@@ -137,6 +137,8 @@ struct chunk_client {
 	int wake_fd; /* chunk_client_fd(): an epoll set of the channel and its
 		      * peers' channels */
 	struct ibv_cq *cq;
+	struct ibv_qp_ex *qpx; /* the queue pair's work-request interface,
+				* when it was made able to FLUSH; else NULL */
 	uint8_t *msgs; /* CLIENT_CREDITS receive and send slots, scratch */
 	struct ibv_mr *msgs_mr;
 	uint8_t *bounce;
@@ -296,6 +298,12 @@ int client_post_rdma(struct chunk_client *c, enum ibv_wr_opcode op, void *local,
 int client_post_tail_read(struct chunk_client *c, const struct remote_chunk *rc,
 			  uint64_t off, uint64_t len, uint64_t wr_id,
 			  struct client_wr *before);
+/* native-flush: an RDMA FLUSH(PERSISTENT) of exactly the range, signaled
+ * with wr_id, behind before (posted in the same batch). CHUNK_E_INTERNAL
+ * where the queue pair cannot FLUSH. */
+int client_post_flush(struct chunk_client *c, const struct remote_chunk *rc,
+		      uint64_t off, uint64_t len, uint64_t wr_id,
+		      struct client_wr *before);
 void client_persist_request(const struct chunk_client *c,
 			    const struct remote_chunk *rc, uint64_t off,
 			    uint64_t len, struct proto_msg *req);

@@ -47,14 +47,15 @@ static const struct client_upper upper = {
  * they share none. */
 static void choose_persist_method(struct chunk_client *c)
 {
-	c->persist = persist_method_choose(c->sess.persist_offered,
-					   c->opts.persist_methods);
+	c->persist =
+		persist_method_choose(c->sess.persist_offered,
+				      c->opts.persist_methods, c->qpx != NULL);
 	if (!c->persist) {
 		log_warn("chunkd offers none of the persistence methods "
 			 "allowed (0x%x); using persist-rpc",
 			 c->opts.persist_methods);
 		c->persist = persist_method_choose(CHUNK_PERSIST_RPC,
-						   CHUNK_PERSIST_RPC);
+						   CHUNK_PERSIST_RPC, false);
 	}
 	log_info("session %llu persists with %s",
 		 (unsigned long long)c->sess.id, c->persist->name);

@@ -49,8 +49,32 @@ static int raw_post(struct chunk_client *c, const struct remote_chunk *rc,
 				     held);
 }
 
-/* Cheapest first: read-after-write needs no server CPU. */
+/* ---- native-flush: an RDMA FLUSH(PERSISTENT) of the range behind the
+ * WRITEs, executed by the responder's device (IBTA 1.5) ---- */
+
+static int flush_start(struct chunk_client *c, const struct remote_chunk *rc,
+		       uint64_t off, uint64_t len, struct client_wr *held)
+{
+	return client_post_flush(c, rc, off, len, WR_RDMA << 32, held);
+}
+
+static bool flush_can_post(const struct chunk_client *c)
+{
+	return c->qpx != NULL;
+}
+
+static int flush_post(struct chunk_client *c, const struct remote_chunk *rc,
+		      uint64_t off, uint64_t len, unsigned op,
+		      struct client_wr *held)
+{
+	return client_post_flush(c, rc, off, len, WR_ASYNC << 32 | op, held);
+}
+
+/* Cheapest first: native-flush and read-after-write need no server CPU,
+ * and native-flush no promise about the platform either. */
 static const struct persist_method methods[] = {
+	{CHUNK_PERSIST_NATIVE_FLUSH, "native-flush", flush_start,
+	 client_wait_sends, flush_can_post, flush_post},
 	{CHUNK_PERSIST_READ_AFTER_WRITE, "read-after-write", raw_start,
 	 client_wait_sends, raw_can_post, raw_post},
 	{CHUNK_PERSIST_RPC, "persist-rpc", rpc_start, client_call_finish,
@@ -66,11 +90,13 @@ int persist_method_persist(struct chunk_client *c,
 	return st ? st : c->persist->finish(c);
 }
 
-const struct persist_method *persist_method_choose(unsigned offered,
-						   unsigned allowed)
+const struct persist_method *
+persist_method_choose(unsigned offered, unsigned allowed, bool can_flush)
 {
 	for (unsigned i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (offered & allowed & methods[i].flag)
+		if (offered & allowed & methods[i].flag &&
+		    (methods[i].flag != CHUNK_PERSIST_NATIVE_FLUSH ||
+		     can_flush))
 			return &methods[i];
 	return NULL;
 }

@@ -1,8 +1,8 @@
 /*
  * The ways a client makes written bytes durable, as objects: one is chosen
  * at connect, from what chunkd offers and the application allows, and
- * nothing else branches on which (librpma's rpma_flush is the model). A
- * third method (native RDMA FLUSH) is one more of these.
+ * nothing else branches on which (librpma's rpma_flush is the model):
+ * native-flush (an RDMA FLUSH, IBTA 1.5), read-after-write, persist-rpc.
  *
  * Threading: under the client's lock.
  */
@@ -39,8 +39,9 @@ int persist_method_persist(struct chunk_client *c,
 			   uint64_t len, struct client_wr *held);
 
 /* The cheapest method in offered & allowed (CHUNK_PERSIST_* bits), or NULL
- * when they share none. */
-const struct persist_method *persist_method_choose(unsigned offered,
-						   unsigned allowed);
+ * when they share none; native-flush only where the client's queue pair
+ * can FLUSH (can_flush). */
+const struct persist_method *
+persist_method_choose(unsigned offered, unsigned allowed, bool can_flush);
 
 #endif

@@ -16,8 +16,9 @@ CHUNK_EXPORT void chunk_client_opts_init(struct chunk_client_opts *opts)
 	opts->timeout_ms = 10000;
 	opts->bounce_size = 1u << 20;
 	opts->poll_us = 50;
-	opts->persist_methods =
-		CHUNK_PERSIST_RPC | CHUNK_PERSIST_READ_AFTER_WRITE;
+	opts->persist_methods = CHUNK_PERSIST_RPC |
+				CHUNK_PERSIST_READ_AFTER_WRITE |
+				CHUNK_PERSIST_NATIVE_FLUSH;
 	opts->renew_lease = 1;
 	opts->max_in_flight = CHUNK_MAX_ASYNC;
 }

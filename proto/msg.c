@@ -525,6 +525,8 @@ const char *proto_persist_name(uint32_t flag)
 		return "persist-rpc";
 	case PROTO_PERSIST_READ_AFTER_WRITE:
 		return "read-after-write";
+	case PROTO_PERSIST_NATIVE_FLUSH:
+		return "native-flush";
 	default:
 		return NULL;
 	}

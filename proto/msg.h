@@ -115,6 +115,7 @@ enum proto_status {
 /* Persistence methods a server may offer (DESIGN.md). */
 #define PROTO_PERSIST_RPC	       0x1u /* PERSIST message */
 #define PROTO_PERSIST_READ_AFTER_WRITE 0x2u /* a small READ after WRITEs */
+#define PROTO_PERSIST_NATIVE_FLUSH     0x4u /* an RDMA FLUSH after WRITEs */
 
 #define PROTO_ERROR_TEXT_MAX	       200u
 #define PROTO_ADDR_MAX		       63u

@@ -79,6 +79,9 @@ struct chunk_client;
 /* Persistence methods (chunk_client_persist_methods). */
 #define CHUNK_PERSIST_RPC	       0x1u /* a PERSIST round trip */
 #define CHUNK_PERSIST_READ_AFTER_WRITE 0x2u /* a small READ after WRITEs */
+#define CHUNK_PERSIST_NATIVE_FLUSH                                             \
+	0x4u /* an RDMA FLUSH after WRITEs                                     \
+	      * (IBTA 1.5; rdma-core >= 45) */
 
 /* Connection options. Fill with chunk_client_opts_init(), then change
  * fields; new fields are only ever added at the end. */

@@ -191,8 +191,9 @@ static int measure_sizes(struct chunk_client *c, const struct bench_opts *o,
 
 static const char *method_name(unsigned m)
 {
-	return m == CHUNK_PERSIST_READ_AFTER_WRITE ? "read-after-write"
-						   : "persist-rpc";
+	return m == CHUNK_PERSIST_NATIVE_FLUSH	     ? "native-flush"
+	       : m == CHUNK_PERSIST_READ_AFTER_WRITE ? "read-after-write"
+						     : "persist-rpc";
 }
 
 /* The persist of 64 bytes alone, into persist_only[method]. */
@@ -214,12 +215,13 @@ static int bench_write_persist(const struct bench_opts *o, uint8_t *buf,
 			       json_t *report)
 {
 	const unsigned methods[] = {CHUNK_PERSIST_RPC,
-				    CHUNK_PERSIST_READ_AFTER_WRITE};
+				    CHUNK_PERSIST_READ_AFTER_WRITE,
+				    CHUNK_PERSIST_NATIVE_FLUSH};
 	json_t *by_method = json_object(), *persist_only = json_object();
 
 	json_object_set_new(report, "write_persist", by_method);
 	json_object_set_new(report, "persist_only_64", persist_only);
-	for (size_t m = 0; m < 2; m++) {
+	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
 		struct chunk_client *c = connect_with(o, methods[m]);
 		struct chunk_mem *mem = NULL;
 		json_t *per_size;

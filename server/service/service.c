@@ -258,6 +258,12 @@ static void do_hello(struct service *s, struct session *sess,
 	r->u.welcome.session = sess->id;
 	r->u.welcome.epoch = sess->epoch;
 	r->u.welcome.persist_methods = s->persist_methods;
+	/* A FLUSH makes bytes durable only where the pool is pmem (on tmpfs
+	 * the registration would fail, by design). */
+	if (sess->can_flush && s->data->mode == PERSIST_PMEM)
+		r->u.welcome.persist_methods |= PROTO_PERSIST_NATIVE_FLUSH;
+	sess->flush_offered =
+		r->u.welcome.persist_methods & PROTO_PERSIST_NATIVE_FLUSH;
 	r->u.welcome.max_frame = PROTO_MAX_FRAME;
 	r->u.welcome.granularity = s->granularity;
 	r->u.welcome.lease_ttl_ms = s->lease_ttl_ms;

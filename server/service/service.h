@@ -67,7 +67,11 @@ struct session {
 	const char *peer;     /* the client's address, for operators */
 	uint8_t nonce[PROTO_NONCE_LEN]; /* sent at connect, for HELLO's HMAC */
 	bool auth_refused;		/* a failed HELLO: no second try */
-	struct session *next, *prev;	/* the service's list */
+	bool can_flush;	    /* the transport: the connection takes RDMA FLUSH
+			     * to the persistence domain */
+	bool flush_offered; /* WELCOME offered native-flush: write grants
+			     * must allow FLUSH */
+	struct session *next, *prev; /* the service's list */
 };
 
 struct service_counters {

@@ -104,6 +104,10 @@ static int add_mr(struct rdma_conn *c, uint64_t chunk, bool write,
 	int access = write ? IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 				     IBV_ACCESS_REMOTE_READ
 			   : IBV_ACCESS_REMOTE_READ;
+#ifdef CHUNKD_NATIVE_FLUSH
+	if (write && c->session.flush_offered)
+		access |= IBV_ACCESS_FLUSH_PERSISTENT; /* native-flush */
+#endif
 	struct rdma_chunk_mr *m = calloc(1, sizeof(*m));
 
 	if (!m)
@@ -468,6 +472,35 @@ static int accept_request(struct rdma_conn *c,
 	return rdma_accept(c->id, &accept) ? -errno : 0;
 }
 
+/* Whether the connection's device executes RDMA FLUSH to the persistence
+ * domain (IBTA 1.5: rdma-core 45 and, for soft-RoCE, kernel 6.2 or newer),
+ * and its queue pair now accepts FLUSH. After rdma_accept the queue pair
+ * is ready to send, and its access flags may change there. */
+static bool accept_flush(struct rdma_conn *c)
+{
+#ifdef CHUNKD_NATIVE_FLUSH
+	struct ibv_device_attr_ex dev;
+	struct ibv_qp_attr attr = {.qp_access_flags =
+					   IBV_ACCESS_REMOTE_WRITE |
+					   IBV_ACCESS_REMOTE_READ |
+					   IBV_ACCESS_FLUSH_PERSISTENT};
+
+	if (ibv_query_device_ex(c->id->verbs, NULL, &dev) ||
+	    !(dev.device_cap_flags_ex & IB_UVERBS_DEVICE_FLUSH_PERSISTENT))
+		return false;
+	if (ibv_modify_qp(c->id->qp, &attr, IBV_QP_ACCESS_FLAGS)) {
+		log_warn("%s: the queue pair refuses FLUSH (%s): no "
+			 "native-flush for it",
+			 c->peer, strerror(errno));
+		return false;
+	}
+	return true;
+#else
+	(void)c;
+	return false;
+#endif
+}
+
 int rdma_conn_accept(struct rdma_conn_env *env, struct rdma_cm_id *id,
 		     const struct rdma_conn_param *req, struct rdma_conn **out)
 {
@@ -494,6 +527,7 @@ int rdma_conn_accept(struct rdma_conn_env *env, struct rdma_cm_id *id,
 	id->context = c;
 	service_session_start(env->svc, &c->session, &conn_ops, c);
 	c->session.peer = c->peer;
+	c->session.can_flush = accept_flush(c);
 	c->session_started = true;
 	*out = c;
 	return 0;

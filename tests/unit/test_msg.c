@@ -254,6 +254,8 @@ Test(msg, persistence_methods_have_names)
 	cr_assert_str_eq(proto_persist_name(PROTO_PERSIST_RPC), "persist-rpc");
 	cr_assert_str_eq(proto_persist_name(PROTO_PERSIST_READ_AFTER_WRITE),
 			 "read-after-write");
+	cr_assert_str_eq(proto_persist_name(PROTO_PERSIST_NATIVE_FLUSH),
+			 "native-flush");
 	cr_assert_null(proto_persist_name(0x80));
 	cr_assert_str_eq(proto_persist_names(
 				 PROTO_PERSIST_RPC |

@@ -252,6 +252,34 @@ Test(service, nothing_before_hello_and_hello_once)
 	cr_assert_eq(call(&a, msg(PROTO_HELLO)).u.error.status, PROTO_ST_STATE);
 }
 
+/* native-flush is offered only where the connection takes FLUSH (the
+ * transport says) and the pool is pmem: a FLUSH makes bytes durable there
+ * alone. */
+Test(service, native_flush_only_where_the_device_and_the_pool_allow)
+{
+	static struct session third;
+	static struct fake_caps caps_third;
+	const struct persister pmem = {.mode = PERSIST_PMEM};
+	struct proto_msg r;
+
+	a.can_flush = true; /* but the pool is not pmem */
+	r = call(&a, msg(PROTO_HELLO));
+	cr_assert_eq(r.u.welcome.persist_methods, PROTO_PERSIST_RPC);
+	cr_assert_not(a.flush_offered);
+	svc.data = &pmem;
+	b.can_flush = false;
+	r = call(&b, msg(PROTO_HELLO));
+	cr_assert_eq(r.u.welcome.persist_methods, PROTO_PERSIST_RPC,
+		     "no FLUSH through this connection");
+	service_session_start(&svc, &third, &fake_ops, &caps_third);
+	third.can_flush = true;
+	r = call(&third, msg(PROTO_HELLO));
+	cr_assert_eq(r.u.welcome.persist_methods,
+		     PROTO_PERSIST_RPC | PROTO_PERSIST_NATIVE_FLUSH);
+	cr_assert(third.flush_offered, "its write grants must allow FLUSH");
+	svc.data = &mp.persist;
+}
+
 Test(service, alloc_grants_write_to_exactly_the_chunk)
 {
 	struct proto_msg g;
@@ -594,8 +622,7 @@ static void d_seal(struct table *t, uint64_t id, uint64_t len, uint32_t crc,
 	queue_op((struct deferred_op){DEFER_SEAL, id, len, 0, crc, done, arg});
 }
 
-static void d_free(struct table *t, uint64_t id, table_done_fn *done,
-		   void *arg)
+static void d_free(struct table *t, uint64_t id, table_done_fn *done, void *arg)
 {
 	(void)t;
 	queue_op((struct deferred_op){DEFER_FREE, id, 0, 0, 0, done, arg});
@@ -605,8 +632,8 @@ static void d_reclaim(struct table *t, uint64_t session, uint32_t epoch,
 		      table_done_fn *done, void *arg)
 {
 	(void)t;
-	queue_op((struct deferred_op){DEFER_RECLAIM, session, 0, epoch, 0,
-				      done, arg});
+	queue_op((struct deferred_op){DEFER_RECLAIM, session, 0, epoch, 0, done,
+				      arg});
 }
 
 static int d_lookup(struct table *t, uint64_t id, struct table_record *rec)
@@ -654,7 +681,8 @@ static void run_deferred(void)
 			table_alloc(in, op->a, op->b, op->epoch, op->done,
 				    op->arg);
 		else if (op->kind == DEFER_SEAL)
-			table_seal(in, op->a, op->b, op->crc, op->done, op->arg);
+			table_seal(in, op->a, op->b, op->crc, op->done,
+				   op->arg);
 		else if (op->kind == DEFER_FREE)
 			table_free(in, op->a, op->done, op->arg);
 		else

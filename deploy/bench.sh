@@ -7,15 +7,19 @@ set -euo pipefail
 
 usage() {
 	cat <<'HELP'
-Usage: deploy/bench.sh [--json] [--iters N] [--rounds N] [--poll-us US]
-       deploy/bench.sh --report [--rounds N] [--poll-us US]
+Usage: deploy/bench.sh [--debian N] [--json] [--iters N] [--rounds N]
+                       [--poll-us US]
+       deploy/bench.sh --report [--debian N] [--rounds N] [--poll-us US]
 
 In one boot, --rounds times (default 3): perftest (ib_write_lat,
 ib_read_lat, ib_send_lat at 64 B, 4 KiB, 64 KiB and 1 MiB; ib_write_bw and
-ib_read_bw at 1 MiB) and the raw WRITE+READ pair of tests/perf at 64 B and
-4 KiB (the floor of read-after-write, which perftest lacks), then
+ib_read_bw at 1 MiB) and the raw pairs of tests/perf/write_read_lat at 64 B
+and 4 KiB, writing device-DAX as chunkd does: WRITE+READ (the floor of
+read-after-write, which perftest lacks) and, where rdma-core has RDMA
+FLUSH (Debian 13), WRITE+FLUSH (the floor of native-flush); then
 chunkbench against a chunkd on /dev/dax0.0 started with
-direct_write_to_pmem = true (so both persistence methods are offered).
+direct_write_to_pmem = true (so every persistence method the platform has
+is offered: persist-rpc, read-after-write, and native-flush on Debian 13).
 Each figure is the median of the rounds (emulation is noisy; interleaving
 the rounds spreads its drift over both sides). Prints one
 table: our figure, the raw figure it is compared with, their ratio, and
@@ -24,8 +28,15 @@ the target; --json prints the same as JSON.
   --iters N     operations per figure (default 1000)
   --rounds N    rounds of perftest then chunkbench (default 3); each
                 round's outputs are kept in build/bench
-  --report      print the table of the last run (build/bench) again; give
-                the same --rounds and --poll-us
+  --report      print the table of the last run (build/bench, or
+                build-deb13/bench) again; give the same --rounds,
+                --poll-us and --debian
+  --debian N    the Debian whose build and guest are measured: 12 (the
+                host's, in build/) or 13 (on a Debian 12 host: built in
+                build-deb13 in the Debian 13 root of
+                deploy/vm/debian13-root, as root, and run in a guest
+                booting Debian 13's kernel; deploy/vm/run --debian 13).
+                Default: this host's
   --poll-us US  how long chunkd and chunkbench's clients busy-poll before
                 sleeping (default 1000: a round trip under emulation takes
                 tens of microseconds, and perftest busy-polls throughout;
@@ -44,6 +55,9 @@ rounds=3
 poll_us=1000
 inside=0
 report=0
+bdir=build
+debian=$(. /etc/os-release && echo "${VERSION_ID:-12}")
+host_debian=$debian
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
@@ -53,9 +67,35 @@ while [ $# -gt 0 ]; do
 	--poll-us) poll_us=${2:?--poll-us needs a value}; shift 2 ;;
 	--inside) inside=1; shift ;;
 	--report) report=1; shift ;;
+	--debian) debian=${2:?--debian needs 12 or 13}; shift 2 ;;
+	--build-dir) bdir=${2:?--build-dir needs a value}; shift 2 ;;
 	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
+
+case $debian in
+12 | 13) ;;
+*) echo "bench.sh: --debian takes 12 or 13" >&2; exit 2 ;;
+esac
+if [ "$debian" != "$host_debian" ] && [ "$inside" = 0 ]; then
+	[ "$debian" = 13 ] && [ "$host_debian" = 12 ] || {
+		echo "bench.sh: a Debian $debian run needs a Debian 12 host or a Debian $debian one" >&2
+		exit 2
+	}
+	bdir=build-deb13
+fi
+
+# Waits a little for a raw server to end by itself (write_read_lat puts
+# back the device-DAX bytes it wrote), then stops it.
+stop_server() {
+	local i
+	for i in $(seq 20); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.25
+	done
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
 
 # One raw figure: runs TOOL ARGS... as the server, then TOOL ARGS... ADDR
 # as the client, and prints the number in column COL of the client's row
@@ -71,8 +111,7 @@ raw_figure() {
 		sleep "$try"
 		value=$("$@" "$addr" 2>/dev/null |
 			awk -v s="$size" -v c="$col" '$1 == s { print $c; exit }')
-		kill "$server" 2>/dev/null || true
-		wait "$server" 2>/dev/null || true
+		stop_server "$server"
 		if [[ $value =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
 			echo "$value"
 			return
@@ -90,10 +129,17 @@ perftest() {
 }
 
 # The raw WRITE+READ pair (tests/perf/write_read_lat), busy-polled: the
-# floor of write+persist by read-after-write, which perftest does not give.
-# Its server ignores -s and -n.
+# floor of write+persist by read-after-write, which perftest does not give;
+# with -f, WRITE+FLUSH, the floor of native-flush. Its server ignores -s
+# and -n; its client ignores -d.
 write_read_pair() {
-	raw_figure 2 "$1" build/tests/perf/write_read_lat -s "$1" -n "$iters"
+	raw_figure 2 "$1" "$bdir/tests/perf/write_read_lat" -d "$dax" \
+		-s "$1" -n "$iters" "${@:2}"
+}
+
+# Whether this build has RDMA FLUSH (rdma-core 45 or newer).
+built_with_flush() {
+	grep -q '^CHUNKD_HAVE_RDMA_FLUSH:INTERNAL=1$' "$bdir/CMakeCache.txt"
 }
 
 measure() {
@@ -107,27 +153,31 @@ measure() {
 		done
 		echo "\"ib_write_bw/1048576\": $(perftest ib_write_bw 1048576),"
 		echo "\"ib_read_bw/1048576\": $(perftest ib_read_bw 1048576),"
+		if built_with_flush; then
+			echo "\"write_flush_pair/64\": $(write_read_pair 64 -f),"
+			echo "\"write_flush_pair/4096\": $(write_read_pair 4096 -f),"
+		fi
 		echo "\"write_read_pair/64\": $(write_read_pair 64),"
 		echo "\"write_read_pair/4096\": $(write_read_pair 4096)"
 		echo "}"
 	} >"$out.raw"
 	local poll=()
 	[ "$poll_us" != 0 ] && poll=(--poll-us "$poll_us")
-	build/server/chunkd --pool "$dax" --listen "$addr" --port 7490 \
+	"$bdir/server/chunkd" --pool "$dax" --listen "$addr" --port 7490 \
 		--direct-write-to-pmem --log-level warn "${poll[@]}" 2>"$out.log" &
 	local chunkd=$!
 	sleep 2
-	build/client/tools/chunkbench --port 7490 --iters "$iters" "${poll[@]}" \
+	"$bdir/client/tools/chunkbench" --port 7490 --iters "$iters" "${poll[@]}" \
 		--json "$addr" >"$out.ours"
 	kill -TERM "$chunkd"
 	wait "$chunkd"
 }
 
 tabulate() {
-	python3 - "$1" "$rounds" "$json" "$poll_us" <<'PY'
+	python3 - "$1" "$rounds" "$json" "$poll_us" "$debian" <<'PY'
 import json, statistics, sys
 base, rounds, as_json = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-poll_us = int(sys.argv[4])
+poll_us, debian = int(sys.argv[4]), sys.argv[5]
 
 def median_of(runs):
     """The median of each number across the rounds' reports; None where
@@ -167,7 +217,24 @@ if "read-after-write" in wp:
         row(f"write+persist read-after-write {size} B p50 us",
             wp["read-after-write"][size]["p50_us"],
             f"raw WRITE+READ pair {size}", raw[f"write_read_pair/{size}"], "")
+if "native-flush" in wp:
+    for size in ("64", "4096"):
+        row(f"write+persist native-flush {size} B p50 us",
+            wp["native-flush"][size]["p50_us"],
+            f"raw WRITE+FLUSH pair {size}", raw.get(f"write_flush_pair/{size}"),
+            "<= 1.05")
+        if "read-after-write" in wp:
+            row(f"write+persist native-flush {size} B p50 us",
+                wp["native-flush"][size]["p50_us"],
+                f"our read-after-write {size}",
+                wp["read-after-write"][size]["p50_us"], "< 1.00")
+    for size in ("64", "4096"):
+        if raw.get(f"write_flush_pair/{size}") is not None:
+            row(f"raw WRITE+FLUSH pair {size} B p50 us",
+                raw[f"write_flush_pair/{size}"], f"raw WRITE+READ pair {size}",
+                raw[f"write_read_pair/{size}"], "")
 for method, against, raw_value in (
+        ("native-flush", "none: FLUSH alone has no raw figure", None),
         ("read-after-write", "ib_read_lat 64", raw["ib_read_lat/64"]),
         ("persist-rpc", "2 x ib_send_lat 64", twice(raw["ib_send_lat/64"]))):
     if method in ours["persist_only_64"]:
@@ -187,10 +254,12 @@ for size in ("64", "4096", "65536", "1048576"):
         f"ib_read_lat {size}", raw[f"ib_read_lat/{size}"],
         "<= 1.10" if size in ("64", "4096") else "")
 if as_json:
-    print(json.dumps({"rounds": rounds, "poll_us": poll_us, "rows": rows, "raw": raw,
+    print(json.dumps({"debian": debian, "rounds": rounds, "poll_us": poll_us,
+                      "rows": rows, "raw": raw,
                       "chunkbench": ours}, indent=2))
     sys.exit(0)
-print(f"medians of {rounds} rounds; poll_us {poll_us or 'default'}")
+print(f"Debian {debian}; medians of {rounds} rounds; "
+      f"poll_us {poll_us or 'default'}")
 print(f"{'figure':46} {'ours':>10} {'raw':>10} {'ratio':>7}  target   raw figure")
 for r in rows:
     print(f"{r['figure']:46} {fmt(r['ours'], '10.1f'):>10} "
@@ -207,16 +276,16 @@ PY
 }
 
 if [ "$report" = 1 ]; then
-	[ -f build/bench/bench.0.ours ] || {
-		echo "bench.sh: no earlier run in build/bench" >&2
+	[ -f "$bdir/bench/bench.0.ours" ] || {
+		echo "bench.sh: no earlier run in $bdir/bench" >&2
 		exit 1
 	}
-	tabulate build/bench/bench
+	tabulate "$bdir/bench/bench"
 	exit 0
 fi
 if [ "$inside" = 1 ]; then
-	# Each round's outputs stay in build/bench for a second look.
-	work=$repo/build/bench
+	# Each round's outputs stay in $bdir/bench for a second look.
+	work=$repo/$bdir/bench
 	rm -rf "$work"
 	mkdir -p "$work"
 	for ((r = 0; r < rounds; r++)); do
@@ -225,12 +294,25 @@ if [ "$inside" = 1 ]; then
 	tabulate "$work/bench"
 	exit 0
 fi
-"$repo/deploy/install-deps.sh" >/dev/null
-cmake -S . -B build -DCHUNKD_WERROR=ON >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
 args=(--iters "$iters" --rounds "$rounds")
 args+=(--poll-us "$poll_us")
 [ "$json" = 1 ] && args+=(--json)
+"$repo/deploy/install-deps.sh" >/dev/null
+if [ "$bdir" = build-deb13 ]; then
+	# Debian 13 from a Debian 12 host: built in its root, run in its guest.
+	[ "$(id -u)" = 0 ] || {
+		echo "bench.sh: --debian 13 here needs root (debootstrap, chroot)" >&2
+		exit 1
+	}
+	root=$("$repo/deploy/vm/debian13-root")
+	"$repo/deploy/vm/in-root" "$root" sh -c "cmake -S . -B $bdir \
+		-DCHUNKD_WERROR=ON >/dev/null && cmake --build $bdir \
+		-j $(nproc) >/dev/null"
+	exec "$repo/deploy/vm/run" --debian 13 -q deploy/bench.sh --inside \
+		--build-dir "$bdir" "${args[@]}"
+fi
+cmake -S . -B build -DCHUNKD_WERROR=ON >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
 if [ -n "$(ls /sys/class/infiniband 2>/dev/null)" ] && [ -c "$dax" ]; then
 	exec "$0" --inside "${args[@]}"
 fi

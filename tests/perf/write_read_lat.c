@@ -9,8 +9,15 @@
  * posts the pair to every one before polling any, the raw floor of a
  * write+persist of a chunk of R copies.
  *
- *   server:  write_read_lat [-p PORT]
- *   client:  write_read_lat [-p PORT] [-s SIZE] [-n ITERS] [-r R] HOST
+ * With -f, the second of the pair is an RDMA FLUSH(PERSISTENT) of the
+ * written range (IBTA 1.5, rdma-core 45 or newer) posted with the WRITE in
+ * one ibv_wr batch: the floor of native-flush. FLUSH_PERSISTENT needs the
+ * server's memory to be pmem, so the server then takes -d DAX, a device-DAX
+ * node whose start it registers (-d serves the READ pair too, so that both
+ * floors write the memory chunkd writes).
+ *
+ *   server:  write_read_lat [-f] [-d DAX] [-p PORT]
+ *   client:  write_read_lat [-f] [-p PORT] [-s SIZE] [-n ITERS] [-r R] HOST
  *
  * The client prints "SIZE P50_US", the median like perftest's t_typical.
  */
@@ -23,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libpmem.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "../../client/tools/timing.h"
 
@@ -34,9 +44,17 @@ struct target {
 	uint32_t rkey;
 };
 
+/* What the command line asks for. */
+struct pair_opts {
+	bool flush;	 /* WRITE+FLUSH rather than WRITE+READ */
+	const char *dax; /* the server's memory: this device-DAX node */
+};
+
 struct endpoint {
 	struct rdma_cm_id *id;
-	uint8_t *buf; /* MAX_SIZE, the WRITE's source or target */
+	struct ibv_pd *pd;
+	struct ibv_qp_ex *qpx; /* with -f, the queue pair that can FLUSH */
+	uint8_t *buf;	       /* MAX_SIZE, the WRITE's source or target */
 	struct ibv_mr *buf_mr;
 	struct target msg; /* the one message each way */
 	struct ibv_mr *msg_mr;
@@ -59,34 +77,134 @@ static struct rdma_addrinfo *resolve(const char *host, const char *port)
 	return res;
 }
 
-static void make_ep(struct rdma_cm_id **id, struct rdma_addrinfo *res)
+static struct ibv_qp_init_attr qp_attr(void)
 {
-	struct ibv_qp_init_attr attr = {
+	return (struct ibv_qp_init_attr){
 		.cap = {.max_send_wr = 16,
 			.max_recv_wr = 4,
 			.max_send_sge = 1,
 			.max_recv_sge = 1},
 		.qp_type = IBV_QPT_RC,
 	};
+}
+
+static void make_ep(struct rdma_cm_id **id, struct rdma_addrinfo *res)
+{
+	struct ibv_qp_init_attr attr = qp_attr();
 
 	if (rdma_create_ep(id, res, NULL, &attr))
 		die("rdma_create_ep");
 }
 
-/* Registers the buffers on ep->id's PD. */
-static void register_buffers(struct endpoint *ep)
+/* The client's queue pair that can post FLUSH: one made with the extended
+ * verbs, FLUSH among its send ops. */
+static void make_flush_ep(struct endpoint *ep, struct rdma_addrinfo *res)
 {
-	ep->buf = aligned_alloc(4096, MAX_SIZE);
-	if (!ep->buf)
-		die("aligned_alloc");
-	memset(ep->buf, 0x5a, MAX_SIZE);
-	ep->buf_mr =
-		ibv_reg_mr(ep->id->pd, ep->buf, MAX_SIZE,
-			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_REMOTE_READ);
-	ep->msg_mr = rdma_reg_msgs(ep->id, &ep->msg, sizeof(ep->msg));
+#ifdef CHUNKD_NATIVE_FLUSH
+	struct ibv_qp_init_attr plain = qp_attr();
+	struct ibv_qp_init_attr_ex attr = {
+		.cap = plain.cap,
+		.qp_type = IBV_QPT_RC,
+		.comp_mask =
+			IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+		.send_ops_flags = IBV_QP_EX_WITH_RDMA_WRITE |
+				  IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_FLUSH,
+	};
+
+	if (rdma_create_ep(&ep->id, res, NULL, NULL))
+		die("rdma_create_ep");
+	attr.pd = ep->pd = ibv_alloc_pd(ep->id->verbs);
+	if (!ep->pd || rdma_create_qp_ex(ep->id, &attr))
+		die("a queue pair that can FLUSH");
+	ep->qpx = ibv_qp_to_qp_ex(ep->id->qp);
+#else
+	(void)ep, (void)res;
+#endif
+}
+
+/* What the device held where the server's target lies: chunkd's pool may
+ * be there, so it is put back when the server ends, or is told to. */
+static uint8_t *dax_target;
+static uint8_t dax_saved[MAX_SIZE];
+
+static void restore_dax(void)
+{
+	if (dax_target)
+		pmem_memcpy_persist(dax_target, dax_saved, MAX_SIZE);
+}
+
+static void restore_and_exit(int sig)
+{
+	(void)sig;
+	restore_dax();
+	_exit(1);
+}
+
+/* The server's memory: MAX_SIZE at the start of a device-DAX node, or
+ * from the heap without one. */
+static uint8_t *target_memory(const char *dax)
+{
+	size_t mapped;
+	int is_pmem;
+	void *p;
+
+	if (!dax) {
+		p = aligned_alloc(4096, MAX_SIZE);
+		if (!p)
+			die("aligned_alloc");
+		return p;
+	}
+	p = pmem_map_file(dax, 0, 0, 0, &mapped, &is_pmem);
+	if (!p || mapped < MAX_SIZE) {
+		fprintf(stderr, "write_read_lat: %s: %s\n", dax,
+			p ? "too small" : pmem_errormsg());
+		exit(1);
+	}
+	memcpy(dax_saved, p, MAX_SIZE);
+	dax_target = p;
+	signal(SIGTERM, restore_and_exit);
+	signal(SIGINT, restore_and_exit);
+	return p;
+}
+
+/* Registers the buffers on ep->pd. The server's target, in o->dax where
+ * given, accepts FLUSH to the persistence domain with o->flush; the
+ * client's (o NULL) is the heap's. */
+static void register_buffers(struct endpoint *ep, const struct pair_opts *o)
+{
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+		     IBV_ACCESS_REMOTE_READ;
+
+#ifdef CHUNKD_NATIVE_FLUSH
+	if (o && o->flush)
+		access |= IBV_ACCESS_FLUSH_PERSISTENT;
+#endif
+	if (!ep->pd)
+		ep->pd = ep->id->pd;
+	ep->buf = target_memory(o ? o->dax : NULL);
+	if (!dax_target)
+		memset(ep->buf, 0x5a, MAX_SIZE);
+	ep->buf_mr = ibv_reg_mr(ep->pd, ep->buf, MAX_SIZE, access);
+	ep->msg_mr = ibv_reg_mr(ep->pd, &ep->msg, sizeof(ep->msg),
+				IBV_ACCESS_LOCAL_WRITE);
 	if (!ep->buf_mr || !ep->msg_mr)
 		die("register");
+}
+
+/* After rdma_accept, lets the server's queue pair take FLUSH. */
+static void accept_flush(struct endpoint *ep)
+{
+#ifdef CHUNKD_NATIVE_FLUSH
+	struct ibv_qp_attr attr = {.qp_access_flags =
+					   IBV_ACCESS_REMOTE_WRITE |
+					   IBV_ACCESS_REMOTE_READ |
+					   IBV_ACCESS_FLUSH_PERSISTENT};
+
+	if (ibv_modify_qp(ep->id->qp, &attr, IBV_QP_ACCESS_FLAGS))
+		die("a queue pair that takes FLUSH");
+#else
+	(void)ep;
+#endif
 }
 
 static void wait_comp(struct rdma_cm_id *id, bool recv)
@@ -101,7 +219,7 @@ static void wait_comp(struct rdma_cm_id *id, bool recv)
 	}
 }
 
-static int serve(const char *port)
+static int serve(const char *port, const struct pair_opts *o)
 {
 	struct rdma_conn_param param = {.responder_resources = 1,
 					.initiator_depth = 1};
@@ -111,11 +229,13 @@ static int serve(const char *port)
 	make_ep(&listener, resolve(NULL, port));
 	if (rdma_listen(listener, 1) || rdma_get_request(listener, &ep.id))
 		die("listen");
-	register_buffers(&ep);
+	register_buffers(&ep, o);
 	ep.msg.addr = (uintptr_t)ep.buf;
 	ep.msg.rkey = ep.buf_mr->rkey;
 	if (rdma_accept(ep.id, &param))
 		die("rdma_accept");
+	if (o->flush)
+		accept_flush(&ep);
 	if (rdma_post_send(ep.id, NULL, &ep.msg, sizeof(ep.msg), ep.msg_mr,
 			   IBV_SEND_SIGNALED))
 		die("rdma_post_send");
@@ -125,13 +245,14 @@ static int serve(const char *port)
 		die("rdma_post_recv");
 	wait_comp(ep.id, true);
 	rdma_disconnect(ep.id);
+	restore_dax();
 	return 0;
 }
 
 #define MAX_SERVERS 4
 
 /* Posts one WRITE + tail READ to ep. */
-static void post_pair(struct endpoint *ep, size_t size)
+static void post_read_pair(struct endpoint *ep, size_t size)
 {
 	struct ibv_sge wsge = {(uintptr_t)ep->buf, (uint32_t)size,
 			       ep->buf_mr->lkey};
@@ -155,7 +276,31 @@ static void post_pair(struct endpoint *ep, size_t size)
 		die("ibv_post_send");
 }
 
-/* Busy-polls until ep's READ completes. */
+/* Posts one WRITE + FLUSH(PERSISTENT) of the written range to ep, in one
+ * batch as libchunkclient's native-flush does. */
+static void post_flush_pair(struct endpoint *ep, size_t size)
+{
+#ifdef CHUNKD_NATIVE_FLUSH
+	struct ibv_qp_ex *q = ep->qpx;
+
+	ibv_wr_start(q);
+	q->wr_id = 1;
+	q->wr_flags = 0;
+	ibv_wr_rdma_write(q, ep->msg.rkey, ep->msg.addr);
+	ibv_wr_set_sge(q, ep->buf_mr->lkey, (uintptr_t)ep->buf, (uint32_t)size);
+	q->wr_id = 2;
+	q->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_flush(q, ep->msg.rkey, ep->msg.addr, size, IBV_FLUSH_PERSISTENT,
+		     IBV_FLUSH_RANGE);
+	errno = ibv_wr_complete(q);
+	if (errno)
+		die("ibv_wr_complete");
+#else
+	(void)ep, (void)size;
+#endif
+}
+
+/* Busy-polls until ep's READ or FLUSH completes. */
 static void wait_pair(struct endpoint *ep)
 {
 	struct ibv_wc wc;
@@ -164,25 +309,32 @@ static void wait_pair(struct endpoint *ep)
 	while ((n = ibv_poll_cq(ep->id->send_cq, 1, &wc)) == 0)
 		;
 	if (n < 0 || wc.status != IBV_WC_SUCCESS) {
-		fprintf(stderr, "write_read_lat: READ failed\n");
+		fprintf(stderr, "write_read_lat: the pair failed: %s\n",
+			n < 0 ? "poll" : ibv_wc_status_str(wc.status));
 		exit(1);
 	}
 }
 
 /* The pair to every server, all posted before any is waited for;
  * returns microseconds. */
-static double write_then_read(struct endpoint *eps, unsigned r, size_t size)
+static double write_then_read(struct endpoint *eps, unsigned r, size_t size,
+			      bool flush)
 {
 	double t0 = timing_now_us();
 
-	for (unsigned i = 0; i < r; i++)
-		post_pair(&eps[i], size);
+	for (unsigned i = 0; i < r; i++) {
+		if (flush)
+			post_flush_pair(&eps[i], size);
+		else
+			post_read_pair(&eps[i], size);
+	}
 	for (unsigned i = 0; i < r; i++)
 		wait_pair(&eps[i]);
 	return timing_now_us() - t0;
 }
 
-static void connect_ep(struct endpoint *ep, const char *host, unsigned port)
+static void connect_ep(struct endpoint *ep, const char *host, unsigned port,
+		       bool flush)
 {
 	struct rdma_conn_param param = {.responder_resources = 1,
 					.initiator_depth = 1,
@@ -190,8 +342,11 @@ static void connect_ep(struct endpoint *ep, const char *host, unsigned port)
 	char text[16];
 
 	snprintf(text, sizeof(text), "%u", port);
-	make_ep(&ep->id, resolve(host, text));
-	register_buffers(ep);
+	if (flush)
+		make_flush_ep(ep, resolve(host, text));
+	else
+		make_ep(&ep->id, resolve(host, text));
+	register_buffers(ep, NULL);
 	if (rdma_post_recv(ep->id, NULL, &ep->msg, sizeof(ep->msg),
 			   ep->msg_mr) ||
 	    rdma_connect(ep->id, &param))
@@ -209,7 +364,7 @@ static void finish_ep(struct endpoint *ep)
 }
 
 static int measure(const char *host, unsigned port, unsigned r, size_t size,
-		   unsigned iters)
+		   unsigned iters, bool flush)
 {
 	double *t = calloc(iters, sizeof(double));
 	struct endpoint eps[MAX_SERVERS] = {0};
@@ -217,9 +372,9 @@ static int measure(const char *host, unsigned port, unsigned r, size_t size,
 	if (!t)
 		die("calloc");
 	for (unsigned i = 0; i < r; i++)
-		connect_ep(&eps[i], host, port + i);
+		connect_ep(&eps[i], host, port + i, flush);
 	for (unsigned i = 0; i < iters; i++)
-		t[i] = write_then_read(eps, r, size);
+		t[i] = write_then_read(eps, r, size, flush);
 	printf("%zu %.2f\n", size, timing_percentile(t, iters, 0.5));
 	for (unsigned i = 0; i < r; i++)
 		finish_ep(&eps[i]);
@@ -227,14 +382,38 @@ static int measure(const char *host, unsigned port, unsigned r, size_t size,
 	return 0;
 }
 
+/* A one-line complaint about the options, or NULL when they make sense. */
+static const char *check_opts(unsigned long size, unsigned long iters,
+			      unsigned long servers, const struct pair_opts *o)
+{
+#ifndef CHUNKD_NATIVE_FLUSH
+	if (o->flush)
+		return "-f: this build's rdma-core has no RDMA FLUSH (it needs "
+		       "rdma-core 45 or newer)";
+#else
+	(void)o;
+#endif
+	if (size < 8 || size > MAX_SIZE || iters == 0 || servers < 1 ||
+	    servers > MAX_SERVERS)
+		return "SIZE 8..1048576, ITERS > 0, R 1..4";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	const char *port = "18600";
+	const char *port = "18600", *complaint;
 	unsigned long size = 64, iters = 1000, servers = 1;
+	struct pair_opts o = {0};
 	int opt;
 
-	while ((opt = getopt(argc, argv, "p:s:n:r:h")) != -1) {
+	while ((opt = getopt(argc, argv, "fd:p:s:n:r:h")) != -1) {
 		switch (opt) {
+		case 'f':
+			o.flush = true;
+			break;
+		case 'd':
+			o.dax = optarg;
+			break;
 		case 'p':
 			port = optarg;
 			break;
@@ -248,20 +427,19 @@ int main(int argc, char **argv)
 			servers = strtoul(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "Usage: write_read_lat [-p PORT] "
-					"[-s SIZE] [-n ITERS] [-r R] [HOST]\n");
+			fprintf(stderr, "Usage: write_read_lat [-f] [-d DAX] "
+					"[-p PORT] [-s SIZE] [-n ITERS] [-r R] "
+					"[HOST]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
-	if (size < 8 || size > MAX_SIZE || iters == 0 || servers < 1 ||
-	    servers > MAX_SERVERS) {
-		fprintf(stderr,
-			"write_read_lat: SIZE 8..%u, ITERS > 0, R 1..%u\n",
-			MAX_SIZE, MAX_SERVERS);
+	complaint = check_opts(size, iters, servers, &o);
+	if (complaint) {
+		fprintf(stderr, "write_read_lat: %s\n", complaint);
 		return 2;
 	}
 	return optind < argc ? measure(argv[optind],
 				       (unsigned)strtoul(port, NULL, 10),
-				       (unsigned)servers, size, iters)
-			     : serve(port);
+				       (unsigned)servers, size, iters, o.flush)
+			     : serve(port, &o);
 }

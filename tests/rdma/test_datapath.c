@@ -1,6 +1,13 @@
 /*
  * The data path end to end on a real RDMA device: chunkd serving a pool,
  * libchunkclient writing, persisting, sealing and reading chunks.
+ *
+ * Built twice: rdma_datapath serves a tmpfs pool, where clients persist by
+ * persist-rpc; where rdma-core has RDMA FLUSH (Debian 13),
+ * rdma_datapath_dax (DATAPATH_ON_DAX) serves device-DAX, where every client
+ * must persist by native-flush. There the suite starts from a blank device,
+ * so that chunkd makes a new pool, as it does on tmpfs: some cases need
+ * chunks placed side by side.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -18,18 +25,54 @@
 
 #define PORT 7480
 
+#ifdef DATAPATH_ON_DAX
+#include <libpmem.h>
+#define PERSIST_METHOD CHUNK_PERSIST_NATIVE_FLUSH
+#define SUPERBLOCKS    8192 /* both copies: zero, the device is blank */
+#else
+#define PERSIST_METHOD CHUNK_PERSIST_RPC
+#endif
+
 static struct chunkd_proc server;
 static char pool[64];
 
+#ifdef DATAPATH_ON_DAX
+static void blank_device(const char *path)
+{
+	size_t len;
+	int is_pmem;
+	void *addr = pmem_map_file(path, 0, 0, 0, &len, &is_pmem);
+
+	cr_assert_not_null(addr,
+			   "no device-DAX at %s (%s): run in "
+			   "deploy/vm/run",
+			   path, pmem_errormsg());
+	pmem_memset_persist(addr, 0, SUPERBLOCKS);
+	pmem_unmap(addr, len);
+}
+#endif
+
 static void start_server(void)
 {
+#ifdef DATAPATH_ON_DAX
+	const char *dax = getenv("CHUNKD_TEST_DAX");
+
+	snprintf(pool, sizeof(pool), "%s", dax && *dax ? dax : "/dev/dax0.0");
+	blank_device(pool);
+	chunkd_start(&server, CHUNKD_BINARY, pool, NULL, PORT, NULL);
+#else
 	chunkd_fresh_pool("datapath", pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, "64M", PORT, NULL);
+#endif
 }
 
 static void stop_server(void)
 {
+#ifdef DATAPATH_ON_DAX
+	chunkd_finish(&server, NULL); /* the device stays */
+#else
 	chunkd_finish(&server, pool);
+#endif
 }
 
 TestSuite(datapath, .init = start_server, .fini = stop_server, .timeout = 300);
@@ -44,6 +87,9 @@ static struct chunk_client *connect_client(void)
 		slurp(server.log_path, log, sizeof(log));
 	cr_assert_eq(rc, CHUNK_OK, "connect: %s; chunkd's log:\n%s",
 		     chunk_strerror(rc), log);
+	cr_assert_eq(chunk_client_persist_method(c), PERSIST_METHOD,
+		     "the client persists by method %#x, not %#x",
+		     chunk_client_persist_method(c), PERSIST_METHOD);
 	return c;
 }
 
@@ -396,6 +442,7 @@ Test(datapath, malformed_messages_and_abrupt_disconnects_leave_it_serving)
 	 * includes no leaks. */
 }
 
+#ifndef DATAPATH_ON_DAX
 /* A server that declares direct writes to pmem offers both methods. */
 static void start_direct_server(void)
 {
@@ -440,6 +487,17 @@ Test(datapath, a_server_without_direct_writes_offers_only_persist_rpc)
 	cr_assert_eq(chunk_client_persist_method(c), CHUNK_PERSIST_RPC);
 	chunk_client_disconnect(&c);
 }
+#else
+/* No promise about the platform is needed: the device's FLUSH is it. */
+Test(datapath, a_server_without_direct_writes_offers_native_flush_on_dax)
+{
+	struct chunk_client *c = connect_client();
+
+	cr_assert_eq(chunk_client_persist_method(c),
+		     CHUNK_PERSIST_NATIVE_FLUSH);
+	chunk_client_disconnect(&c);
+}
+#endif
 
 struct log_capture {
 	int lines;

@@ -16,8 +16,14 @@
  * node whose start it registers (-d serves the READ pair too, so that both
  * floors write the memory chunkd writes).
  *
+ * With -g US, the client idles US microseconds before each pair, as an
+ * application's own work does between calls: under emulation a pair
+ * posted right after the last one completes finds soft-RoCE's worker still
+ * running, and one posted after an idle gap pays for waking it.
+ *
  *   server:  write_read_lat [-f] [-d DAX] [-p PORT]
- *   client:  write_read_lat [-f] [-p PORT] [-s SIZE] [-n ITERS] [-r R] HOST
+ *   client:  write_read_lat [-f] [-g US] [-p PORT] [-s SIZE] [-n ITERS]
+ *                           [-r R] HOST
  *
  * The client prints "SIZE P50_US", the median like perftest's t_typical.
  */
@@ -48,6 +54,7 @@ struct target {
 struct pair_opts {
 	bool flush;	 /* WRITE+FLUSH rather than WRITE+READ */
 	const char *dax; /* the server's memory: this device-DAX node */
+	double gap_us;	 /* the client idles this long before each pair */
 };
 
 struct endpoint {
@@ -363,8 +370,18 @@ static void finish_ep(struct endpoint *ep)
 	rdma_disconnect(ep->id);
 }
 
+/* Busy-waits us microseconds: the idle time an application's own work
+ * leaves between two pairs. */
+static void idle_for(double us)
+{
+	double until = timing_now_us() + us;
+
+	while (us > 0 && timing_now_us() < until)
+		;
+}
+
 static int measure(const char *host, unsigned port, unsigned r, size_t size,
-		   unsigned iters, bool flush)
+		   unsigned iters, const struct pair_opts *o)
 {
 	double *t = calloc(iters, sizeof(double));
 	struct endpoint eps[MAX_SERVERS] = {0};
@@ -372,9 +389,11 @@ static int measure(const char *host, unsigned port, unsigned r, size_t size,
 	if (!t)
 		die("calloc");
 	for (unsigned i = 0; i < r; i++)
-		connect_ep(&eps[i], host, port + i, flush);
-	for (unsigned i = 0; i < iters; i++)
-		t[i] = write_then_read(eps, r, size, flush);
+		connect_ep(&eps[i], host, port + i, o->flush);
+	for (unsigned i = 0; i < iters; i++) {
+		idle_for(o->gap_us);
+		t[i] = write_then_read(eps, r, size, o->flush);
+	}
 	printf("%zu %.2f\n", size, timing_percentile(t, iters, 0.5));
 	for (unsigned i = 0; i < r; i++)
 		finish_ep(&eps[i]);
@@ -390,24 +409,30 @@ static const char *check_opts(unsigned long size, unsigned long iters,
 	if (o->flush)
 		return "-f: this build's rdma-core has no RDMA FLUSH (it needs "
 		       "rdma-core 45 or newer)";
-#else
-	(void)o;
 #endif
 	if (size < 8 || size > MAX_SIZE || iters == 0 || servers < 1 ||
 	    servers > MAX_SERVERS)
 		return "SIZE 8..1048576, ITERS > 0, R 1..4";
+	if (!(o->gap_us >= 0 && o->gap_us <= 1e6))
+		return "-g: a gap of 0 to 1000000 us";
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	const char *port = "18600", *complaint;
+	char *end;
 	unsigned long size = 64, iters = 1000, servers = 1;
 	struct pair_opts o = {0};
 	int opt;
 
-	while ((opt = getopt(argc, argv, "fd:p:s:n:r:h")) != -1) {
+	while ((opt = getopt(argc, argv, "fd:g:p:s:n:r:h")) != -1) {
 		switch (opt) {
+		case 'g':
+			o.gap_us = strtod(optarg, &end);
+			if (*end || end == optarg)
+				o.gap_us = -1; /* refused below */
+			break;
 		case 'f':
 			o.flush = true;
 			break;
@@ -427,9 +452,10 @@ int main(int argc, char **argv)
 			servers = strtoul(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "Usage: write_read_lat [-f] [-d DAX] "
-					"[-p PORT] [-s SIZE] [-n ITERS] [-r R] "
-					"[HOST]\n");
+			fprintf(stderr,
+				"Usage: write_read_lat [-f] [-d DAX] "
+				"[-g US] [-p PORT] [-s SIZE] [-n ITERS] "
+				"[-r R] [HOST]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -440,6 +466,6 @@ int main(int argc, char **argv)
 	}
 	return optind < argc ? measure(argv[optind],
 				       (unsigned)strtoul(port, NULL, 10),
-				       (unsigned)servers, size, iters, o.flush)
+				       (unsigned)servers, size, iters, &o)
 			     : serve(port, &o);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,6 +92,16 @@ void chunkd_fresh_pool(const char *name, char *path, size_t len)
 {
 	snprintf(path, len, "/dev/shm/chunkd-%s-%d.pool", name, (int)getpid());
 	unlink(path);
+}
+
+void chunkd_dax_pool(char *path, size_t len)
+{
+	const char *dax = getenv("CHUNKD_TEST_DAX");
+	struct stat st;
+
+	snprintf(path, len, "%s", dax && *dax ? dax : "/dev/dax0.0");
+	cr_assert_eq(stat(path, &st), 0,
+		     "no device-DAX at %s: run in deploy/vm/run", path);
 }
 
 void chunkd_finish(struct chunkd_proc *p, const char *pool)

@@ -28,6 +28,10 @@ void chunkd_start(struct chunkd_proc *p, const char *binary, const char *pool,
  * if an earlier run left it; its path goes into path (len bytes). */
 void chunkd_fresh_pool(const char *name, char *path, size_t len);
 
+/* The device-DAX node the tests may use, CHUNKD_TEST_DAX or /dev/dax0.0,
+ * into path (len bytes); the test fails when there is none. */
+void chunkd_dax_pool(char *path, size_t len);
+
 /* The end of a test's chunkd: stops it if it runs, failing the test
  * unless it exits cleanly (status 0: no crash, no leak), then removes its
  * log (kept when CHUNKD_KEEP_LOGS is set) and, unless pool is NULL, the

@@ -55,9 +55,7 @@ static void blank_device(const char *path)
 static void start_server(void)
 {
 #ifdef DATAPATH_ON_DAX
-	const char *dax = getenv("CHUNKD_TEST_DAX");
-
-	snprintf(pool, sizeof(pool), "%s", dax && *dax ? dax : "/dev/dax0.0");
+	chunkd_dax_pool(pool, sizeof(pool));
 	blank_device(pool);
 	chunkd_start(&server, CHUNKD_BINARY, pool, NULL, PORT, NULL);
 #else

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +25,7 @@
 #include "../common/ctl_json.h"
 #include "../common/run_cmd.h"
 #include "chunkclient.h"
+#include "proto/msg.h" /* proto_persist_name: the wire's bits are the API's */
 
 #define PORT	   7540
 #define CYCLES	   20
@@ -318,13 +318,6 @@ static void restart_and_check(void)
 	json_decref(status);
 }
 
-static const char *method_name(void)
-{
-	return method == CHUNK_PERSIST_NATIVE_FLUSH	  ? "native-flush"
-	       : method == CHUNK_PERSIST_READ_AFTER_WRITE ? "read-after-write"
-							  : "persist-rpc";
-}
-
 static void run_loop(void)
 {
 	const char *fixed = getenv("CHUNKD_KILL_SEED");
@@ -345,8 +338,8 @@ static void run_loop(void)
 		"kill loop (%s, %s): %d kills; %llu seals and %llu frees "
 		"acknowledged, all found so; of the operations cut short, %llu "
 		"took effect whole and %llu not at all (seed %u)\n",
-		pool_size ? "tmpfs" : "device-DAX", method_name(), CYCLES,
-		model.acked_seals, model.acked_frees, model.unsure_kept,
+		pool_size ? "tmpfs" : "device-DAX", proto_persist_name(method),
+		CYCLES, model.acked_seals, model.acked_frees, model.unsure_kept,
 		model.unsure_gone, first_seed);
 	cr_assert_geq(model.acked_seals, CYCLES, "the loop did real work");
 }
@@ -365,12 +358,8 @@ Test(kill_loop, on_a_tmpfs_pool)
 Test(kill_loop, on_device_dax_with_the_cheapest_method)
 {
 	static const char *const extra[] = {"--direct-write-to-pmem", NULL};
-	const char *dax = getenv("CHUNKD_TEST_DAX");
-	struct stat st;
 
-	snprintf(pool, sizeof(pool), "%s", dax && *dax ? dax : "/dev/dax0.0");
-	cr_assert_eq(stat(pool, &st), 0,
-		     "no device-DAX at %s: run in deploy/vm/run", pool);
+	chunkd_dax_pool(pool, sizeof(pool));
 	pool_size = NULL;
 	extra_args = extra;
 #ifdef CHUNKD_NATIVE_FLUSH

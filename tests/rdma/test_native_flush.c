@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../common/chunkd_proc.h"
 #include "chunkclient.h"
@@ -46,12 +45,7 @@ static bool device_flushes(void)
 
 static void start(void)
 {
-	const char *dax = getenv("CHUNKD_TEST_DAX");
-	struct stat st;
-
-	snprintf(pool, sizeof(pool), "%s", dax && *dax ? dax : "/dev/dax0.0");
-	cr_assert_eq(stat(pool, &st), 0,
-		     "no device-DAX at %s: run in deploy/vm/run", pool);
+	chunkd_dax_pool(pool, sizeof(pool));
 	chunkd_start(&server, CHUNKD_BINARY, pool, NULL, PORT, NULL);
 }
 

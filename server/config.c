@@ -240,6 +240,18 @@ static int set_cluster(struct config *c, const char *key, const char *v,
 	return rc <= 0 ? rc : bad(err, len, "cluster", key, v, "unknown key");
 }
 
+static int set_metrics(struct config *c, const char *key, const char *v,
+		       char *err, size_t len)
+{
+	if (!strcmp(key, "listen"))
+		return copy_text(c->metrics_listen, sizeof(c->metrics_listen),
+				 v) || !strchr(v, ':')
+			       ? bad(err, len, "metrics", key, v,
+				     "HOST:PORT, such as 127.0.0.1:9470")
+			       : 0;
+	return bad(err, len, "metrics", key, v, "unknown key");
+}
+
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, char *err, size_t err_len)
 {
@@ -253,6 +265,8 @@ int config_set(struct config *cfg, const char *section, const char *key,
 		return set_pool(cfg, key, value, err, err_len);
 	if (!strcmp(section, "server"))
 		return set_server(cfg, key, value, err, err_len);
+	if (!strcmp(section, "metrics"))
+		return set_metrics(cfg, key, value, err, err_len);
 	snprintf(err, err_len, "unknown section [%s]", section);
 	return -EINVAL;
 }

@@ -34,6 +34,10 @@
  *                              ; default: the listen address
  *   lease_ttl_s = 5            ; the registration's etcd lease
  *   timeout_ms = 2000          ; of each etcd request
+ *
+ *   [metrics]
+ *   listen = 127.0.0.1:9470    ; Prometheus exposition at /metrics;
+ *                              ; unset (the default): none
  */
 #ifndef CHUNKD_SERVER_CONFIG_H
 #define CHUNKD_SERVER_CONFIG_H
@@ -74,6 +78,7 @@ struct config {
 	char advertise[64]; /* empty: the listen address */
 	uint32_t cluster_ttl_s;
 	uint32_t etcd_timeout_ms;
+	char metrics_listen[300]; /* HOST:PORT; empty: no metrics endpoint */
 };
 
 void config_defaults(struct config *cfg);

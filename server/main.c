@@ -20,6 +20,7 @@
 #include "proto/auth.h"
 #include "proto/msg.h"
 #include "config.h"
+#include "metrics.h"
 #include "transport/fd_limit.h"
 #include "pool/pool.h"
 #include "service/lease.h"
@@ -87,6 +88,8 @@ static void print_usage(FILE *out)
 		"      --cluster-prefix P   prefix of chunkd's keys in etcd (default %s)\n"
 		"      --advertise ADDR     the address clients reach this chunkd at\n"
 		"                           (default: the --listen address)\n"
+		"      --metrics-listen HOST:PORT  serve Prometheus metrics at\n"
+		"                           http://HOST:PORT/metrics (default: none)\n"
 		"      --verify             scrub sealed chunks against their CRC32C,\n"
 		"                           report, and exit (1 if any mismatch)\n"
 		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -134,6 +137,7 @@ static bool flag_for(int opt, const char **section, const char **key)
 		{'N', "cluster", "name"},
 		{'X', "cluster", "prefix"},
 		{'a', "cluster", "advertise"},
+		{'O', "metrics", "listen"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -168,6 +172,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"cluster-name", required_argument, NULL, 'N'},
 		{"cluster-prefix", required_argument, NULL, 'X'},
 		{"advertise", required_argument, NULL, 'a'},
+		{"metrics-listen", required_argument, NULL, 'O'},
 		{"verify", no_argument, NULL, 'v'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
@@ -389,6 +394,7 @@ struct server_parts {
 	struct pool *pool;
 	struct table *table;
 	struct admin *admin;
+	struct metrics *metrics; /* NULL: no [metrics] listen */
 	struct cluster *cluster; /* NULL: the embedded single-server mode */
 	struct event *sigint, *sigterm;
 	struct service svc;
@@ -484,6 +490,22 @@ static int open_storage(const struct config *cfg, struct server_parts *p)
 	return join_cluster(cfg, p);
 }
 
+static int start_metrics(const struct config *cfg, struct server_parts *p)
+{
+	struct metrics_target target = {.svc = &p->svc, .cluster = p->cluster};
+	char err[512];
+
+	if (!cfg->metrics_listen[0])
+		return 0;
+	if (metrics_start(p->base, cfg->metrics_listen, &target, &p->metrics,
+			  err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("metrics: http://%s/metrics", cfg->metrics_listen);
+	return 0;
+}
+
 /* The pool, the service over it, signals and the admin socket. A pool this
  * start created is removed again if a later step fails. */
 static int start_serving(const struct config *cfg, struct server_parts *p)
@@ -520,12 +542,13 @@ static int start_serving(const struct config *cfg, struct server_parts *p)
 		log_error("%s", err);
 		return -1;
 	}
-	return 0;
+	return start_metrics(cfg, p);
 }
 
 static void stop_parts(struct server_parts *p, const char *pool_path,
 		       bool started)
 {
+	metrics_stop(&p->metrics);
 	admin_stop(&p->admin);
 	lease_clock_stop(&p->leases);
 	if (p->transport) /* ends the sessions, while the table is */

@@ -279,6 +279,11 @@ bool cluster_etcd_reachable(const struct cluster *c)
 	return etcd_reachable(c->etcd);
 }
 
+void cluster_etcd_stats(const struct cluster *c, struct etcd_http_stats *out)
+{
+	etcd_http_stats(etcd_http_of(c->etcd), out);
+}
+
 const char *cluster_endpoints(const struct cluster *c)
 {
 	return c->endpoints;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "etcd/etcd_http.h"
 #include "member.h"
 #include "placed_scan.h"
 #include "membership.h"
@@ -75,6 +76,9 @@ const char *cluster_endpoints(const struct cluster *c);
 
 /* Whether etcd answered this chunkd's last call. */
 bool cluster_etcd_reachable(const struct cluster *c);
+
+/* The serving loop's etcd round trips so far (etcd_http.h). */
+void cluster_etcd_stats(const struct cluster *c, struct etcd_http_stats *out);
 
 /* The running member serving node; -ENOENT if none. */
 int cluster_find_node(const struct cluster *c, uint32_t node,

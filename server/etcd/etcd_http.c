@@ -26,6 +26,7 @@ struct etcd_http {
 	unsigned preferred; /* the endpoint that answered last */
 	unsigned timeout_ms;
 	struct list_link pending; /* the requests, for free */
+	struct etcd_http_stats stats;
 };
 
 struct etcd_http_request {
@@ -40,6 +41,7 @@ struct etcd_http_request {
 	size_t len, cap;
 	unsigned endpoint; /* of this attempt */
 	unsigned attempts;
+	uint64_t start_us;
 	uint64_t deadline_us;
 	struct event *retry; /* the pause before another round */
 	char error[CURL_ERROR_SIZE];
@@ -247,6 +249,11 @@ void etcd_http_cancel(struct etcd_http_request **req)
 	*req = NULL;
 }
 
+void etcd_http_stats(const struct etcd_http *h, struct etcd_http_stats *out)
+{
+	*out = h->stats;
+}
+
 const char *etcd_http_endpoints(const struct etcd_http *h)
 {
 	return h->endpoints_text;
@@ -367,7 +374,8 @@ static struct etcd_http_request *start(struct etcd_http *h, const char *path,
 	q->done = done;
 	q->arg = arg;
 	q->endpoint = h->preferred;
-	q->deadline_us = clock_mono_us() + (uint64_t)h->timeout_ms * 1000;
+	q->start_us = clock_mono_us();
+	q->deadline_us = q->start_us + (uint64_t)h->timeout_ms * 1000;
 	if (!q->path || !q->body || grow(q, 256) || setup_easy(q) ||
 	    attempt(q)) {
 		request_free(q);
@@ -393,6 +401,18 @@ struct etcd_http_request *etcd_http_stream(struct etcd_http *h,
 
 /* ---- finishing, or trying the next endpoint ---- */
 
+static void count(struct etcd_http_request *q, bool ok)
+{
+	struct etcd_http_stats *st = &q->h->stats;
+
+	if (q->line)
+		return;
+	st->requests++;
+	if (!ok)
+		st->failures++;
+	histogram_observe(&st->latency, clock_mono_us() - q->start_us);
+}
+
 static void finish(struct etcd_http_request *q, int status, long code)
 {
 	struct etcd_http_answer a = {
@@ -406,6 +426,7 @@ static void finish(struct etcd_http_request *q, int status, long code)
 
 	if (status == 0 && code / 100 == 2)
 		q->h->preferred = q->endpoint;
+	count(q, status == 0 && code / 100 == 2);
 	q->done(q->arg, &a);
 	request_free(q);
 }

@@ -19,6 +19,9 @@
 #define CHUNKD_ETCD_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "common/histogram.h"
 
 struct event_base;
 struct etcd_http;
@@ -75,6 +78,17 @@ struct etcd_http_request *etcd_http_stream(struct etcd_http *h,
 /* Abandons a pending request: its callbacks are not called. Sets *req to
  * NULL; a NULL *req is ignored. */
 void etcd_http_cancel(struct etcd_http_request **req);
+
+/* Round trips of finished POSTs (streams are not counted: a watch lasts
+ * as long as it lasts). */
+struct etcd_http_stats {
+	uint64_t requests;
+	uint64_t failures; /* no answer, or an HTTP status other than 2xx */
+	struct histogram latency; /* over all attempts of each request */
+};
+
+/* Copies the figures so far into *out. */
+void etcd_http_stats(const struct etcd_http *h, struct etcd_http_stats *out);
 
 /* The endpoints, as configured, for messages. */
 const char *etcd_http_endpoints(const struct etcd_http *h);

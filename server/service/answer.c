@@ -64,11 +64,64 @@ void answer_send(struct service *s, struct session *sess,
 			(unsigned long long)reply->hdr.request_id);
 }
 
+/* The histogram that times requests of this type, or NULL. */
+static struct histogram *timed(struct service *s, unsigned type)
+{
+	switch (type) {
+	case PROTO_ALLOC:
+	case PROTO_ALLOC_COPY:
+		return &s->counters.latency[SERVICE_TIMED_ALLOC];
+	case PROTO_PERSIST:
+		return &s->counters.latency[SERVICE_TIMED_PERSIST];
+	case PROTO_SEAL:
+	case PROTO_SEAL_COPIES:
+		return &s->counters.latency[SERVICE_TIMED_SEAL];
+	default:
+		return NULL;
+	}
+}
+
+static void count_offered(struct service_counters *c, uint32_t methods)
+{
+	for (unsigned i = 0; i < sizeof(c->offered) / sizeof(c->offered[0]);
+	     i++)
+		if (methods & (1u << i))
+			c->offered[i]++;
+}
+
+void answer_count(struct service *s, const struct proto_msg *req,
+		  const struct proto_msg *reply, uint64_t start_us)
+{
+	struct service_counters *c = &s->counters;
+	struct histogram *h;
+	uint64_t now;
+
+	if (!req || req->hdr.type >= SERVICE_REQUEST_TYPES)
+		return;
+	if (reply->hdr.type == PROTO_ERROR)
+		c->errors_by_type[req->hdr.type]++;
+	else if (reply->hdr.type == PROTO_GRANT)
+		c->granted_bytes += reply->u.grant.length;
+	else if (reply->hdr.type == PROTO_PLACED)
+		c->granted_bytes += reply->u.placed.grant.length;
+	else if (reply->hdr.type == PROTO_SEALED)
+		c->sealed_bytes += req->u.seal.length;
+	else if (reply->hdr.type == PROTO_WELCOME)
+		count_offered(c, reply->u.welcome.persist_methods);
+	h = timed(s, req->hdr.type);
+	if (h) {
+		now = s->clock_us();
+		histogram_observe(h, now > start_us ? now - start_us : 0);
+	}
+}
+
 /* Answers a held request (unless its session is gone) and frees it. */
 void answer_held(struct service *s, struct request *q)
 {
-	if (q->sess)
+	if (q->sess) {
 		answer_send(s, q->sess, &q->reply);
+		answer_count(s, &q->msg, &q->reply, q->start_us);
+	}
 	request_free(q);
 }
 
@@ -79,9 +132,11 @@ struct request *answer_hold(struct service *s, struct session *sess,
 {
 	struct request *q = request_new(sess, req);
 
-	if (!q)
+	if (!q) {
 		answer_fail(r, PROTO_ST_INTERNAL, "out of memory");
-	else
+	} else {
 		q->svc = s;
+		q->start_us = s->request_start_us;
+	}
 	return q;
 }

@@ -33,6 +33,11 @@ int answer_check_epoch(struct service *s, struct session *sess, uint32_t epoch,
 void answer_send(struct service *s, struct session *sess,
 		 const struct proto_msg *reply);
 
+/* Counts the answer reply to req (NULL: a frame that did not decode),
+ * begun at start_us, in the service's figures (service_counters). */
+void answer_count(struct service *s, const struct proto_msg *req,
+		  const struct proto_msg *reply, uint64_t start_us);
+
 /* Answers a held request (unless its session is gone) and frees it. */
 void answer_held(struct service *s, struct request *q);
 

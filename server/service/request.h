@@ -39,6 +39,7 @@ struct request {
 	struct service *svc;
 	struct session *sess; /* NULL once orphaned */
 	uint32_t epoch;	      /* the session's lease epoch at the start */
+	uint64_t start_us;    /* when its frame came (service.h) */
 	struct proto_msg msg; /* the request as decoded */
 	struct proto_msg reply;
 	struct request *next, *prev; /* the session's held requests */

@@ -668,10 +668,12 @@ static void dispatch(struct service *s, struct session *sess,
 /* Answers now unless a handler held the request (it left *r untouched:
  * type 0, which no message has); answer_held() answers those. */
 static void answer_now(struct service *s, struct session *sess,
-		       const struct proto_msg *r)
+		       const struct proto_msg *req, const struct proto_msg *r)
 {
-	if (r->hdr.type != 0)
+	if (r->hdr.type != 0) {
 		answer_send(s, sess, r);
+		answer_count(s, req, r, s->request_start_us);
+	}
 }
 
 void service_handle(struct service *s, struct session *sess,
@@ -681,7 +683,10 @@ void service_handle(struct service *s, struct session *sess,
 	int rc = proto_decode(frame, len, &req);
 
 	memset(&reply, 0, sizeof(reply));
+	s->request_start_us = s->clock_us();
 	s->counters.requests++;
+	if (!rc && req.hdr.type < SERVICE_REQUEST_TYPES)
+		s->counters.requests_by_type[req.hdr.type]++;
 	if (rc) {
 		s->counters.malformed++;
 		/* Echo the request id when at least the header is whole. */
@@ -696,5 +701,5 @@ void service_handle(struct service *s, struct session *sess,
 		reply.hdr.request_id = req.hdr.request_id;
 		dispatch(s, sess, &req, &reply);
 	}
-	answer_now(s, sess, &reply);
+	answer_now(s, sess, rc ? NULL : &req, &reply);
 }

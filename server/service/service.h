@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/histogram.h"
 #include "pool/persist.h"
 #include "proto/msg.h"
 #include "request.h"
@@ -74,10 +75,29 @@ struct session {
 	struct session *next, *prev; /* the service's list */
 };
 
+/* Request types are counted by their wire number, which is below this. */
+#define SERVICE_REQUEST_TYPES 32
+
+/* How long the requests operators watch take in the server: from the
+ * frame's arrival to the reply's hand-over to the transport. */
+enum service_timed {
+	SERVICE_TIMED_ALLOC, /* ALLOC and ALLOC_COPY */
+	SERVICE_TIMED_PERSIST,
+	SERVICE_TIMED_SEAL, /* SEAL and SEAL_COPIES, the CRC check included */
+	SERVICE_TIMED_COUNT,
+};
+
 struct service_counters {
 	uint64_t requests;
 	uint64_t errors;    /* ERROR replies */
 	uint64_t malformed; /* frames that did not decode */
+	uint64_t requests_by_type[SERVICE_REQUEST_TYPES];
+	uint64_t errors_by_type[SERVICE_REQUEST_TYPES]; /* ERROR replies */
+	uint64_t granted_bytes; /* chunk lengths of GRANTs */
+	uint64_t sealed_bytes;	/* lengths of accepted seals */
+	uint64_t offered[3];	/* WELCOMEs offering each
+				 * PROTO_PERSIST_* bit, in bit order */
+	struct histogram latency[SERVICE_TIMED_COUNT];
 	uint64_t leases_expired;
 	uint64_t leases_revoked;
 	uint64_t auth_refused;	  /* failed authentications */
@@ -100,6 +120,7 @@ struct service {
 	uint64_t next_session;
 	struct session sessions; /* list head */
 	struct service_counters counters;
+	uint64_t request_start_us; /* when the frame being handled came */
 };
 
 /*

@@ -26,6 +26,8 @@ Options:
   --port PORT      ports start above PORT (default 7480)
   --etcd-port P    etcd's first client port (default 23790)
   --build DIR      where chunkd and chunkctl are built (default: build)
+  --metrics-port P chunkd-I serves Prometheus metrics on 127.0.0.1:P+I
+                   (default: no metrics)
 
 Exit status: 0 done, 1 a part did not start (its log says why), 2 usage.
 HELP
@@ -34,7 +36,8 @@ HELP
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 start() {
-	local dir=$1 n=$2 addr=$3 port=$4 etcd_port=$5 build=$6 i endpoints
+	local dir=$1 n=$2 addr=$3 port=$4 etcd_port=$5 build=$6 metrics_port=$7
+	local i endpoints metrics
 	[ -x "$build/server/chunkd" ] || {
 		echo "cluster.sh: no chunkd in $build; build first (deploy/test.sh)" >&2
 		exit 1
@@ -42,11 +45,14 @@ start() {
 	mkdir -p "$dir"
 	endpoints=$("$repo/deploy/etcd-cluster.sh" start "$dir/etcd" "$etcd_port")
 	for i in $(seq "$n"); do
+		metrics=()
+		[ -z "$metrics_port" ] ||
+			metrics=(--metrics-listen "127.0.0.1:$((metrics_port + i))")
 		"$build/server/chunkd" --pool "$dir/pool-$i" --pool-size 64M \
 			--listen "$addr" --port $((port + i)) \
 			--admin-socket "$dir/chunkd-$i.sock" \
 			--etcd-endpoints "$endpoints" --cluster-name "chunkd-$i" \
-			>"$dir/chunkd-$i.log" 2>&1 &
+			"${metrics[@]}" >"$dir/chunkd-$i.log" 2>&1 &
 		echo $! >"$dir/chunkd-$i.pid"
 	done
 	for i in $(seq "$n"); do
@@ -108,12 +114,14 @@ start)
 	port=7480
 	etcd_port=23790
 	build=$repo/build
+	metrics_port=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--address) addr=${2:?--address needs a value}; shift 2 ;;
 		--port) port=${2:?--port needs a value}; shift 2 ;;
 		--etcd-port) etcd_port=${2:?--etcd-port needs a value}; shift 2 ;;
 		--build) build=${2:?--build needs a value}; shift 2 ;;
+		--metrics-port) metrics_port=${2:?--metrics-port needs a value}; shift 2 ;;
 		*) echo "cluster.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 		esac
 	done
@@ -124,7 +132,7 @@ start)
 		echo "cluster.sh: N is 1 to 16" >&2
 		exit 2
 	}
-	start "$dir" "$n" "$addr" "$port" "$etcd_port" "$build"
+	start "$dir" "$n" "$addr" "$port" "$etcd_port" "$build" "$metrics_port"
 	;;
 stop)
 	[ $# -eq 2 ] || { usage >&2; exit 2; }

@@ -22,6 +22,11 @@ void log_set_sink(log_sink_fn *fn, void *arg, enum log_level threshold)
 	sink_threshold = threshold;
 }
 
+void log_set_threshold(enum log_level threshold)
+{
+	sink_threshold = threshold;
+}
+
 bool log_enabled(enum log_level level)
 {
 	return sink && level <= sink_threshold;

@@ -26,6 +26,9 @@ typedef void log_sink_fn(enum log_level level, const char *where,
 /* Installs fn (NULL drops every message) and the most verbose level passed. */
 void log_set_sink(log_sink_fn *fn, void *arg, enum log_level threshold);
 
+/* Keeps the sink; changes the most verbose level passed to it. */
+void log_set_threshold(enum log_level threshold);
+
 /* Whether a message at this level would reach the sink. */
 bool log_enabled(enum log_level level);
 

@@ -12,8 +12,9 @@ Usage: deploy/install-deps.sh
 
 Installs with apt-get (as root, or through sudo) the Debian packages chunkd
 needs to build, run and test on Debian 12 or 13: the compilers, the
-libraries, rdma-core and perftest, ndctl, etcd, and what the soft-RoCE test
-guest needs (qemu, busybox, debootstrap for the Debian 13 root).
+libraries, rdma-core and perftest, ndctl, etcd, Prometheus, systemd's and
+man's checkers, and what the soft-RoCE test guest needs (qemu, busybox,
+debootstrap for the Debian 13 root).
 Packages already installed are left alone; apt is consulted only when one
 is missing. Takes no other option.
 HELP
@@ -32,6 +33,8 @@ packages=(
 	# libraries (DESIGN.md, "Dependencies")
 	libibverbs-dev librdmacm-dev libpmem-dev libevent-dev libcriterion-dev
 	libisal-dev libinih-dev libjansson-dev libsodium-dev
+	# sd_notify for the service unit (deploy/systemd)
+	libsystemd-dev
 	# RDMA user space and tools
 	rdma-core ibverbs-providers ibverbs-utils rdmacm-utils perftest iproute2
 	# pmem namespaces in the guest
@@ -43,6 +46,9 @@ packages=(
 	python3
 	# cluster mode: the replicated table in etcd, reached over HTTP
 	etcd-server etcd-client libcurl4-openssl-dev curl
+	# operations' tests: a real Prometheus and promtool for the metrics,
+	# systemd-analyze for the unit, man for the manual pages
+	prometheus systemd man-db
 )
 
 missing=()

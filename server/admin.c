@@ -465,6 +465,28 @@ static bool socket_is_live(const struct sockaddr_un *addr)
 	return live;
 }
 
+/* The socket's folder, made (mode 0755: the socket itself is 0600) when it
+ * is missing: the default's /run/chunkd/ lives on a tmpfs that a reboot
+ * empties, and systemd's RuntimeDirectory makes it only under systemd. */
+static int make_parent(const char *path, char *err, size_t err_len)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+		return 0;
+	rc = -errno;
+	snprintf(err, err_len, "admin socket %s: cannot make its folder: %s",
+		 path, strerror(-rc));
+	return rc;
+}
+
 static int listen_unix(const char *path, char *err, size_t err_len)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -482,6 +504,9 @@ static int listen_unix(const char *path, char *err, size_t err_len)
 			 "admin socket %s is in use by another chunkd", path);
 		return -EADDRINUSE;
 	}
+	rc = make_parent(path, err, err_len);
+	if (rc)
+		return rc;
 	unlink(path); /* a stale socket of a chunkd that died */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

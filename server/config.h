@@ -21,7 +21,7 @@
  *   log_level = info
  *
  *   [admin]
- *   socket = /run/chunkd.sock  ; chunkctl's unix socket (mode 0600)
+ *   socket = /run/chunkd/chunkd.sock  ; chunkctl's unix socket (mode 0600)
  *
  *   [auth]
  *   secrets = /etc/chunkd/secrets ; "NAME SECRET" lines; none: no auth
@@ -52,7 +52,7 @@
 #define CONFIG_DEFAULT_POLL_US	       50u
 #define CONFIG_DEFAULT_LEASE_TTL_MS    10000u
 #define CONFIG_DEFAULT_HELLO_MS	       5000u
-#define CONFIG_DEFAULT_ADMIN_SOCKET    "/run/chunkd.sock"
+#define CONFIG_DEFAULT_ADMIN_SOCKET    "/run/chunkd/chunkd.sock"
 #define CONFIG_DEFAULT_CLUSTER_PREFIX  "/chunkd/"
 #define CONFIG_DEFAULT_CLUSTER_TTL_S   5u
 #define CONFIG_DEFAULT_ETCD_TIMEOUT_MS 2000u

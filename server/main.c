@@ -18,7 +18,9 @@
 #include "cluster/cluster.h"
 #include "proto/auth.h"
 #include "proto/msg.h"
+#include "notify.h"
 #include "options.h"
+#include "reload.h"
 #include "metrics.h"
 #include "transport/fd_limit.h"
 #include "pool/pool.h"
@@ -87,6 +89,7 @@ static void on_signal(evutil_socket_t sig, short events, void *arg)
 {
 	(void)events;
 	log_info("signal %d: shutting down", (int)sig);
+	notify_stopping();
 	event_base_loopbreak(arg);
 }
 
@@ -147,10 +150,13 @@ struct server_parts {
 	struct pool *pool;
 	struct table *table;
 	struct admin *admin;
-	struct metrics *metrics; /* NULL: no [metrics] listen */
-	struct cluster *cluster; /* NULL: the embedded single-server mode */
-	struct event *sigint, *sigterm;
+	struct metrics *metrics;  /* NULL: no [metrics] listen */
+	struct cluster *cluster;  /* NULL: the embedded single-server mode */
+	struct event *signals[3]; /* SIGINT, SIGTERM, SIGHUP */
 	struct service svc;
+	const struct options *opts; /* to build the settings again */
+	struct config running;	    /* the settings in force */
+	char status[512];	    /* the service manager's status line */
 };
 
 static int start_listening(const struct config *cfg, struct server_parts *p)
@@ -259,6 +265,44 @@ static int start_metrics(const struct config *cfg, struct server_parts *p)
 	return 0;
 }
 
+/* SIGHUP: the settings are built again from the config file and the
+ * flags; what may change while serving changes (reload.h). */
+static void on_hangup(evutil_socket_t sig, short events, void *arg)
+{
+	struct server_parts *p = arg;
+	struct reload_target t = {
+		.svc = &p->svc, .secrets = &p->secrets, .running = &p->running};
+	struct config fresh;
+	char err[512];
+
+	(void)sig;
+	(void)events;
+	notify_reloading();
+	log_info("SIGHUP: reading the settings again");
+	if (options_build_config(p->opts, &fresh, err, sizeof(err)))
+		log_error("reload: %s; the settings in force stay", err);
+	else
+		reload_apply(&fresh, &t);
+	notify_ready(p->status);
+}
+
+static int watch_signals(struct server_parts *p)
+{
+	static const int numbers[3] = {SIGINT, SIGTERM, SIGHUP};
+
+	for (int i = 0; i < 3; i++) {
+		p->signals[i] = evsignal_new(
+			p->base, numbers[i],
+			numbers[i] == SIGHUP ? on_hangup : on_signal,
+			numbers[i] == SIGHUP ? (void *)p : (void *)p->base);
+		if (!p->signals[i] || evsignal_add(p->signals[i], NULL)) {
+			log_error("cannot watch SIGINT, SIGTERM and SIGHUP");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The pool, the service over it, signals and the admin socket. A pool this
  * start created is removed again if a later step fails. */
 static int start_serving(const struct config *cfg, struct server_parts *p)
@@ -278,13 +322,8 @@ static int start_serving(const struct config *cfg, struct server_parts *p)
 	}
 	if (!p->secrets)
 		log_warn("no secrets file: clients are not authenticated");
-	p->sigint = evsignal_new(p->base, SIGINT, on_signal, p->base);
-	p->sigterm = evsignal_new(p->base, SIGTERM, on_signal, p->base);
-	if (!p->sigint || !p->sigterm || evsignal_add(p->sigint, NULL) ||
-	    evsignal_add(p->sigterm, NULL)) {
-		log_error("cannot watch SIGINT and SIGTERM");
+	if (watch_signals(p))
 		return -1;
-	}
 	target = (struct admin_target){.svc = &p->svc,
 				       .table = p->table,
 				       .pool = p->pool,
@@ -313,32 +352,36 @@ static void stop_parts(struct server_parts *p, const char *pool_path,
 	else
 		pool_discard(&p->pool, pool_path);
 	secrets_free(&p->secrets);
-	if (p->sigint)
-		event_free(p->sigint);
-	if (p->sigterm)
-		event_free(p->sigterm);
+	for (int i = 0; i < 3; i++)
+		if (p->signals[i])
+			event_free(p->signals[i]);
 	event_base_free(p->base);
 }
 
-static void log_ready(const struct config *cfg, struct server_parts *p)
+/* Logs that chunkd serves, and tells the service manager. */
+static void say_ready(const struct config *cfg, struct server_parts *p)
 {
 	struct service_stats st;
 	char methods[64];
 
 	service_stats(&p->svc, &st);
-	log_info("ready: serving on %s port %u, at most %u connections at "
-		 "once; persistence: %s",
+	snprintf(p->status, sizeof(p->status),
+		 "serving on %s port %u, at most %u connections at once; "
+		 "persistence: %s",
 		 cfg->listen[0] ? cfg->listen : "0.0.0.0",
 		 p->transport->ops->port(p->transport),
 		 p->transport->ops->max_connections(p->transport),
 		 proto_persist_names(st.persist_methods, methods,
 				     sizeof(methods)));
+	log_info("ready: %s", p->status);
+	notify_ready(p->status);
 }
 
-/* Serves clients until SIGINT or SIGTERM. */
-static int serve(const struct config *cfg)
+/* Serves clients until SIGINT or SIGTERM; SIGHUP reloads (reload.h). */
+static int serve(const struct options *o, const struct config *cfg)
 {
-	struct server_parts p = {.base = event_base_new()};
+	struct server_parts p = {
+		.base = event_base_new(), .opts = o, .running = *cfg};
 	bool started = false;
 	int rc = EXIT_FAILURE;
 
@@ -351,7 +394,7 @@ static int serve(const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if (start_listening(cfg, &p) == 0 && start_serving(cfg, &p) == 0) {
 		started = true;
-		log_ready(cfg, &p);
+		say_ready(cfg, &p);
 		event_base_dispatch(p.base);
 		rc = p.transport->ops->failed(p.transport) ? EXIT_FAILURE
 							   : EXIT_SUCCESS;
@@ -413,5 +456,5 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	log_set_sink(log_sink_stderr, "chunkd", cfg.log_level);
-	return o.verify ? verify(&cfg) : serve(&cfg);
+	return o.verify ? verify(&cfg) : serve(&o, &cfg);
 }

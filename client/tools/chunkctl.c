@@ -18,7 +18,7 @@
 #include "json_fields.h"
 #include "repair_agent.h"
 
-#define DEFAULT_SOCKET "/run/chunkd.sock"
+#define DEFAULT_SOCKET "/run/chunkd/chunkd.sock"
 #define DEFAULT_TIMEOUT                                                        \
 	30 /* seconds; a scrub of a large pool takes a while                   \
 	    */

@@ -2,14 +2,18 @@
  * chunkd where RDMA is (label rdma: the guest, or a host with soft-RoCE):
  * serving holds the pool against a second chunkd until SIGTERM; on
  * device-DAX (/dev/dax0.0, or CHUNKD_TEST_DAX) a blank device is formatted,
- * a pool there is kept, and it is reported as pmem.
+ * a pool there is kept, and it is reported as pmem. Under systemd
+ * (NOTIFY_SOCKET) it says when it is ready, reloading and stopping.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../common/run_cmd.h"
@@ -181,4 +185,59 @@ Test(chunkd_serving, pool_sizes_are_checked_when_serving_too)
 	cr_assert_eq(r.status, 1);
 	cr_assert(strstr(r.err, "free on the file system"), "%s", r.err);
 	cr_assert_neq(stat(pool, &st), 0, "a refused size left a file");
+}
+
+/* A socket that stands in for systemd's notification socket. */
+static int notify_listen(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	struct timeval wait = {.tv_sec = 30};
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	unlink(path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+	return fd;
+}
+
+/* The next notification, which must hold want. */
+static void expect_notification(int fd, const char *want)
+{
+	char msg[1024];
+	ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+
+	cr_assert_gt(n, 0, "no notification within 30 s (wanted %s)", want);
+	msg[n] = '\0';
+	cr_assert_not_null(strstr(msg, want), "wanted %s, got: %s", want, msg);
+}
+
+Test(chunkd_serving, tells_systemd_when_it_is_ready_reloading_and_stopping)
+{
+	char sock[80], err_path[80];
+	char *argv[] = {CHUNKD_BINARY, "--pool",   pool,	"--pool-size",
+			"8M",	       "--listen", test_addr(), "--port",
+			"7474",	       NULL};
+	int fd;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "/tmp/chunkd-notify-%d.sock",
+		 (int)getpid());
+	snprintf(err_path, sizeof(err_path), "%s.log", pool);
+	fd = notify_listen(sock);
+	setenv("NOTIFY_SOCKET", sock, 1);
+	pid = start_cmd(argv, err_path);
+	unsetenv("NOTIFY_SOCKET");
+	cr_assert_gt(pid, 0);
+	expect_notification(fd, "READY=1");
+	kill(pid, SIGHUP);
+	expect_notification(fd, "RELOADING=1");
+	expect_notification(fd, "READY=1");
+	kill(pid, SIGTERM);
+	expect_notification(fd, "STOPPING=1");
+	cr_assert_eq(wait_cmd(pid), 0, "chunkd did not stop cleanly");
+	close(fd);
+	unlink(sock);
+	unlink(err_path);
 }

@@ -155,7 +155,7 @@ static const char *const config_files[] = {
 	"max_chunks = 65536\n\n[server]\nlisten = 10.0.2.15\nport = 7470\n"
 	"poll_us = 50\nlease_ttl_ms = 10000\nhello_timeout_ms = 5000\n"
 	"max_connections = 0\ndirect_write_to_pmem = false\n"
-	"log_level = info\n\n[admin]\nsocket = /run/chunkd.sock\n\n"
+	"log_level = info\n\n[admin]\nsocket = /run/chunkd/chunkd.sock\n\n"
 	"[auth]\nsecrets = /etc/chunkd/secrets\n",
 	"; a comment\n[server]\nport=1\n# another\n",
 	NULL,

@@ -21,7 +21,6 @@
 #include "common/log.h"
 #include "common/ratelimit.h"
 #include "service/stats.h"
-#include "table/scrub.h"
 
 #define ADMIN_MAX_LINE 4096
 /* After accept() fails for want of descriptors, wait this long before
@@ -40,6 +39,7 @@ struct admin {
 	struct table *table;
 	struct pool *pool;
 	struct cluster *cluster;
+	struct admin_scrub scrub;
 	char pool_path[4096];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct admin_pending pending; /* replies etcd gives later */
@@ -210,7 +210,7 @@ static json_t *cmd_chunk(struct admin *a, json_t *req, bool free_it,
 	return free_chunk(a, &r);
 }
 
-/* ---- status and verify ---- */
+/* ---- status ---- */
 
 static json_t *methods_json(uint32_t methods)
 {
@@ -259,16 +259,6 @@ static json_t *cmd_status(struct admin *a)
 		counters_json(&st.counters)));
 }
 
-static json_t *cmd_verify(struct admin *a)
-{
-	struct scrub_result r;
-
-	scrub_sealed(a->table, pool_chunk_area(a->pool), &r);
-	return admin_ok(json_pack(
-		"{s:I, s:I, s:I}", "checked", (json_int_t)r.checked, "bytes",
-		(json_int_t)r.bytes, "mismatches", (json_int_t)r.mismatches));
-}
-
 static json_t *dispatch(struct admin *a, json_t *req, struct bufferevent *bev)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -287,7 +277,9 @@ static json_t *dispatch(struct admin *a, json_t *req, struct bufferevent *bev)
 	if (!strcmp(cmd, "chunk_show") || !strcmp(cmd, "chunk_free"))
 		return cmd_chunk(a, req, !strcmp(cmd, "chunk_free"), bev);
 	if (!strcmp(cmd, "verify"))
-		return cmd_verify(a);
+		return admin_verify(&a->scrub, req);
+	if (!strcmp(cmd, "verify_status"))
+		return admin_verify_status(&a->scrub);
 	if (!strcmp(cmd, "cluster"))
 		return admin_cluster(&a->view, bev);
 	if (!strcmp(cmd, "under_replicated"))
@@ -544,6 +536,7 @@ int admin_start(struct event_base *base, const char *path,
 	a->table = target->table;
 	a->pool = target->pool;
 	a->cluster = target->cluster;
+	a->scrub = target->scrub;
 	a->view = (struct admin_view){.svc = a->svc,
 				      .table = a->table,
 				      .cluster = a->cluster,

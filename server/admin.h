@@ -21,7 +21,9 @@
  *                                    may get the answers out of order;
  *                                    chunkctl asks one thing at a time)
  *   {"cmd":"chunk_free","id":N}      revokes every grant of it, then frees
- *   {"cmd":"verify"}                 scrubs sealed chunks
+ *   {"cmd":"verify"}                 starts the background scrub and
+ *                                    answers its status (admin_scrub.h)
+ *   {"cmd":"verify_status"}          the current or last scrub's status
  *   {"cmd":"cluster"}                members, etcd, and replication read
  *                                    from etcd (answered when etcd is)
  *   {"cmd":"under_replicated"}       the sealed replicated chunks with a
@@ -36,6 +38,7 @@
 #include <event2/event.h>
 #include <stddef.h>
 
+#include "admin_scrub.h"
 #include "pool/pool.h"
 #include "service/service.h"
 #include "table/table.h"
@@ -53,6 +56,7 @@ struct admin_target {
 	struct pool *pool;
 	const char *pool_path;
 	struct cluster *cluster; /* NULL: not in cluster mode */
+	struct admin_scrub scrub;
 };
 
 /*

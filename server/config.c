@@ -24,6 +24,7 @@ void config_defaults(struct config *cfg)
 		 CONFIG_DEFAULT_CLUSTER_PREFIX);
 	cfg->cluster_ttl_s = CONFIG_DEFAULT_CLUSTER_TTL_S;
 	cfg->etcd_timeout_ms = CONFIG_DEFAULT_ETCD_TIMEOUT_MS;
+	cfg->scrub_mb_s = CONFIG_DEFAULT_SCRUB_MB_S;
 }
 
 static int bad(char *err, size_t err_len, const char *section, const char *key,
@@ -112,6 +113,8 @@ static const struct number_key {
 	 3600, "seconds, 2 to 3600"},
 	{"cluster", "timeout_ms", offsetof(struct config, etcd_timeout_ms), 100,
 	 600000, "milliseconds, 100 to 600000"},
+	{"scrub", "rate_mb_s", offsetof(struct config, scrub_mb_s), 0, 1000000,
+	 "MB per second, 0 (no limit) to 1000000"},
 };
 
 /* Sets key of section if it is one of number_keys: 0, or -EINVAL with the
@@ -267,6 +270,13 @@ int config_set(struct config *cfg, const char *section, const char *key,
 		return set_server(cfg, key, value, err, err_len);
 	if (!strcmp(section, "metrics"))
 		return set_metrics(cfg, key, value, err, err_len);
+	if (!strcmp(section, "scrub")) {
+		int rc = set_number(cfg, "scrub", key, value, err, err_len);
+
+		return rc <= 0 ? rc
+			       : bad(err, err_len, "scrub", key, value,
+				     "unknown key");
+	}
 	snprintf(err, err_len, "unknown section [%s]", section);
 	return -EINVAL;
 }

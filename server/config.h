@@ -38,6 +38,10 @@
  *   [metrics]
  *   listen = 127.0.0.1:9470    ; Prometheus exposition at /metrics;
  *                              ; unset (the default): none
+ *
+ *   [scrub]
+ *   rate_mb_s = 100            ; the background scrub's limit (chunkctl
+ *                              ; verify); 0: none
  */
 #ifndef CHUNKD_SERVER_CONFIG_H
 #define CHUNKD_SERVER_CONFIG_H
@@ -56,6 +60,7 @@
 #define CONFIG_DEFAULT_CLUSTER_PREFIX  "/chunkd/"
 #define CONFIG_DEFAULT_CLUSTER_TTL_S   5u
 #define CONFIG_DEFAULT_ETCD_TIMEOUT_MS 2000u
+#define CONFIG_DEFAULT_SCRUB_MB_S      100u
 
 struct config {
 	char pool_path[4096];
@@ -79,6 +84,7 @@ struct config {
 	uint32_t cluster_ttl_s;
 	uint32_t etcd_timeout_ms;
 	char metrics_listen[300]; /* HOST:PORT; empty: no metrics endpoint */
+	uint32_t scrub_mb_s;	  /* MB (10^6 bytes) per second; 0: no limit */
 };
 
 void config_defaults(struct config *cfg);

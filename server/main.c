@@ -21,6 +21,7 @@
 #include "notify.h"
 #include "options.h"
 #include "reload.h"
+#include "scrubber.h"
 #include "metrics.h"
 #include "transport/fd_limit.h"
 #include "pool/pool.h"
@@ -150,7 +151,8 @@ struct server_parts {
 	struct pool *pool;
 	struct table *table;
 	struct admin *admin;
-	struct metrics *metrics;  /* NULL: no [metrics] listen */
+	struct metrics *metrics; /* NULL: no [metrics] listen */
+	struct scrubber *scrubber;
 	struct cluster *cluster;  /* NULL: the embedded single-server mode */
 	struct event *signals[3]; /* SIGINT, SIGTERM, SIGHUP */
 	struct service svc;
@@ -324,11 +326,18 @@ static int start_serving(const struct config *cfg, struct server_parts *p)
 		log_warn("no secrets file: clients are not authenticated");
 	if (watch_signals(p))
 		return -1;
-	target = (struct admin_target){.svc = &p->svc,
-				       .table = p->table,
-				       .pool = p->pool,
-				       .pool_path = cfg->pool_path,
-				       .cluster = p->cluster};
+	if (scrubber_new(p->base, p->table, pool_chunk_area(p->pool),
+			 &p->scrubber)) {
+		log_error("cannot make the scrubber: out of memory");
+		return -1;
+	}
+	target = (struct admin_target){
+		.svc = &p->svc,
+		.table = p->table,
+		.pool = p->pool,
+		.pool_path = cfg->pool_path,
+		.cluster = p->cluster,
+		.scrub = {p->scrubber, &p->running.scrub_mb_s}};
 	if (admin_start(p->base, cfg->admin_socket, &target, &p->admin, err,
 			sizeof(err))) {
 		log_error("%s", err);
@@ -342,6 +351,7 @@ static void stop_parts(struct server_parts *p, const char *pool_path,
 {
 	metrics_stop(&p->metrics);
 	admin_stop(&p->admin);
+	scrubber_free(&p->scrubber); /* before the table it reads */
 	lease_clock_stop(&p->leases);
 	if (p->transport) /* ends the sessions, while the table is */
 		p->transport->ops->stop(&p->transport);

@@ -12,6 +12,7 @@
 
 #include "cluster/cluster.h"
 #include "exposition.h"
+#include "scrubber.h"
 #include "service/stats.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -177,6 +178,32 @@ static void render_cluster(struct evbuffer *out, struct cluster *c)
 			  cluster_etcd_reachable(c));
 }
 
+static void render_scrub(struct evbuffer *out, const struct scrubber *s)
+{
+	struct scrub_status st;
+
+	scrubber_status(s, &st);
+	exposition_single(out, "chunkd_scrub_running", "gauge",
+			  "1 while the background scrub runs.", st.running);
+	exposition_single(out, "chunkd_scrub_runs_total", "counter",
+			  "Scrubs started.", st.run);
+	exposition_single(out, "chunkd_scrub_checked_chunks_total", "counter",
+			  "Sealed chunks the scrubs checked.",
+			  st.all_chunks_checked);
+	exposition_single(out, "chunkd_scrub_checked_bytes_total", "counter",
+			  "Bytes the scrubs read.", st.all_bytes_checked);
+	exposition_single(out, "chunkd_scrub_mismatches_total", "counter",
+			  "Sealed chunks whose content failed its CRC32C "
+			  "(chunkd's log names each).",
+			  st.all_mismatches);
+	exposition_single(out, "chunkd_scrub_bytes", "gauge",
+			  "Bytes of the current (or last) scrub.",
+			  st.bytes_total);
+	exposition_single(out, "chunkd_scrub_done_bytes", "gauge",
+			  "Bytes of the current (or last) scrub read so far.",
+			  st.bytes_checked);
+}
+
 void metrics_render(const struct metrics_target *t, struct evbuffer *out)
 {
 	struct service_stats st;
@@ -191,6 +218,8 @@ void metrics_render(const struct metrics_target *t, struct evbuffer *out)
 	render_space(out, &st);
 	render_sessions(out, &st);
 	render_latency(out, &st.counters);
+	if (t->scrubber)
+		render_scrub(out, t->scrubber);
 	if (t->cluster)
 		render_cluster(out, t->cluster);
 }

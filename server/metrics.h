@@ -18,11 +18,13 @@ struct cluster;
 struct event_base;
 struct evbuffer;
 struct metrics;
+struct scrubber;
 struct service;
 
 struct metrics_target {
 	struct service *svc;
-	struct cluster *cluster; /* NULL: not in cluster mode */
+	struct cluster *cluster;   /* NULL: not in cluster mode */
+	struct scrubber *scrubber; /* NULL: none */
 };
 
 /*

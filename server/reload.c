@@ -94,10 +94,21 @@ static int reload_secrets(const struct config *fresh,
 	return 1;
 }
 
+static int reload_scrub_rate(const struct config *fresh, struct config *running)
+{
+	if (fresh->scrub_mb_s == running->scrub_mb_s)
+		return 0;
+	log_info("reload: [scrub] rate_mb_s %u for the next scrub (was %u)",
+		 fresh->scrub_mb_s, running->scrub_mb_s);
+	running->scrub_mb_s = fresh->scrub_mb_s;
+	return 1;
+}
+
 int reload_apply(const struct config *fresh, const struct reload_target *t)
 {
 	int changes = reload_log_level(fresh, t->running);
 
+	changes += reload_scrub_rate(fresh, t->running);
 	changes += reload_secrets(fresh, t);
 	warn_restart_keys(t->running, fresh);
 	return changes;

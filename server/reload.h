@@ -1,6 +1,6 @@
 /*
- * What SIGHUP changes while chunkd serves: the log level, and the secrets
- * file's contents (clients that say HELLO from then on are checked against
+ * What SIGHUP changes while chunkd serves: the log level, the scrub's
+ * rate limit (for the next scrub), and the secrets file's contents (clients that say HELLO from then on are checked against
  * the new secrets; sessions already authenticated stay). Every other key
  * shapes state that lives as long as the process (the pool, the listener,
  * the leases clients were told, the cluster membership, the metrics

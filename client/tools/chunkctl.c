@@ -17,6 +17,7 @@
 #include "chunkclient.h"
 #include "json_fields.h"
 #include "repair_agent.h"
+#include "scrub_watch.h"
 
 #define DEFAULT_SOCKET "/run/chunkd/chunkd.sock"
 #define DEFAULT_TIMEOUT                                                        \
@@ -50,7 +51,9 @@ static const char usage_text[] =
 	"                               unsealed chunks now\n"
 	"  chunks [--state open|sealed] the chunks in the table\n"
 	"  chunk show|free ID           one chunk; free revokes every grant of it\n"
-	"  verify                       scrub sealed chunks against their CRC32C\n"
+	"  verify [--rate MBPS]         scrub sealed chunks against their CRC32C\n"
+	"                               in the background, and wait for the end\n"
+	"  verify --status              the current (or last) scrub's progress\n"
 	"  cluster                      cluster mode: the live members, their\n"
 	"                               free space and chunk counts, and\n"
 	"                               replication (chunks under-replicated)\n"
@@ -104,7 +107,15 @@ static const char *command_help(const char *cmd)
 		 "--auth-name and --secret-file authenticate the RDMA session where\n"
 		 "chunkd requires it. Exit 1 if a copy could not be repaired.\n"},
 		{"verify",
-		 "Usage: chunkctl verify\nRead every sealed chunk and compare it with its CRC32C; exit 1 if any\ndiffers (chunkd logs which).\n"},
+		 "Usage: chunkctl verify [--rate MBPS]\n"
+		 "       chunkctl verify --status\n"
+		 "Start chunkd's background scrub (or join the one that runs): a worker\n"
+		 "reads every sealed chunk and compares it with its CRC32C, at most\n"
+		 "MBPS MB/s (default: chunkd's [scrub] rate_mb_s; 0: no limit), while\n"
+		 "chunkd goes on serving. Waits for the end, then prints the chunks\n"
+		 "and bytes checked and the id of each chunk that differs; exit 1 if\n"
+		 "any does (chunkd logs each). --status prints the current or last\n"
+		 "scrub's progress and returns at once.\n"},
 	};
 
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
@@ -316,11 +327,6 @@ static int print_reply(const char *cmd, json_t *r)
 		print_chunk_row(json_object_get(r, "chunk"));
 		print_copies(
 			json_object_get(json_object_get(r, "chunk"), "copies"));
-	} else if (!strcmp(cmd, "verify")) {
-		printf("verify: %lld sealed chunks, %lld bytes checked, %lld mismatches\n",
-		       num(r, "checked"), num(r, "bytes"),
-		       num(r, "mismatches"));
-		return num(r, "mismatches") ? EXIT_REFUSED : EXIT_OK;
 	}
 	return EXIT_OK;
 }
@@ -343,9 +349,7 @@ static int run(const struct ctl *ctl, const char *cmd, json_t *req)
 	} else if (ctl->json) {
 		json_dumpf(reply, stdout, JSON_INDENT(2));
 		putchar('\n');
-		rc = !strcmp(cmd, "verify") && num(reply, "mismatches")
-			     ? EXIT_REFUSED
-			     : EXIT_OK;
+		rc = EXIT_OK;
 	} else {
 		rc = print_reply(cmd, reply);
 	}
@@ -373,7 +377,8 @@ static bool parse_seconds(const char *text, unsigned *out)
 	return true;
 }
 
-static json_t *ask_for_repair(void *ctx, json_t *req)
+/* One admin request for repair and verify: the reply, or NULL. */
+static json_t *ask_line(void *ctx, json_t *req)
 {
 	bool denied = false;
 	json_t *reply = ask(ctx, req, &denied);
@@ -414,7 +419,7 @@ static json_t *build_request(int argc, char **argv, const char **cmd,
 	long long id;
 
 	if (!strcmp(verb, "status") || !strcmp(verb, "leases") ||
-	    !strcmp(verb, "verify") || !strcmp(verb, "cluster")) {
+	    !strcmp(verb, "cluster")) {
 		*cmd = verb;
 		return argc == 1 ? json_pack("{s:s}", "cmd", verb) : NULL;
 	}
@@ -502,13 +507,26 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!strcmp(argv[optind], "repair")) {
-		struct repair_opts ro = {.ask = ask_for_repair, .ctx = &ctl};
+		struct repair_opts ro = {.ask = ask_line, .ctx = &ctl};
 
 		if (!repair_args(argc - optind, argv + optind, &ro))
 			return usage_error("wrong arguments for repair; see "
 					   "chunkctl repair --help",
 					   NULL);
 		return repair_run(&ro);
+	}
+	if (!strcmp(argv[optind], "verify")) {
+		struct scrub_watch_opts so = {.ask = ask_line,
+					      .ctx = &ctl,
+					      .json = ctl.json,
+					      .rate_mb_s = -1};
+
+		if (!scrub_watch_args(argc - optind - 1, argv + optind + 1,
+				      &so))
+			return usage_error("wrong arguments for verify; see "
+					   "chunkctl verify --help",
+					   NULL);
+		return scrub_watch_run(&so);
 	}
 	req = build_request(argc - optind, argv + optind, &cmd, &why);
 	if (!req) {

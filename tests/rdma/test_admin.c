@@ -1,6 +1,7 @@
 /*
  * chunkctl against a real chunkd serving real clients. The tests read
- * chunkctl --json, never its tables.
+ * chunkctl --json, never its tables. The background scrub runs while
+ * clients are served, and names the chunk whose bytes were damaged.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../common/chunkd_proc.h"
@@ -178,5 +181,117 @@ Test(admin, chunks_can_be_listed_shown_freed_and_verified)
 	cr_assert_eq(chunk_open(c, id, NULL), CHUNK_E_NOENT);
 	json_decref(list);
 	json_decref(v);
+	chunk_client_disconnect(&c);
+}
+
+/* One line to chunkd's admin socket; its reply, parsed. */
+static json_t *admin_line(const char *line)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	char reply[65536];
+	size_t got = 0;
+	ssize_t n;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", server.admin_socket);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	while (got < sizeof(reply) - 1 &&
+	       (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0) {
+		got += (size_t)n;
+		if (memchr(reply, '\n', got))
+			break;
+	}
+	close(fd);
+	reply[got] = '\0';
+	return json_loads(reply, 0, NULL);
+}
+
+/* Seals a chunk of len bytes of fill through c; returns its id. */
+static unsigned long long store(struct chunk_client *c, size_t len, int fill)
+{
+	static char data[2 << 20];
+	unsigned long long id;
+
+	cr_assert_leq(len, sizeof(data));
+	memset(data, fill, len);
+	cr_assert_eq(chunk_alloc(c, len, &id), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, len), CHUNK_OK);
+	cr_assert_eq(chunk_seal(c, id, len, chunk_crc32c(0, data, len)),
+		     CHUNK_OK);
+	return id;
+}
+
+/* Flips one byte of chunk id's content in the pool file, behind chunkd's
+ * back, as a failing medium would. */
+static void damage(unsigned long long id)
+{
+	char arg[32];
+	json_t *st = ctl_ok("status", NULL, NULL), *chunk;
+	long long at;
+	int fd = open(pool, O_RDWR);
+	unsigned char b;
+
+	snprintf(arg, sizeof(arg), "%llu", id);
+	chunk = ctl_ok("chunk", "show", arg);
+	at = num(json_object_get(st, "pool"), "area_offset") +
+	     num(json_object_get(chunk, "chunk"), "offset") + 1000;
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &b, 1, at), 1);
+	b ^= 0x10;
+	cr_assert_eq(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+	json_decref(st);
+	json_decref(chunk);
+}
+
+/* One client's whole cycle on a 64 KiB chunk; fails the test unless every
+ * step succeeds and the bytes read back are those written. */
+static void full_cycle(struct chunk_client *c, int fill)
+{
+	static char back[65536];
+	unsigned long long id = store(c, sizeof(back), fill);
+
+	cr_assert_eq(chunk_open(c, id, NULL), CHUNK_OK);
+	cr_assert_eq(chunk_read(c, id, 0, back, sizeof(back)), CHUNK_OK);
+	for (size_t i = 0; i < sizeof(back); i++)
+		cr_assert_eq(back[i], (char)fill);
+	cr_assert_eq(chunk_free(c, id), CHUNK_OK);
+}
+
+Test(admin, clients_are_served_while_the_scrub_runs_and_it_names_the_damage)
+{
+	struct chunk_client *c = connect_client();
+	unsigned long long ids[8];
+	json_t *st;
+	int status;
+
+	for (int i = 0; i < 8; i++)
+		ids[i] = store(c, 2 << 20, 'a' + i);
+	damage(ids[5]);
+	/* 16 MiB at 1 MB/s: the scrub runs for about 17 s. */
+	st = admin_line("{\"cmd\":\"verify\",\"rate_mb_s\":1}\n");
+	cr_assert(json_is_true(json_object_get(st, "running")), "%s",
+		  json_dumps(st, 0));
+	json_decref(st);
+	for (int i = 0; i < 5; i++)
+		full_cycle(c, '0' + i);
+	st = ctl_ok("verify", "--status", NULL);
+	cr_assert(json_is_true(json_object_get(st, "running")),
+		  "the scrub ended before the clients were done: %s",
+		  json_dumps(st, 0));
+	cr_assert_lt(num(st, "bytes"), num(st, "bytes_total"));
+	json_decref(st);
+
+	/* chunkctl verify joins the running scrub and waits for its end. */
+	st = ctl(&status, "verify", NULL, NULL);
+	cr_assert_eq(status, 1, "a mismatch is exit status 1");
+	cr_assert_eq(num(st, "checked"), 8);
+	cr_assert_eq(num(st, "bytes"), 8 << 20 << 1);
+	cr_assert_eq(num(st, "mismatches"), 1);
+	cr_assert_eq(json_integer_value(json_array_get(
+			     json_object_get(st, "mismatched"), 0)),
+		     (json_int_t)ids[5]);
+	json_decref(st);
 	chunk_client_disconnect(&c);
 }

@@ -253,7 +253,8 @@ static int open_storage(const struct config *cfg, struct server_parts *p)
 
 static int start_metrics(const struct config *cfg, struct server_parts *p)
 {
-	struct metrics_target target = {.svc = &p->svc, .cluster = p->cluster};
+	struct metrics_target target = {
+		.svc = &p->svc, .cluster = p->cluster, .scrubber = p->scrubber};
 	char err[512];
 
 	if (!cfg->metrics_listen[0])

@@ -6,7 +6,8 @@
 #
 # The run: chunkdemo stores 16 chunks of 64 KiB through one connection and
 # reads each back through a second (alloc, write+persist, seal, open, read,
-# free), then chunkfile stores a file of 10000 bytes and keeps it.
+# free), then chunkfile stores a file of 10000 bytes and keeps it, and
+# chunkctl verify scrubs it.
 #
 # Usage: tests/rdma/prometheus_scrape.sh BUILD_DIR
 set -eu
@@ -47,6 +48,8 @@ done
 head -c 10000 /dev/urandom >"$dir/file"
 "$build/client/examples/chunkfile" --port "$port" put "$addr" "$dir/file" \
 	>/dev/null
+"$build/client/tools/chunkctl" --socket "$dir/admin.sock" verify >/dev/null ||
+	fail "chunkctl verify failed"
 
 curl -sf "http://$metrics/metrics" >"$dir/exposition"
 promtool check metrics <"$dir/exposition" ||
@@ -111,6 +114,11 @@ expect 'chunkd_chunks{state="open"}' 0
 expect 'chunkd_pool_used_bytes' 12288
 expect 'chunkd_sessions' 0
 expect 'chunkd_auth_refusals_total' 0
+expect 'chunkd_scrub_runs_total' 1
+expect 'chunkd_scrub_checked_chunks_total' 1
+expect 'chunkd_scrub_checked_bytes_total' 10000
+expect 'chunkd_scrub_mismatches_total' 0
+expect 'chunkd_scrub_running' 0
 expect 'chunkd_request_duration_seconds_count{op="alloc"}' 17
 expect 'chunkd_request_duration_seconds_count{op="seal"}' 17
 expect 'chunkd_request_duration_seconds_bucket{op="seal",le="+Inf"}' 17

@@ -158,6 +158,7 @@ static const char *const config_files[] = {
 	"log_level = info\n\n[admin]\nsocket = /run/chunkd/chunkd.sock\n\n"
 	"[auth]\nsecrets = /etc/chunkd/secrets\n",
 	"; a comment\n[server]\nport=1\n# another\n",
+	"[metrics]\nlisten = 127.0.0.1:9470\n\n[scrub]\nrate_mb_s = 100\n",
 	NULL,
 };
 

@@ -28,8 +28,8 @@ HELP
 esac
 
 packages=(
-	# build
-	build-essential cmake pkg-config clang clang-format
+	# build; dpkg-dev and file for CPack's Debian packages
+	build-essential cmake pkg-config clang clang-format dpkg-dev file
 	# libraries (DESIGN.md, "Dependencies")
 	libibverbs-dev librdmacm-dev libpmem-dev libevent-dev libcriterion-dev
 	libisal-dev libinih-dev libjansson-dev libsodium-dev

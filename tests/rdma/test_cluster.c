@@ -365,7 +365,7 @@ Test(cluster, without_etcd_reads_go_on_and_allocs_wait_for_its_return)
 	struct chunk_client *c = NULL;
 	unsigned long long id, fresh;
 	char back[32] = "";
-	int st = CHUNK_E_UNAVAILABLE;
+	int st = CHUNK_E_UNAVAILABLE, losses, returns;
 
 	cr_assert_eq(chunk_client_connect(a.addr, PORT_A, NULL, &c), CHUNK_OK);
 	id = write_sealed(c, "no etcd needed");
@@ -384,7 +384,14 @@ Test(cluster, without_etcd_reads_go_on_and_allocs_wait_for_its_return)
 	cr_assert_eq(st, CHUNK_OK, "allocs still fail once etcd is back: %s",
 		     chunk_strerror(st));
 	chunk_client_disconnect(&c);
-	cr_assert_eq(log_count(&a, "cannot change until etcd answers"), 1,
-		     "the loss of etcd is logged once");
-	cr_assert_geq(log_count(&a, "etcd answers again"), 1);
+	/* Logged when reachability changes, not per failed call: while
+	 * etcd's members come back one by one an election may make it
+	 * unreachable again (the loss was logged twice once, in a guest
+	 * under load); a flood would be a line per call. */
+	losses = log_count(&a, "cannot change until etcd answers");
+	returns = log_count(&a, "etcd answers again");
+	cr_assert(losses >= 1 && losses <= 3,
+		  "the loss of etcd is logged %d times (and its return %d)",
+		  losses, returns);
+	cr_assert_geq(returns, 1);
 }

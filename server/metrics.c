@@ -229,9 +229,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct metrics *m = arg;
 	struct evbuffer *body;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 
-	if (strcmp(evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)),
-		   "/metrics") != 0) {
+	if (!path || strcmp(path, "/metrics") != 0) {
 		evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is here");
 		return;
 	}

@@ -339,6 +339,15 @@ Test(metrics, the_endpoint_serves_get_metrics_and_refuses_the_rest)
 	reply = http_exchange(base, port, "GET /other HTTP/1.0\r\n\r\n");
 	cr_assert_eq(status_of(reply), 404, "%s", reply);
 	free(reply);
+	/* Request targets without a plain path: refused, chunkd unharmed. */
+	reply = http_exchange(base, port, "GET * HTTP/1.0\r\n\r\n");
+	cr_assert_neq(status_of(reply), 200, "%s", reply);
+	free(reply);
+	reply = http_exchange(base, port, "GET http://x HTTP/1.0\r\n\r\n");
+	cr_assert_neq(status_of(reply), 200, "%s", reply);
+	free(reply);
+	reply = http_exchange(base, port, "junk\r\n\r\n");
+	free(reply);
 	reply = http_exchange(base, port,
 			      "POST /metrics HTTP/1.0\r\nContent-Length: "
 			      "0\r\n\r\n");

@@ -14,6 +14,7 @@
 
 #include "../common/null_session.h"
 #include "admin.h"
+#include "scrubber.h"
 #include "pool/pool.h"
 #include "service/service.h"
 #include "table/table_pmem.h"
@@ -26,6 +27,8 @@ static struct table *table;
 static struct service svc;
 static struct session sess;
 static struct admin *admin;
+static struct scrubber *scrubber;
+static uint32_t scrub_mb_s = 100;
 static struct event_base *base;
 
 static void cleanup(void)
@@ -33,6 +36,7 @@ static void cleanup(void)
 	char path[64];
 
 	admin_stop(&admin);
+	scrubber_free(&scrubber);
 	table_close(&table);
 	pool_close(&pool);
 	event_base_free(base);
@@ -93,8 +97,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	service_init(&svc, table, pool_chunk_area(pool), &pool->persist, 4096,
 		     false, 10000);
-	if (admin_start(base, sock_path,
-			&(struct admin_target){&svc, table, pool, pool_path, NULL},
+	/* The loop never runs here, so a verify line starts one scrub (its
+	 * worker checks the one sealed chunk) and later ones join it. */
+	if (scrubber_new(base, table, pool_chunk_area(pool), &scrubber) ||
+	    admin_start(base, sock_path,
+			&(struct admin_target){&svc,
+					       table,
+					       pool,
+					       pool_path,
+					       NULL,
+					       {scrubber, &scrub_mb_s}},
 			&admin, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_admin: %s\n", err);
 		abort();

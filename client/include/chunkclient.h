@@ -258,8 +258,9 @@ int chunk_write_persist(struct chunk_client *client,
  * bytes). CHUNK_E_CRC if they differ: the chunk stays OPEN and writable.
  * CHUNK_E_STATE if it is sealed already. In cluster mode,
  * CHUNK_E_UNAVAILABLE if etcd could not record the seal (the chunk stays
- * OPEN: seal it again) and CHUNK_E_STALE if the chunk's record is gone
- * (chunkd's etcd lease ended while etcd was out of its reach).
+ * OPEN: seal it again; a repeat with the same len and crc32c succeeds if
+ * the first reached etcd after all) and CHUNK_E_STALE if the chunk's record is
+ * gone (chunkd's etcd lease ended while etcd was out of its reach).
  */
 int chunk_seal(struct chunk_client *client, unsigned long long chunk_id,
 	       unsigned long long len, unsigned crc32c);
@@ -294,7 +295,10 @@ int chunk_read(struct chunk_client *client, unsigned long long chunk_id,
 	       unsigned long long offset, void *buf, size_t len);
 
 /* Frees an OPEN chunk of this session, or any SEALED chunk. CHUNK_E_STALE
- * for an OPEN chunk the lease lost (the server has reclaimed it). */
+ * for an OPEN chunk the lease lost (the server has reclaimed it). In
+ * cluster mode CHUNK_E_UNAVAILABLE if etcd did not confirm the free: the
+ * chunk is gone all the same, and chunkd completes the free once etcd
+ * answers (a chunkd restarted before then keeps a SEALED chunk). */
 int chunk_free(struct chunk_client *client, unsigned long long chunk_id);
 
 /* ---- asynchronous operations ----

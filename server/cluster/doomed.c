@@ -141,21 +141,25 @@ static void settle_answered(void *arg, const struct etcd_result *r)
 }
 
 /* Deletes the chunk's record if it is still the one we know, else reads
- * what is there. */
+ * what is there. The delete takes the chunk's placed key along: only a
+ * replicated chunk's first copy has one, written at its seal, and a free
+ * of it whose answer was lost is doomed; for any other chunk there is
+ * nothing to delete. */
 static void settle_start(struct settle *st)
 {
 	struct doomed *d = st->d;
-	char key[CLUSTER_KEY_MAX];
-	uint64_t rev = 0;
+	uint64_t id = cluster_chunk_id(d->o.node, st->rec.id), rev = 0;
+	char key[CLUSTER_KEY_MAX], placed[CLUSTER_KEY_MAX];
 	json_t *txn;
 
 	idmap_put(&d->ids, st->rec.id, DOOMED_SETTLING);
 	idmap_get(d->o.revisions, st->rec.id, &rev);
-	cluster_key_chunk(key, sizeof(key), d->prefix,
-			  cluster_chunk_id(d->o.node, st->rec.id));
+	cluster_key_chunk(key, sizeof(key), d->prefix, id);
+	cluster_key_placed(placed, sizeof(placed), d->prefix, id);
 	txn = etcd_json_txn(
 		etcd_json_list(etcd_json_cmp_mod(key, (int64_t)rev), NULL),
-		etcd_json_list(etcd_json_delete(key), NULL),
+		etcd_json_list(etcd_json_delete(key), etcd_json_delete(placed),
+			       NULL),
 		etcd_json_list(etcd_json_get(key), NULL));
 	st->attempts++;
 	if (!txn ||

@@ -1,7 +1,8 @@
 /*
  * The chunks of a pool whose fate waits for etcd: an alloc whose answer
  * never came (its OPEN record may exist), a chunk of a session that ended
- * (its OPEN record is to go). A doomed chunk keeps its space until etcd
+ * (its OPEN record is to go), a free whose answers never came (its record
+ * may be gone already). A doomed chunk keeps its space until etcd
  * has confirmed its record gone; then the pool frees it. If etcd holds the
  * record SEALED (a seal of ours committed, and its answer was lost), the
  * pool seals it instead. Until settled it is retried every second, so no

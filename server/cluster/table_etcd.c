@@ -37,7 +37,7 @@ static void seal_answered(struct op *op, const struct etcd_result *r)
 	struct chunk_record cr;
 	int64_t rev = 0;
 
-	if (r->status && op->attempts < SEAL_ATTEMPTS) {
+	if (r->status && op->attempts < CHANGE_ATTEMPTS) {
 		send_seal(op);
 		return;
 	} /* compares make a retry harmless */
@@ -52,10 +52,12 @@ static void seal_answered(struct op *op, const struct etcd_result *r)
 	if (chunk_record_found(r->body, &cr, &rev) == 0 &&
 	    cr.rec.state == TABLE_CHUNK_SEALED &&
 	    cr.rec.sealed_len == op->rec.sealed_len &&
-	    cr.rec.crc == op->rec.crc && op->attempts > 1) {
+	    cr.rec.crc == op->rec.crc) {
 		table_etcd_seal_committed(op, rev);
 		return;
-	} /* our earlier attempt */
+	} /* an earlier attempt of this seal, or of one the caller was told
+	   * failed (only this chunkd writes this pool's keys, and the pool
+	   * still holds the chunk OPEN): the same seal, committed */
 	/* The OPEN record is gone (this chunkd's lease expired) or is not
 	 * the one we wrote: the seal is fenced off. */
 	table_etcd_op_finish(op, -ESTALE, NULL);
@@ -106,14 +108,31 @@ static void etcd_seal(struct table *tt, uint64_t id, uint64_t sealed_len,
 
 /* ---- free ---- */
 
+static void send_free(struct op *op);
+
+/* The free's outcome is unknown: the chunk is doomed, so its record goes
+ * (or is found gone) once etcd answers, and only then its space. */
+static void free_unsettled(struct op *op)
+{
+	struct etcd_table *t = op->t;
+
+	table_etcd_forget_replication(t, op->rec.id);
+	doomed_add(t->doomed, &op->rec, NULL, NULL);
+	table_etcd_op_finish(op, -EHOSTUNREACH, NULL);
+}
+
 static void free_answered(struct op *op, const struct etcd_result *r)
 {
 	struct etcd_table *t = op->t;
 	struct chunk_record cr;
 	int64_t rev;
 
+	if (r->status && op->attempts < CHANGE_ATTEMPTS) {
+		send_free(op);
+		return;
+	} /* compares make a retry harmless */
 	if (r->status) {
-		table_etcd_op_finish(op, -EHOSTUNREACH, NULL);
+		free_unsettled(op);
 		return;
 	}
 	if (!r->succeeded &&
@@ -129,16 +148,36 @@ static void free_answered(struct op *op, const struct etcd_result *r)
 
 /* What a free deletes: the record, and where a replicated chunk's copies
  * are (a further copy's record stays a copy's: the client frees it). */
-static json_t *deletes(const struct etcd_table *t, uint64_t id, const char *key)
+static json_t *deletes(const struct etcd_table *t, uint64_t local,
+		       const char *key)
 {
 	char placed[CLUSTER_KEY_MAX];
 	uint64_t copies;
 
-	if (!idmap_get(&t->replicas, cluster_id_local(id), &copies))
+	if (!idmap_get(&t->replicas, local, &copies))
 		return etcd_json_list(etcd_json_delete(key), NULL);
-	cluster_key_placed(placed, sizeof(placed), t->prefix, id);
+	cluster_key_placed(placed, sizeof(placed), t->prefix,
+			   cluster_chunk_id(t->node, local));
 	return etcd_json_list(etcd_json_delete(key), etcd_json_delete(placed),
 			      NULL);
+}
+
+/* Deletes the record if it is the one this chunkd last wrote; reads it
+ * back when it is not (a retry after a delete that committed finds none). */
+static void send_free(struct op *op)
+{
+	struct etcd_table *t = op->t;
+	char key[CLUSTER_KEY_MAX];
+
+	table_etcd_key(t, op->rec.id, key, sizeof(key));
+	table_etcd_send_txn(
+		op, etcd_json_txn(
+			    etcd_json_list(etcd_json_cmp_mod(
+						   key, table_etcd_revision(
+								t, op->rec.id)),
+					   NULL),
+			    deletes(t, op->rec.id, key),
+			    etcd_json_list(etcd_json_get(key), NULL)));
 }
 
 static void etcd_free_chunk(struct table *tt, uint64_t id, table_done_fn *done,
@@ -146,7 +185,6 @@ static void etcd_free_chunk(struct table *tt, uint64_t id, table_done_fn *done,
 {
 	struct etcd_table *t = table_etcd_of(tt);
 	struct table_result res = {0};
-	char key[CLUSTER_KEY_MAX];
 	struct op *op;
 
 	res.status = table_lookup(tt, id, &res.rec);
@@ -161,15 +199,7 @@ static void etcd_free_chunk(struct table *tt, uint64_t id, table_done_fn *done,
 		done(arg, &res);
 		return;
 	}
-	table_etcd_key(t, res.rec.id, key, sizeof(key));
-	table_etcd_send_txn(
-		op, etcd_json_txn(
-			    etcd_json_list(etcd_json_cmp_mod(
-						   key, table_etcd_revision(
-								t, res.rec.id)),
-					   NULL),
-			    deletes(t, id, key),
-			    etcd_json_list(etcd_json_get(key), NULL)));
+	send_free(op);
 }
 
 /* ---- reclaim ---- */

@@ -14,14 +14,22 @@
  *            the pool records the seal. etcd is the commit point: a seal
  *            whose record vanished (this chunkd's lease expired) is
  *            refused with -ESTALE.
- *   free     delete if unchanged, then the pool frees the space.
+ *   free     delete if unchanged, then the pool frees the space. When
+ *            no answer comes (the delete may have committed), the chunk
+ *            is doomed: hidden at once, its record deleted or found gone
+ *            once etcd answers, then its space freed.
  *   reclaim  the same for each OPEN chunk of a session; a record found
  *            SEALED (a seal whose answer was lost) is sealed in the pool.
  *
- * The space of a chunk is reused only after etcd has confirmed its record
- * gone, so no two live records of one pool ever overlap. etcd unreachable
- * or without a leader: changes fail with -EHOSTUNREACH (nothing changed
- * that matters: see each op), lookups and reads go on from the pool.
+ * Seals and frees are retried a few times when no answer comes; the
+ * compare makes a retry harmless, and a seal finding its own SEALED
+ * record (an earlier attempt's, or an earlier seal's the caller was told
+ * had failed) succeeds. The space of a chunk is reused only after etcd
+ * has confirmed its record gone, so no two live records of one pool ever
+ * overlap. etcd unreachable or without a leader: changes fail with
+ * -EHOSTUNREACH (a failed alloc or free is settled later as above; a
+ * failed seal leaves the chunk OPEN: seal it again), lookups and reads
+ * go on from the pool.
  *
  * Threading: the event-loop thread, as every table.
  */

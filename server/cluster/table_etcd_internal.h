@@ -18,7 +18,9 @@
 #include "etcd/etcd.h"
 #include "table/table.h"
 
-#define SEAL_ATTEMPTS 3
+/* Round trips a seal or free makes before it counts etcd as unreachable
+ * (a compare on the revision makes a retry of either harmless). */
+#define CHANGE_ATTEMPTS 3
 
 struct etcd_table {
 	struct table table;

@@ -24,7 +24,7 @@
 #define MAX_MEMBERS 256
 /* etcd round trips a replicated seal may take in all: retries after a
  * lost answer, and fresh looks after a copy's record changed. */
-#define SEAL_ALL_ATTEMPTS (2 * SEAL_ATTEMPTS)
+#define SEAL_ALL_ATTEMPTS (2 * CHANGE_ATTEMPTS)
 
 /* ---- alloc ---- */
 

@@ -275,7 +275,8 @@ static void undo_done(void *arg, const struct table_result *res)
 {
 	if (res->status)
 		log_error("chunk %llu: freeing an unclaimed grant failed: %s; "
-			  "recovery frees it at the next start",
+			  "recovery frees it at the next start, or the "
+			  "cluster's table once etcd answers",
 			  (unsigned long long)(uintptr_t)arg,
 			  strerror(-res->status));
 }
@@ -586,8 +587,8 @@ static void free_done(void *arg, const struct table_result *res)
 			    (unsigned long long)q->msg.u.free.chunk);
 	else if (res->status == -EHOSTUNREACH)
 		answer_fail(&q->reply, PROTO_ST_UNAVAILABLE,
-			    "chunk %llu: the cluster's table cannot be reached "
-			    "(etcd); not freed",
+			    "chunk %llu: the cluster's table (etcd) did not "
+			    "answer; the free completes once it does",
 			    (unsigned long long)q->msg.u.free.chunk);
 	else
 		answer_fail(&q->reply, PROTO_ST_INTERNAL,

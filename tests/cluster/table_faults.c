@@ -12,9 +12,11 @@
  *       end, once etcd answers, that no two live records of the pool
  *       overlap in etcd and that the pool and etcd agree on every chunk.
  *       Writes "sealed ID LEN CRC" and "freed ID" for what was
- *       acknowledged to LOG.
+ *       acknowledged to LOG, and "unsure-free ID" for a free that failed
+ *       unsure (the table finishes it).
  *   table_faults check ENDPOINTS PREFIX LOG...
- *       Every seal a LOG acknowledges and no LOG frees is SEALED in etcd
+ *       Every seal a LOG acknowledges and no LOG frees (or tried to) is
+ *       SEALED in etcd
  *       with its length and CRC; no two records of one pool overlap.
  *   table_faults refused ENDPOINTS PREFIX NAME DIR
  *       Joins, writes DIR/joined, and waits for DIR/go (the script has
@@ -146,7 +148,7 @@ struct session {
 	enum step step;
 	struct done d;
 	struct table_record chunk;
-	uint32_t crc;
+	uint32_t crc; /* the chunk's: a retried seal repeats it */
 	unsigned seals;
 	bool pending;
 };
@@ -191,7 +193,6 @@ static void start_step(struct session *s)
 			    done_cb, &s->d);
 		break;
 	case STEP_SEAL:
-		s->crc = (uint32_t)rand();
 		table_seal(table, s->chunk.id, s->chunk.length / 2, s->crc,
 			   done_cb, &s->d);
 		break;
@@ -209,6 +210,7 @@ static enum step after_alloc(struct session *s)
 	if (s->d.res.status)
 		return STEP_ALLOC;
 	s->chunk = s->d.res.rec;
+	s->crc = (uint32_t)rand();
 	s->seals = 0;
 	add_live(&s->chunk);
 	return STEP_SEAL;
@@ -219,7 +221,8 @@ static enum step after_seal(struct session *s)
 	const struct table_result *r = &s->d.res;
 
 	if (r->status == -EHOSTUNREACH && ++s->seals < 5)
-		return STEP_SEAL; /* the outcome is settled by a retry */
+		return STEP_SEAL; /* the same seal: it succeeds if the last
+				   * one reached etcd after all */
 	if (r->status)
 		return STEP_ALLOC; /* reclaimed at the end */
 	if (r->rec.sealed_len != s->chunk.length / 2 || r->rec.crc != s->crc)
@@ -234,6 +237,10 @@ static enum step after_free(struct session *s)
 {
 	if (s->d.res.status == 0) {
 		fprintf(ack_log, "freed %" PRIu64 "\n", s->chunk.id);
+		drop_live(s->chunk.id);
+	} else if (s->d.res.status == -EHOSTUNREACH) {
+		/* Maybe deleted in etcd; the table finishes the free. */
+		fprintf(ack_log, "unsure-free %" PRIu64 "\n", s->chunk.id);
 		drop_live(s->chunk.id);
 	}
 	return STEP_ALLOC;
@@ -390,11 +397,19 @@ static bool agree(const struct table_record *rec, void *arg)
 	struct agree_walk *w = arg;
 	const struct chunk_record *cr = find_record(w->l, rec->id);
 
-	if (!cr || cr->rec.state != rec->state ||
-	    cr->rec.offset != rec->offset ||
+	if (!cr)
+		violation("chunk %" PRIu64 " (%s in the pool) has no record "
+			  "in etcd",
+			  rec->id, table_chunk_state_name(rec->state));
+	if (cr->rec.state != rec->state || cr->rec.offset != rec->offset ||
 	    cr->rec.sealed_len != rec->sealed_len || cr->rec.crc != rec->crc)
-		violation("chunk %" PRIu64 ": the pool and etcd disagree",
-			  rec->id);
+		violation("chunk %" PRIu64 ": the pool holds it %s at %" PRIu64
+			  " (%" PRIu64 " bytes, crc %08x), etcd %s at %" PRIu64
+			  " (%" PRIu64 " bytes, crc %08x)",
+			  rec->id, table_chunk_state_name(rec->state),
+			  rec->offset, rec->sealed_len, rec->crc,
+			  table_chunk_state_name(cr->rec.state), cr->rec.offset,
+			  cr->rec.sealed_len, cr->rec.crc);
 	w->checked++;
 	return true;
 }
@@ -485,14 +500,18 @@ static int check(int logs, char **paths)
 				sealed++;
 				continue;
 			}
-			/* A freed chunk is gone rightly; look for its free. */
-			char want[64];
+			/* A freed chunk is gone rightly, and so may be one
+			 * whose free failed unsure; look for its free. */
+			char want[64], unsure[64];
 			bool freed = false;
 			long pos = ftell(f);
 
 			snprintf(want, sizeof(want), "freed %" PRIu64 "\n", id);
+			snprintf(unsure, sizeof(unsure),
+				 "unsure-free %" PRIu64 "\n", id);
 			while (fgets(line, sizeof(line), f))
-				freed |= !strcmp(line, want);
+				freed |= !strcmp(line, want) ||
+					 !strcmp(line, unsure);
 			fseek(f, pos, SEEK_SET);
 			if (!freed)
 				violation("the acknowledged seal of %" PRIu64

@@ -27,6 +27,7 @@
 #include "cluster/cluster.h"
 #include "cluster/table_etcd.h"
 #include "etcd/etcd_json.h"
+#include "../common/answer_thief.h"
 #endif
 
 #define POOL_SIZE (1u << 20)
@@ -50,6 +51,8 @@ static struct cluster *cl;
 static struct pool fake_pool;
 static char prefix[64];
 static struct reconcile_report recon;
+static struct answer_thief *thief; /* when the table joins through one */
+static char thief_endpoint[64];
 
 static const char *endpoints(void)
 {
@@ -62,7 +65,8 @@ static const char *endpoints(void)
 
 static void open_table(void)
 {
-	struct cluster_opts o = {.endpoints = endpoints(),
+	struct cluster_opts o = {.endpoints =
+					 thief ? thief_endpoint : endpoints(),
 				 .name = "contract",
 				 .prefix = prefix,
 				 .address = "127.0.0.1",
@@ -82,6 +86,7 @@ static void close_table(void)
 {
 	cluster_leave(&cl);
 	table_close(&t);
+	answer_thief_stop(&thief);
 }
 #else
 static void open_table(void)
@@ -586,5 +591,119 @@ Test(contract, joining_an_unreachable_etcd_fails_with_a_reason)
 	cr_assert(strstr(err, "127.0.0.1:1"), "the reason: %s", err);
 	cr_assert_null(c2);
 	mem_pool_destroy(&other);
+}
+
+/* ---- answers lost after etcd applied the change ---- */
+
+/* Joins again through a relay to the first member that can drop etcd's
+ * answers to transactions (tests/common/answer_thief.h). */
+static void reopen_through_thief(void)
+{
+	char first[128];
+
+	close_table();
+	snprintf(first, sizeof(first), "%s", endpoints());
+	first[strcspn(first, ",")] = '\0';
+	thief = answer_thief_start(first, thief_endpoint,
+				   sizeof(thief_endpoint));
+	open_table();
+}
+
+/* Runs the loop until the table has nothing waiting for etcd. */
+static void wait_settled(void)
+{
+	uint64_t deadline = clock_mono_us() + WAIT_US;
+
+	while (table_etcd_backlog(t) && clock_mono_us() < deadline)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	cr_assert_eq(table_etcd_backlog(t), 0, "a doomed chunk never settled");
+}
+
+/* Every answer to a free lost, the first delete applied: the free fails
+ * as unreachable, the chunk is gone at once, and its space comes back
+ * once etcd answers and shows the record gone. */
+Test(contract, a_free_whose_answers_are_lost_completes_later)
+{
+	struct table_record a, got;
+	struct chunk_record cr;
+	struct table_stats st;
+	int64_t lease;
+
+	reopen_through_thief();
+	cr_assert_eq(alloc(GRAN, 1, 1, &a), 0);
+	cr_assert_eq(seal(a.id, 10, 7), 0);
+	answer_thief_steal(thief, true);
+	cr_assert_eq(free_chunk(a.id), -EHOSTUNREACH);
+	cr_assert_geq(answer_thief_stolen(thief), 1);
+	cr_assert_eq(etcd_record(a.id, &cr, &lease), -ENOENT,
+		     "etcd applied the delete whose answer was lost");
+	cr_assert_eq(table_lookup(t, a.id, &got), -ENOENT,
+		     "the chunk is gone at once");
+	table_stats(t, &st);
+	cr_assert_eq(st.used_bytes, GRAN, "its space waits for etcd");
+	cr_assert_eq(table_etcd_backlog(t), 1);
+	answer_thief_steal(thief, false);
+	wait_settled();
+	table_stats(t, &st);
+	cr_assert_eq(st.used_bytes, 0, "the pool freed it once etcd answered");
+	cr_assert_eq(st.sealed_chunks + st.open_chunks, 0);
+}
+
+/* Every answer to a seal lost, the first put applied: the seal fails as
+ * unreachable and the pool keeps the chunk OPEN; the same seal again
+ * succeeds, a different one is stale. */
+Test(contract, a_seal_whose_answers_are_lost_can_be_sealed_again)
+{
+	struct table_record a, got;
+	struct chunk_record cr;
+	int64_t lease;
+
+	reopen_through_thief();
+	cr_assert_eq(alloc(GRAN, 1, 1, &a), 0);
+	answer_thief_steal(thief, true);
+	cr_assert_eq(seal(a.id, 10, 7), -EHOSTUNREACH);
+	cr_assert_geq(answer_thief_stolen(thief), 1);
+	answer_thief_steal(thief, false);
+	cr_assert_eq(etcd_record(a.id, &cr, &lease), 0);
+	cr_assert_eq(cr.rec.state, TABLE_CHUNK_SEALED,
+		     "etcd applied the seal whose answer was lost");
+	cr_assert_eq(table_lookup(t, a.id, &got), 0);
+	cr_assert_eq(got.state, TABLE_CHUNK_OPEN, "the pool waits");
+	cr_assert_eq(seal(a.id, 10, 8), -ESTALE, "another seal's CRC");
+	cr_assert_eq(seal(a.id, 10, 7), 0, "the same seal again");
+	cr_assert_eq(table_lookup(t, a.id, &got), 0);
+	cr_assert_eq(got.state, TABLE_CHUNK_SEALED);
+	cr_assert_eq(got.crc, 7);
+	cr_assert_eq(free_chunk(a.id), 0, "its revision is known");
+}
+
+/* The answer to an alloc lost, its put applied: the alloc fails, and its
+ * space is held until the record is deleted. */
+Test(contract, an_alloc_whose_answer_is_lost_gives_its_space_back_later)
+{
+	struct table_record got;
+	struct chunk_record cr;
+	struct table_stats st;
+	struct completion c = {0};
+	int64_t lease;
+	uint64_t id;
+
+	reopen_through_thief();
+	table_stats(t, &st);
+	id = st.next_id;
+	answer_thief_steal(thief, true);
+	table_alloc(t, GRAN, 1, 1, remember, &c);
+	wait_for(&c);
+	cr_assert_eq(c.res.status, -EHOSTUNREACH);
+	answer_thief_steal(thief, false);
+	cr_assert_eq(etcd_record(id, &cr, &lease), 0,
+		     "etcd applied the put whose answer was lost");
+	cr_assert_eq(table_lookup(t, id, &got), -ENOENT);
+	table_stats(t, &st);
+	cr_assert_eq(st.used_bytes, GRAN, "its space waits for etcd");
+	wait_settled();
+	cr_assert_eq(etcd_record(id, &cr, &lease), -ENOENT);
+	table_stats(t, &st);
+	cr_assert_eq(st.used_bytes, 0);
 }
 #endif

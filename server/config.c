@@ -25,6 +25,7 @@ void config_defaults(struct config *cfg)
 	cfg->cluster_ttl_s = CONFIG_DEFAULT_CLUSTER_TTL_S;
 	cfg->etcd_timeout_ms = CONFIG_DEFAULT_ETCD_TIMEOUT_MS;
 	cfg->scrub_mb_s = CONFIG_DEFAULT_SCRUB_MB_S;
+	cfg->workers = CONFIG_DEFAULT_WORKERS;
 }
 
 static int bad(char *err, size_t err_len, const char *section, const char *key,
@@ -109,6 +110,8 @@ static const struct number_key {
 	 "milliseconds, 100 to 600000"},
 	{"server", "max_connections", offsetof(struct config, max_connections),
 	 0, 1000000, "a count, 0 (from the descriptor limit) to 1000000"},
+	{"server", "workers", offsetof(struct config, workers), 1, 64,
+	 "a count of threads, 1 to 64"},
 	{"cluster", "lease_ttl_s", offsetof(struct config, cluster_ttl_s), 2,
 	 3600, "seconds, 2 to 3600"},
 	{"cluster", "timeout_ms", offsetof(struct config, etcd_timeout_ms), 100,

@@ -16,6 +16,8 @@
  *   hello_timeout_ms = 5000    ; a new connection's time to say HELLO
  *   max_connections = 0        ; at once; 0: as many as the descriptor
  *                              ; limit allows (server/fd_limit.h)
+ *   workers = 2                ; threads that register memory and check
+ *                              ; seals, off the event loop
  *   direct_write_to_pmem = false ; true only where RDMA writes reach the
  *                              ; persistence domain (DDIO off or eADR)
  *   log_level = info
@@ -61,6 +63,7 @@
 #define CONFIG_DEFAULT_CLUSTER_TTL_S   5u
 #define CONFIG_DEFAULT_ETCD_TIMEOUT_MS 2000u
 #define CONFIG_DEFAULT_SCRUB_MB_S      100u
+#define CONFIG_DEFAULT_WORKERS	       2u
 
 struct config {
 	char pool_path[4096];
@@ -73,6 +76,7 @@ struct config {
 	uint32_t lease_ttl_ms;
 	uint32_t hello_timeout_ms;
 	uint32_t max_connections; /* 0: from the descriptor limit */
+	uint32_t workers;	  /* workers/workers.h */
 	bool direct_write_to_pmem;
 	enum log_level log_level;
 	char admin_socket[108];

@@ -28,6 +28,7 @@
 #include "service/lease.h"
 #include "service/stats.h"
 #include "transport/transport.h"
+#include "workers/workers.h"
 #include "table/scrub.h"
 #include "table/table_pmem.h"
 
@@ -153,6 +154,7 @@ struct server_parts {
 	struct admin *admin;
 	struct metrics *metrics; /* NULL: no [metrics] listen */
 	struct scrubber *scrubber;
+	struct workers *workers;  /* registrations and seal checks */
 	struct cluster *cluster;  /* NULL: the embedded single-server mode */
 	struct event *signals[3]; /* SIGINT, SIGTERM, SIGHUP */
 	struct service svc;
@@ -181,6 +183,11 @@ static int start_listening(const struct config *cfg, struct server_parts *p)
 		log_error("%s", err);
 		return -1;
 	}
+	if (workers_new(p->base, cfg->workers, &p->workers)) {
+		log_error("cannot start %u worker threads", cfg->workers);
+		return -1;
+	}
+	to.workers = p->workers;
 	if (rdma_transport.start(p->base, &p->svc, &to, &p->transport, err,
 				 sizeof(err))) {
 		log_error("%s", err);
@@ -319,6 +326,7 @@ static int start_serving(const struct config *cfg, struct server_parts *p)
 		     &p->pool->persist, (uint32_t)p->pool->geo.granularity,
 		     cfg->direct_write_to_pmem, cfg->lease_ttl_ms);
 	p->svc.secrets = p->secrets;
+	p->svc.workers = p->workers;
 	if (lease_clock_start(p->base, &p->svc, &p->leases)) {
 		log_error("cannot start the lease clock");
 		return -1;
@@ -356,6 +364,9 @@ static void stop_parts(struct server_parts *p, const char *pool_path,
 	lease_clock_stop(&p->leases);
 	if (p->transport) /* ends the sessions, while the table is */
 		p->transport->ops->stop(&p->transport);
+	/* After the connections took back their jobs, before the pool and
+	 * table the seal checks read. */
+	workers_free(&p->workers);
 	cluster_leave(&p->cluster); /* before the table: drops its calls */
 	table_close(&p->table);
 	if (started)

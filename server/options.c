@@ -41,6 +41,9 @@ static void print_usage(FILE *out)
 		"      --max-connections N  serve at most N clients at once; more are\n"
 		"                           refused (default 0: as many as the file\n"
 		"                           descriptor limit allows, at most %u)\n"
+		"      --workers N          threads that register chunk memory and\n"
+		"                           check seals off the event loop (default\n"
+		"                           %u, at most 64)\n"
 		"      --direct-write-to-pmem  offer read-after-write persistence: only\n"
 		"                           where RDMA writes reach the persistence\n"
 		"                           domain (DDIO off or eADR)\n"
@@ -66,8 +69,8 @@ static void print_usage(FILE *out)
 		"a usage error.\n",
 		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_POLL_US,
 		CONFIG_DEFAULT_LEASE_TTL_MS, CONFIG_DEFAULT_HELLO_MS,
-		FD_LIMIT_MAX_CONNECTIONS, CONFIG_DEFAULT_ADMIN_SOCKET,
-		CONFIG_DEFAULT_CLUSTER_PREFIX);
+		FD_LIMIT_MAX_CONNECTIONS, CONFIG_DEFAULT_WORKERS,
+		CONFIG_DEFAULT_ADMIN_SOCKET, CONFIG_DEFAULT_CLUSTER_PREFIX);
 }
 
 static void add_flag(struct options *o, const char *section, const char *key,
@@ -97,6 +100,7 @@ static bool flag_for(int opt, const char **section, const char **key)
 		{'t', "server", "lease_ttl_ms"},
 		{'H', "server", "hello_timeout_ms"},
 		{'M', "server", "max_connections"},
+		{'W', "server", "workers"},
 		{'A', "admin", "socket"},
 		{'S', "auth", "secrets"},
 		{'E', "cluster", "endpoints"},
@@ -132,6 +136,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{"lease-ttl-ms", required_argument, NULL, 't'},
 		{"hello-timeout-ms", required_argument, NULL, 'H'},
 		{"max-connections", required_argument, NULL, 'M'},
+		{"workers", required_argument, NULL, 'W'},
 		{"admin-socket", required_argument, NULL, 'A'},
 		{"secrets", required_argument, NULL, 'S'},
 		{"etcd-endpoints", required_argument, NULL, 'E'},

@@ -27,6 +27,7 @@ static const struct restart_key {
 	KEY("[server] lease_ttl_ms", lease_ttl_ms),
 	KEY("[server] hello_timeout_ms", hello_timeout_ms),
 	KEY("[server] max_connections", max_connections),
+	KEY("[server] workers", workers),
 	KEY("[server] direct_write_to_pmem", direct_write_to_pmem),
 	KEY("[admin] socket", admin_socket),
 	KEY("[cluster] endpoints", etcd_endpoints),

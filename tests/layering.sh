@@ -30,6 +30,7 @@ rank() {
 	server/table/*) echo 5 ;;
 	server/pool/*) echo 6 ;;
 	server/etcd/*) echo 7 ;;
+	server/workers/*) echo 7 ;;
 	server/*) echo 1 ;;
 	proto/*) echo 8 ;;
 	common/*) echo 9 ;;

@@ -11,6 +11,9 @@
  *   lifecycle  alloc+seal+free operations per second
  *   threads    --threads connections, one per thread, each doing 4 KiB
  *              write+persist and then 4 KiB sealed reads at once
+ *
+ * --mode interference and --mode alloc-rate run one study of the control
+ * path instead (interference.h).
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -20,89 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "chunkclient.h"
+#include "interference.h"
 #include "timing.h"
-
-struct bench_opts {
-	const char *host;
-	unsigned port;
-	unsigned iters;
-	unsigned depth;
-	unsigned threads;
-	int poll_us; /* < 0: the library's default */
-	bool json;
-	unsigned copies;   /* of each chunk timed (cluster mode when > 1) */
-	unsigned populate; /* only make this many sealed 1 MiB chunks */
-};
 
 static const size_t sizes[] = {64, 4096, 65536, 1 << 20};
 #define NSIZES	      (sizeof(sizes) / sizeof(sizes[0]))
 #define STREAM_OP     (1u << 20)
 #define STREAM_TOTAL  (64u << 20)
-#define BUF_SIZE      (4u << 20)
 #define THREAD_OP_LEN 4096u
-
-/* One figure: latency percentiles, and the rate of the loop measured. */
-struct figure {
-	double p50, p99, p999; /* microseconds */
-	double ops_s, mb_s;
-};
-
-typedef int timed_op(struct chunk_client *c, unsigned long long id,
-		     uint8_t *buf, size_t len);
-
-static int check(int rc, const char *what)
-{
-	if (rc != CHUNK_OK)
-		fprintf(stderr, "chunkbench: %s: %s\n", what,
-			chunk_strerror(rc));
-	return rc;
-}
-
-static struct figure figure_of(double *t, unsigned n, double elapsed_us,
-			       size_t op_len)
-{
-	struct figure f;
-
-	f.p50 = timing_percentile(t, n, 0.50);
-	f.p99 = timing_percentile(t, n, 0.99);
-	f.p999 = timing_percentile(t, n, 0.999);
-	f.ops_s = n / (elapsed_us / 1e6);
-	f.mb_s = f.ops_s * (double)op_len / 1e6;
-	return f;
-}
-
-static json_t *figure_json(const struct figure *f)
-{
-	return json_pack("{s:f, s:f, s:f, s:f, s:f}", "p50_us", f->p50,
-			 "p99_us", f->p99, "p999_us", f->p999, "ops_s",
-			 f->ops_s, "mb_s", f->mb_s);
-}
-
-static struct chunk_client *connect_with(const struct bench_opts *o,
-					 unsigned methods)
-{
-	struct chunk_client_opts co;
-	struct chunk_client *c = NULL;
-
-	chunk_client_opts_init(&co);
-	co.persist_methods = methods;
-	co.bounce_size = BUF_SIZE;
-	if (o->depth > co.max_in_flight)
-		co.max_in_flight = o->depth;
-	if (o->poll_us >= 0)
-		co.poll_us = (unsigned)o->poll_us;
-	if (check(chunk_client_connect(o->host, (uint16_t)o->port, &co, &c),
-		  "connect"))
-		return NULL;
-	return c;
-}
-
-static int op_write_persist(struct chunk_client *c, unsigned long long id,
-			    uint8_t *buf, size_t len)
-{
-	return check(chunk_write_persist(c, id, 0, buf, len), "write+persist");
-}
 
 /* The persist alone, of bytes already written: what the library adds to
  * its tail READ or its PERSIST round trip. */
@@ -110,13 +40,13 @@ static int op_persist(struct chunk_client *c, unsigned long long id,
 		      uint8_t *buf, size_t len)
 {
 	(void)buf;
-	return check(chunk_persist(c, id, 0, len), "persist");
+	return bench_check(chunk_persist(c, id, 0, len), "persist");
 }
 
 static int op_read(struct chunk_client *c, unsigned long long id, uint8_t *buf,
 		   size_t len)
 {
-	return check(chunk_read(c, id, 0, buf, len), "read");
+	return bench_check(chunk_read(c, id, 0, buf, len), "read");
 }
 
 /* A chunk of len bytes to time an operation on: left OPEN for writes;
@@ -124,33 +54,18 @@ static int op_read(struct chunk_client *c, unsigned long long id, uint8_t *buf,
 static int prepare_chunk(struct chunk_client *c, unsigned copies, uint8_t *buf,
 			 size_t len, bool sealed, unsigned long long *id)
 {
-	int rc = check(chunk_alloc_replicated(c, len, copies, id), "alloc");
+	int rc = bench_check(chunk_alloc_replicated(c, len, copies, id),
+			     "alloc");
 
 	if (rc || !sealed)
 		return rc;
-	rc = check(chunk_write_persist(c, *id, 0, buf, len), "write+persist");
+	rc = bench_check(chunk_write_persist(c, *id, 0, buf, len),
+			 "write+persist");
 	rc = rc ? rc
-		: check(chunk_seal(c, *id, len, chunk_crc32c(0, buf, len)),
-			"seal");
-	return rc ? rc : check(chunk_open(c, *id, NULL), "open");
-}
-
-/* Times n calls of op: t[i] gets each one's, *elapsed_us the loop's. */
-static int time_ops(struct chunk_client *c, unsigned long long id, uint8_t *buf,
-		    size_t len, timed_op *op, double *t, unsigned n,
-		    double *elapsed_us)
-{
-	double start = timing_now_us();
-	int rc = CHUNK_OK;
-
-	for (unsigned i = 0; rc == CHUNK_OK && i < n; i++) {
-		double t0 = timing_now_us();
-
-		rc = op(c, id, buf, len);
-		t[i] = timing_now_us() - t0;
-	}
-	*elapsed_us = timing_now_us() - start;
-	return rc;
+		: bench_check(
+			  chunk_seal(c, *id, len, chunk_crc32c(0, buf, len)),
+			  "seal");
+	return rc ? rc : bench_check(chunk_open(c, *id, NULL), "open");
 }
 
 /* One latency figure: op on len bytes, from registered memory (no copy):
@@ -164,9 +79,9 @@ static int measure(struct chunk_client *c, const struct bench_opts *o,
 		   : -1;
 
 	if (rc == CHUNK_OK) {
-		rc = time_ops(c, id, buf, len, op, t, o->iters, &elapsed);
+		rc = bench_time_ops(c, id, buf, len, op, t, o->iters, &elapsed);
 		if (rc == CHUNK_OK)
-			*out = figure_of(t, o->iters, elapsed, len);
+			*out = bench_figure(t, o->iters, elapsed, len);
 		chunk_free(c, id);
 	}
 	free(t);
@@ -184,7 +99,7 @@ static int measure_sizes(struct chunk_client *c, const struct bench_opts *o,
 		if (measure(c, o, buf, sizes[s], op, &f))
 			return -1;
 		snprintf(key, sizeof(key), "%zu", sizes[s]);
-		json_object_set_new(per_size, key, figure_json(&f));
+		json_object_set_new(per_size, key, bench_figure_json(&f));
 	}
 	return 0;
 }
@@ -205,14 +120,15 @@ static int measure_persist_only(struct chunk_client *c,
 	int rc = measure(c, o, buf, 64, op_persist, &f);
 
 	if (rc == CHUNK_OK)
-		json_object_set_new(persist_only, method, figure_json(&f));
+		json_object_set_new(persist_only, method,
+				    bench_figure_json(&f));
 	return rc;
 }
 
 /* write+persist for each method chunkd offers (one connection per method),
  * and the persist alone. */
-static int bench_write_persist(const struct bench_opts *o, uint8_t *buf,
-			       json_t *report)
+static int bench_methods(const struct bench_opts *o, uint8_t *buf,
+			 json_t *report)
 {
 	const unsigned methods[] = {CHUNK_PERSIST_RPC,
 				    CHUNK_PERSIST_READ_AFTER_WRITE,
@@ -222,7 +138,7 @@ static int bench_write_persist(const struct bench_opts *o, uint8_t *buf,
 	json_object_set_new(report, "write_persist", by_method);
 	json_object_set_new(report, "persist_only_64", persist_only);
 	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
-		struct chunk_client *c = connect_with(o, methods[m]);
+		struct chunk_client *c = bench_connect(o, methods[m]);
 		struct chunk_mem *mem = NULL;
 		json_t *per_size;
 		int rc;
@@ -236,9 +152,11 @@ static int bench_write_persist(const struct bench_opts *o, uint8_t *buf,
 		per_size = json_object();
 		json_object_set_new(by_method, method_name(methods[m]),
 				    per_size);
-		rc = check(chunk_mem_reg(c, buf, BUF_SIZE, &mem), "mem_reg");
+		rc = bench_check(chunk_mem_reg(c, buf, BUF_SIZE, &mem),
+				 "mem_reg");
 		rc = rc ? rc
-			: measure_sizes(c, o, buf, op_write_persist, per_size);
+			: measure_sizes(c, o, buf, bench_write_persist,
+					per_size);
 		rc = rc ? rc
 			: measure_persist_only(c, o, buf,
 					       method_name(methods[m]),
@@ -309,7 +227,7 @@ static int stream_run(struct chunk_client *c, unsigned long long id,
 	/* The callbacks point at s: wait for them before it goes away. */
 	while (s.pending > 0 && chunk_client_poll(c, -1) >= 0)
 		;
-	return check(rc ? rc : s.status, "stream");
+	return bench_check(rc ? rc : s.status, "stream");
 }
 
 static unsigned stream_crc(const uint8_t *buf)
@@ -328,17 +246,18 @@ static int bench_streams(struct chunk_client *c, const struct bench_opts *o,
 {
 	double write_mb_s = 0, read_mb_s = 0, start = timing_now_us();
 	unsigned long long id;
-	int rc = check(chunk_alloc(c, STREAM_TOTAL, &id), "alloc");
+	int rc = bench_check(chunk_alloc(c, STREAM_TOTAL, &id), "alloc");
 
 	if (rc)
 		return rc;
 	rc = stream_run(c, id, buf, o->depth, stream_write, &write_mb_s);
-	rc = rc ? rc : check(chunk_persist(c, id, 0, STREAM_TOTAL), "persist");
+	rc = rc ? rc
+		: bench_check(chunk_persist(c, id, 0, STREAM_TOTAL), "persist");
 	write_mb_s = STREAM_TOTAL / (timing_now_us() - start);
 	rc = rc ? rc
-		: check(chunk_seal(c, id, STREAM_TOTAL, stream_crc(buf)),
-			"seal");
-	rc = rc ? rc : check(chunk_open(c, id, NULL), "open");
+		: bench_check(chunk_seal(c, id, STREAM_TOTAL, stream_crc(buf)),
+			      "seal");
+	rc = rc ? rc : bench_check(chunk_open(c, id, NULL), "open");
 	rc = rc ? rc
 		: stream_run(c, id, buf, o->depth, stream_read, &read_mb_s);
 	chunk_free(c, id);
@@ -360,9 +279,9 @@ static int bench_lifecycle(struct chunk_client *c, const struct bench_opts *o,
 	for (unsigned i = 0; rc == CHUNK_OK && i < o->iters; i++) {
 		unsigned long long id;
 
-		rc = check(chunk_alloc(c, 4096, &id), "alloc");
-		rc = rc ? rc : check(chunk_seal(c, id, 0, 0), "seal");
-		rc = rc ? rc : check(chunk_free(c, id), "free");
+		rc = bench_check(chunk_alloc(c, 4096, &id), "alloc");
+		rc = rc ? rc : bench_check(chunk_seal(c, id, 0, 0), "seal");
+		rc = rc ? rc : bench_check(chunk_free(c, id), "free");
 	}
 	json_object_set_new(
 		report, "alloc_seal_free_per_s",
@@ -374,7 +293,7 @@ static int bench_lifecycle(struct chunk_client *c, const struct bench_opts *o,
 static int bench_one_connection(const struct bench_opts *o, uint8_t *buf,
 				json_t *report)
 {
-	struct chunk_client *c = connect_with(o, CHUNK_PERSIST_RPC);
+	struct chunk_client *c = bench_connect(o, CHUNK_PERSIST_RPC);
 	struct chunk_mem *mem = NULL;
 	json_t *reads = json_object();
 	int rc;
@@ -382,7 +301,7 @@ static int bench_one_connection(const struct bench_opts *o, uint8_t *buf,
 	json_object_set_new(report, "read", reads);
 	if (!c)
 		return -1;
-	rc = check(chunk_mem_reg(c, buf, BUF_SIZE, &mem), "mem_reg");
+	rc = bench_check(chunk_mem_reg(c, buf, BUF_SIZE, &mem), "mem_reg");
 	rc = rc ? rc : measure_sizes(c, o, buf, op_read, reads);
 	rc = rc ? rc : bench_streams(c, o, buf, report);
 	rc = rc ? rc : bench_lifecycle(c, o, report);
@@ -414,11 +333,12 @@ static int worker_setup(struct worker_conn *wc, const struct bench_opts *o)
 	int rc;
 
 	memset(wc->buf, 0x5a, sizeof(wc->buf));
-	wc->c = connect_with(o, CHUNK_PERSIST_RPC);
+	wc->c = bench_connect(o, CHUNK_PERSIST_RPC);
 	if (!wc->c)
 		return -1;
-	rc = check(chunk_mem_reg(wc->c, wc->buf, sizeof(wc->buf), &wc->mem),
-		   "mem_reg");
+	rc = bench_check(
+		chunk_mem_reg(wc->c, wc->buf, sizeof(wc->buf), &wc->mem),
+		"mem_reg");
 	rc = rc ? rc
 		: prepare_chunk(wc->c, 1, wc->buf, THREAD_OP_LEN, false,
 				&wc->write_id);
@@ -449,12 +369,14 @@ static void *worker_run(void *arg)
 	w->rc = wc ? worker_setup(wc, w->o) : -1;
 	pthread_barrier_wait(w->phase);
 	if (w->rc == CHUNK_OK)
-		w->rc = time_ops(wc->c, wc->write_id, wc->buf, THREAD_OP_LEN,
-				 op_write_persist, w->write_t, n, &w->write_us);
+		w->rc = bench_time_ops(wc->c, wc->write_id, wc->buf,
+				       THREAD_OP_LEN, bench_write_persist,
+				       w->write_t, n, &w->write_us);
 	pthread_barrier_wait(w->phase);
 	if (w->rc == CHUNK_OK)
-		w->rc = time_ops(wc->c, wc->read_id, wc->buf, THREAD_OP_LEN,
-				 op_read, w->read_t, n, &w->read_us);
+		w->rc = bench_time_ops(wc->c, wc->read_id, wc->buf,
+				       THREAD_OP_LEN, op_read, w->read_t, n,
+				       &w->read_us);
 	if (wc)
 		worker_teardown(wc);
 	free(wc);
@@ -477,9 +399,9 @@ static json_t *merged_figure(struct worker *w, unsigned threads, bool reads)
 		       sizeof(double) * n);
 		longest = us > longest ? us : longest;
 	}
-	f = figure_of(all, n * threads, longest, THREAD_OP_LEN);
+	f = bench_figure(all, n * threads, longest, THREAD_OP_LEN);
 	free(all);
-	return figure_json(&f);
+	return bench_figure_json(&f);
 }
 
 static int bench_threads(const struct bench_opts *o, json_t *report)
@@ -597,6 +519,11 @@ static void usage(FILE *out)
 		"                      more than 1: only write+persist is measured)\n"
 		"      --populate N    only make N sealed 1 MiB chunks of --copies\n"
 		"                      copies, keep them, and print their number\n"
+		"  -m, --mode MODE     all (the above, the default); interference: 64 B\n"
+		"                      write+persist alone, then while other\n"
+		"                      connections alloc, write, seal and free 4 KiB\n"
+		"                      and 64 MiB chunks; alloc-rate: alloc+seal+free\n"
+		"                      of 4 KiB per second with 1, 2 and 4 connections\n"
 		"  -j, --json          print the figures as JSON\n",
 		STREAM_TOTAL / STREAM_OP);
 }
@@ -612,6 +539,19 @@ static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	return true;
 }
 
+static bool parse_mode(const char *s, enum bench_mode *mode)
+{
+	if (!strcmp(s, "all"))
+		*mode = BENCH_ALL;
+	else if (!strcmp(s, "interference"))
+		*mode = BENCH_INTERFERENCE;
+	else if (!strcmp(s, "alloc-rate"))
+		*mode = BENCH_ALLOC_RATE;
+	else
+		return false;
+	return true;
+}
+
 /* 0 with *o filled, 1 after --help, 2 on a bad argument. */
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
@@ -624,6 +564,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		{"json", no_argument, NULL, 'j'},
 		{"copies", required_argument, NULL, 'c'},
 		{"populate", required_argument, NULL, 'F'},
+		{"mode", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -632,8 +573,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	int opt;
 
 	opterr = 0; /* one line of our own instead */
-	while (ok && (opt = getopt_long(argc, argv, "p:n:d:t:P:c:jh", longopts,
-					NULL)) != -1) {
+	while (ok && (opt = getopt_long(argc, argv, "p:n:d:t:P:c:m:jh",
+					longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			ok = parse_uint(optarg, 1, 65535, &o->port);
@@ -662,6 +603,9 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		case 'F':
 			ok = parse_uint(optarg, 1, 100000, &o->populate);
 			break;
+		case 'm':
+			ok = parse_mode(optarg, &o->mode);
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -686,7 +630,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 /* --populate: n sealed 1 MiB chunks of o->copies copies, kept. */
 static int populate(const struct bench_opts *o, uint8_t *buf)
 {
-	struct chunk_client *c = connect_with(
+	struct chunk_client *c = bench_connect(
 		o, CHUNK_PERSIST_RPC | CHUNK_PERSIST_READ_AFTER_WRITE);
 	unsigned long long id;
 	unsigned made = 0;
@@ -719,6 +663,22 @@ static void print_replicated(const struct bench_opts *o, json_t *report)
 	}
 }
 
+/* --mode interference or alloc-rate, reported. */
+static int run_study(const struct bench_opts *o, uint8_t *buf, json_t *report)
+{
+	int rc = o->mode == BENCH_INTERFERENCE
+			 ? bench_interference(o, buf, report)
+			 : bench_alloc_rate(o, report);
+
+	if (rc == 0 && o->json) {
+		json_dumpf(report, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (rc == 0) {
+		bench_print_control(report);
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_opts o = {.port = 7470,
@@ -744,7 +704,13 @@ int main(int argc, char **argv)
 		json_decref(report);
 		return rc ? 1 : 0;
 	}
-	rc = bench_write_persist(&o, buf, report);
+	if (o.mode != BENCH_ALL) {
+		rc = run_study(&o, buf, report);
+		free(buf);
+		json_decref(report);
+		return rc ? 1 : 0;
+	}
+	rc = bench_methods(&o, buf, report);
 	if (o.copies == 1) {
 		rc = rc ? rc : bench_one_connection(&o, buf, report);
 		rc = rc ? rc : bench_threads(&o, report);

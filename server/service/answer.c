@@ -140,3 +140,26 @@ struct request *answer_hold(struct service *s, struct session *sess,
 	}
 	return q;
 }
+
+/* Finds an OPEN chunk of this session, or fills an ERROR and fails. */
+int answer_find_own_open(struct service *s, struct session *sess,
+			 uint64_t chunk, struct table_record *rec,
+			 struct proto_msg *r)
+{
+	if (table_lookup(s->table, chunk, rec)) {
+		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
+			    (unsigned long long)chunk);
+		return -1;
+	}
+	if (rec->state != TABLE_CHUNK_OPEN) {
+		answer_fail(r, PROTO_ST_STATE, "chunk %llu is sealed",
+			    (unsigned long long)chunk);
+		return -1;
+	}
+	if (rec->session != sess->id) {
+		answer_fail(r, PROTO_ST_PERM, "chunk %llu is another session's",
+			    (unsigned long long)chunk);
+		return -1;
+	}
+	return 0;
+}

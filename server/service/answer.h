@@ -46,4 +46,10 @@ void answer_held(struct service *s, struct request *q);
 struct request *answer_hold(struct service *s, struct session *sess,
 			    const struct proto_msg *req, struct proto_msg *r);
 
+/* Finds an OPEN chunk of this session: 0 and *rec, or -1 with *r an
+ * ERROR. */
+int answer_find_own_open(struct service *s, struct session *sess,
+			 uint64_t chunk, struct table_record *rec,
+			 struct proto_msg *r);
+
 #endif

@@ -77,41 +77,64 @@ static void open_elsewhere(struct service *s, uint64_t chunk,
 	}
 }
 
-/* Grants read access to this pool's copy of chunk; elsewhere (a chunk
- * this pool does not hold, but another chunkd may) says where that is. */
-static void open_here(struct service *s, struct session *sess, uint64_t chunk,
-		      bool elsewhere, struct proto_msg *r)
+/* This pool's chunk for OPEN: 0 and *rec when it is here and sealed;
+ * else -1 with *r the answer (an ERROR, or ELSEWHERE when elsewhere). */
+static int find_here(struct service *s, uint64_t chunk, bool elsewhere,
+		     struct table_record *rec, struct proto_msg *r)
 {
-	struct table_record rec;
-	uint32_t rkey;
-	int rc;
-
-	if (table_lookup(s->table, chunk, &rec)) {
+	if (table_lookup(s->table, chunk, rec)) {
 		if (elsewhere)
 			open_elsewhere(s, chunk, r);
 		else
 			answer_fail(r, PROTO_ST_NOENT, "no chunk %llu here",
 				    (unsigned long long)chunk);
-		return;
+		return -1;
 	}
-	if (rec.state != TABLE_CHUNK_SEALED) {
+	if (rec->state != TABLE_CHUNK_SEALED) {
 		answer_fail(r, PROTO_ST_STATE, "chunk %llu is not sealed yet",
 			    (unsigned long long)chunk);
-		return;
+		return -1;
 	}
-	rc = sess->ops->grant_read(sess->ops_ctx, chunk, s->area + rec.offset,
-				   rec.sealed_len, &rkey);
-	if (rc) {
+	return 0;
+}
+
+static void read_granted(void *arg, int rc, uint32_t rkey)
+{
+	struct request *q = arg;
+	const struct table_record *rec = &q->found.rec;
+	struct proto_msg *r = &q->reply;
+
+	if (rc == -ECANCELED) { /* freed meanwhile */
+		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
+			    (unsigned long long)rec->id);
+	} else if (rc) {
 		answer_fail(r, PROTO_ST_INTERNAL,
 			    "cannot grant read access: %s", strerror(-rc));
-		return;
+	} else {
+		r->hdr.type = PROTO_OPENED;
+		r->u.opened.chunk = rec->id;
+		r->u.opened.addr = (uintptr_t)(q->svc->area + rec->offset);
+		r->u.opened.length = rec->sealed_len;
+		r->u.opened.rkey = rkey;
+		r->u.opened.crc = rec->crc;
 	}
-	r->hdr.type = PROTO_OPENED;
-	r->u.opened.chunk = chunk;
-	r->u.opened.addr = (uintptr_t)(s->area + rec.offset);
-	r->u.opened.length = rec.sealed_len;
-	r->u.opened.rkey = rkey;
-	r->u.opened.crc = rec.crc;
+	answer_held(q->svc, q);
+}
+
+/* Grants read access to rec, this pool's chunk; the answer waits for it. */
+static void grant_read(struct request *q, const struct table_record *rec)
+{
+	struct session *sess = q->sess;
+	uint32_t rkey = 0;
+	int rc;
+
+	q->found.rec = *rec;
+	request_wait_for(q, REQUEST_GRANTING);
+	rc = sess->ops->grant_read(sess->ops_ctx, rec->id,
+				   q->svc->area + rec->offset, rec->sealed_len,
+				   &rkey, read_granted, q);
+	if (rc != -EINPROGRESS)
+		read_granted(q, rc, rkey);
 }
 
 /* The table said where a chunk's copies are: COPIES for a replicated one,
@@ -120,13 +143,16 @@ static void copies_done(void *arg, const struct table_result *res)
 {
 	struct request *q = arg;
 	uint64_t chunk = q->msg.u.open.chunk;
+	struct table_record rec;
 
 	if (res->status == 0 && res->copies.count) {
 		q->reply.hdr.type = PROTO_COPIES;
 		q->reply.u.copies.chunk = chunk;
 		put_copy_list(&res->copies, &q->reply.u.copies.list, &q->reply);
-	} else if (q->sess) {
-		open_here(q->svc, q->sess, chunk, true, &q->reply);
+	} else if (q->sess &&
+		   find_here(q->svc, chunk, true, &rec, &q->reply) == 0) {
+		grant_read(q, &rec);
+		return;
 	}
 	answer_held(q->svc, q);
 }
@@ -134,11 +160,14 @@ static void copies_done(void *arg, const struct table_result *res)
 void copies_open(struct service *s, struct session *sess,
 		 const struct proto_msg *req, struct proto_msg *r)
 {
+	struct table_record rec;
 	struct request *q;
 
 	if (req->hdr.type == PROTO_OPEN_COPY || !table_replicates(s->table)) {
-		open_here(s, sess, req->u.open.chunk,
-			  req->hdr.type == PROTO_OPEN, r);
+		if (find_here(s, req->u.open.chunk, req->hdr.type == PROTO_OPEN,
+			      &rec, r) == 0 &&
+		    (q = answer_hold(s, sess, req, r)))
+			grant_read(q, &rec);
 		return;
 	}
 	q = answer_hold(s, sess, req, r);

@@ -22,9 +22,15 @@ struct request *request_new(struct session *sess, const struct proto_msg *msg)
 	return r;
 }
 
+void request_wait_for(struct request *r, enum request_state state)
+{
+	if (r->state != REQUEST_ORPHANED) /* it stays so to the end */
+		r->state = state;
+}
+
 void request_wait_for_table(struct request *r)
 {
-	r->state = REQUEST_TABLE_PENDING;
+	request_wait_for(r, REQUEST_TABLE_PENDING);
 }
 
 static void unlink_request(struct request *r)

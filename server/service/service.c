@@ -7,12 +7,12 @@
 #include <time.h>
 
 #include "common/clock.h"
-#include "common/crc32c.h"
 #include "common/log.h"
 #include "proto/auth.h"
 #include "proto/wire.h"
 #include "answer.h"
 #include "copies.h"
+#include "seal.h"
 
 void service_init(struct service *s, struct table *table, uint8_t *area,
 		  const struct persister *data, uint32_t granularity,
@@ -328,29 +328,54 @@ static void refuse_alloc(struct service *s, struct proto_msg *r, int status,
 	}
 }
 
-/* Grants write access to the new chunk, or gives it back. */
-static void grant_new_chunk(struct service *s, struct request *q,
-			    const struct table_record *rec)
+/* The new chunk's write access is granted (or not): the answer. */
+static void alloc_granted(void *arg, int rc, uint32_t rkey)
 {
-	struct session *sess = q->sess;
-	uint8_t *addr = s->area + rec->offset;
+	struct request *q = arg;
+	struct service *s = q->svc;
+	const struct table_record *rec = &q->found.rec;
 	struct proto_msg *r = &q->reply;
-	uint32_t rkey;
-	int rc = sess->ops->grant_write(sess->ops_ctx, rec->id, addr,
-					rec->length, &rkey);
 
-	if (rc) {
+	if (rc == -ECANCELED && q->sess && q->epoch != q->sess->epoch) {
+		answer_stale(q->sess, q->epoch,
+			     r); /* reclaimed with the lease */
+	} else if (rc == -ECANCELED) {
+		/* Revoked by whoever took the chunk (a free, the session's
+		 * end): it is theirs to free. */
+		answer_fail(r, PROTO_ST_NOENT,
+			    "chunk %llu was freed before it was granted",
+			    (unsigned long long)rec->id);
+	} else if (rc || !q->sess) {
 		undo_alloc(s, rec->id);
 		answer_fail(r, PROTO_ST_INTERNAL,
 			    "cannot grant write access: %s", strerror(-rc));
-		return;
+	} else {
+		r->hdr.type = PROTO_GRANT;
+		r->u.grant.chunk = rec->id;
+		r->u.grant.addr = (uintptr_t)(s->area + rec->offset);
+		r->u.grant.length = rec->length;
+		r->u.grant.rkey = rkey;
+		r->u.grant.epoch = rec->epoch;
+		if (q->found.copies.count)
+			copies_placed(&q->found.copies, r);
 	}
-	r->hdr.type = PROTO_GRANT;
-	r->u.grant.chunk = rec->id;
-	r->u.grant.addr = (uintptr_t)addr;
-	r->u.grant.length = rec->length;
-	r->u.grant.rkey = rkey;
-	r->u.grant.epoch = rec->epoch;
+	answer_held(s, q);
+}
+
+/* Grants write access to the new chunk; the answer waits for it. */
+static void grant_new_chunk(struct request *q, const struct table_result *res)
+{
+	struct session *sess = q->sess;
+	uint32_t rkey = 0;
+	int rc;
+
+	q->found = *res;
+	request_wait_for(q, REQUEST_GRANTING);
+	rc = sess->ops->grant_write(sess->ops_ctx, res->rec.id,
+				    q->svc->area + res->rec.offset,
+				    res->rec.length, &rkey, alloc_granted, q);
+	if (rc != -EINPROGRESS)
+		alloc_granted(q, rc, rkey);
 }
 
 static void alloc_done(void *arg, const struct table_result *res)
@@ -368,9 +393,8 @@ static void alloc_done(void *arg, const struct table_result *res)
 		undo_alloc(s, res->rec.id);
 		answer_stale(q->sess, q->epoch, &q->reply);
 	} else {
-		grant_new_chunk(s, q, &res->rec);
-		if (res->copies.count && q->reply.hdr.type == PROTO_GRANT)
-			copies_placed(&res->copies, &q->reply);
+		grant_new_chunk(q, res);
+		return;
 	}
 	answer_held(s, q);
 }
@@ -398,29 +422,6 @@ static void do_alloc(struct service *s, struct session *sess,
 			    q);
 }
 
-/* Finds an OPEN chunk of this session, or fills an ERROR and fails. */
-static int find_own_open(struct service *s, struct session *sess,
-			 uint64_t chunk, struct table_record *rec,
-			 struct proto_msg *r)
-{
-	if (table_lookup(s->table, chunk, rec)) {
-		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
-			    (unsigned long long)chunk);
-		return -1;
-	}
-	if (rec->state != TABLE_CHUNK_OPEN) {
-		answer_fail(r, PROTO_ST_STATE, "chunk %llu is sealed",
-			    (unsigned long long)chunk);
-		return -1;
-	}
-	if (rec->session != sess->id) {
-		answer_fail(r, PROTO_ST_PERM, "chunk %llu is another session's",
-			    (unsigned long long)chunk);
-		return -1;
-	}
-	return 0;
-}
-
 static void do_persist(struct service *s, struct session *sess,
 		       const struct proto_msg *req, struct proto_msg *r)
 {
@@ -429,7 +430,7 @@ static void do_persist(struct service *s, struct session *sess,
 	struct table_record rec;
 
 	if (answer_check_epoch(s, sess, req->u.persist.epoch, r) ||
-	    find_own_open(s, sess, chunk, &rec, r))
+	    answer_find_own_open(s, sess, chunk, &rec, r))
 		return;
 	if (off > rec.length || len > rec.length - off) {
 		answer_fail(r, PROTO_ST_INVALID,
@@ -440,140 +441,6 @@ static void do_persist(struct service *s, struct session *sess,
 	}
 	persist_range(s->data, s->area + rec.offset + off, len);
 	r->hdr.type = PROTO_PERSISTED;
-}
-
-/* Gives write access back after a refused seal; the new rkey travels in
- * the ERROR's detail (0 if it could not be granted). */
-static void regrant_write(struct session *sess, const struct table_record *rec,
-			  uint8_t *addr, struct proto_msg *r)
-{
-	uint32_t rkey;
-	int rc = sess->ops->grant_write(sess->ops_ctx, rec->id, addr,
-					rec->length, &rkey);
-
-	r->u.error.detail = rc ? 0 : rkey;
-}
-
-static void refuse_seal(struct session *sess, const struct table_record *rec,
-			uint8_t *addr, uint32_t got, uint32_t want,
-			struct proto_msg *r)
-{
-	answer_fail(r, PROTO_ST_CRC,
-		    "chunk %llu: content CRC32C 0x%08x, not 0x%08x; still open",
-		    (unsigned long long)rec->id, got, want);
-	regrant_write(sess, rec, addr, r);
-}
-
-/* A seal the table refused before any change: the chunk is still OPEN
- * and its session may write it again (the new rkey in the detail). */
-static void regrant_after_refusal(struct request *q)
-{
-	struct table_record rec;
-
-	if (q->sess &&
-	    table_lookup(q->svc->table, q->msg.u.seal.chunk, &rec) == 0 &&
-	    rec.state == TABLE_CHUNK_OPEN)
-		regrant_write(q->sess, &rec, q->svc->area + rec.offset,
-			      &q->reply);
-}
-
-static void seal_done(void *arg, const struct table_result *res)
-{
-	struct request *q = arg;
-	uint64_t chunk = q->msg.u.seal.chunk;
-
-	if (res->status == 0)
-		q->reply.hdr.type = PROTO_SEALED; /* orphaned: it stands */
-	else if (res->status == -ENOENT)
-		answer_fail(&q->reply, PROTO_ST_NOENT,
-			    "chunk %llu was freed meanwhile",
-			    (unsigned long long)chunk);
-	else if (res->status == -EALREADY)
-		answer_fail(&q->reply, PROTO_ST_STATE, "chunk %llu is sealed",
-			    (unsigned long long)chunk);
-	else if (res->status == -ESTALE) {
-		answer_fail(
-			&q->reply, PROTO_ST_STALE,
-			"chunk %llu: its record in the cluster's table is gone "
-			"(this chunkd's etcd lease ended); it cannot be sealed",
-			(unsigned long long)chunk);
-		q->reply.u.error.detail = q->sess ? q->sess->epoch : 0;
-	} else if (res->status == -EHOSTUNREACH)
-		answer_fail(&q->reply, PROTO_ST_UNAVAILABLE,
-			    "chunk %llu: the cluster's table cannot be reached "
-			    "(etcd); not sealed yet: seal it again",
-			    (unsigned long long)chunk);
-	else if (res->status == -ENODATA)
-		answer_fail(
-			&q->reply, PROTO_ST_STATE,
-			"chunk %llu: its copy %llu is not sealed with this length "
-			"and CRC32C; the chunk stays open",
-			(unsigned long long)chunk,
-			(unsigned long long)res->bad_copy);
-	else if (res->status == -EINVAL && q->msg.hdr.type == PROTO_SEAL)
-		answer_fail(
-			&q->reply, PROTO_ST_INVALID,
-			"chunk %llu has further copies: seal it with SEAL_COPIES",
-			(unsigned long long)chunk);
-	else if (res->status == -EINVAL || res->status == -EOPNOTSUPP)
-		answer_fail(
-			&q->reply, PROTO_ST_INVALID,
-			"chunk %llu: the copies named are not its other copies, "
-			"each on a chunkd of its own (or this is not cluster "
-			"mode)",
-			(unsigned long long)chunk);
-	else
-		/* Write access is gone: the chunk stays OPEN until its
-		 * session ends, and the client cannot write it again. */
-		answer_fail(&q->reply, PROTO_ST_INTERNAL,
-			    "chunk %llu: recording the seal failed: %s",
-			    (unsigned long long)chunk, strerror(-res->status));
-	if (res->status == -ENODATA || res->status == -EINVAL)
-		regrant_after_refusal(q);
-	answer_held(q->svc, q);
-}
-
-/* Revokes write access, checks the content against the client's CRC, and
- * holds the request while the table records the seal. */
-static void do_seal(struct service *s, struct session *sess,
-		    const struct proto_msg *req, struct proto_msg *r)
-{
-	uint64_t chunk = req->u.seal.chunk, len = req->u.seal.length;
-	uint32_t got;
-	struct table_record rec;
-	struct request *q;
-	uint8_t *addr;
-
-	if (answer_check_epoch(s, sess, req->u.seal.epoch, r) ||
-	    find_own_open(s, sess, chunk, &rec, r))
-		return;
-	if (len > rec.length) {
-		answer_fail(r, PROTO_ST_INVALID,
-			    "seal length %llu exceeds chunk %llu",
-			    (unsigned long long)len, (unsigned long long)chunk);
-		return;
-	}
-	addr = s->area + rec.offset;
-	sess->ops->revoke_write(sess->ops_ctx, chunk);
-	got = crc32c(0, addr, len);
-	if (got != req->u.seal.crc) {
-		refuse_seal(sess, &rec, addr, got, req->u.seal.crc, r);
-		return;
-	}
-	/* Sealed content must be durable even if the client never persisted. */
-	persist_range(s->data, addr, len);
-	q = answer_hold(s, sess, req, r);
-	if (!q) {
-		regrant_write(sess, &rec, addr, r);
-		return;
-	}
-	request_wait_for_table(q);
-	if (req->hdr.type == PROTO_SEAL_COPIES)
-		table_seal_replicated(s->table, chunk, len, got,
-				      req->u.seal.copies, req->u.seal.count,
-				      seal_done, q);
-	else
-		table_seal(s->table, chunk, len, got, seal_done, q);
 }
 
 static void free_done(void *arg, const struct table_result *res)
@@ -645,7 +512,7 @@ static void dispatch(struct service *s, struct session *sess,
 		break;
 	case PROTO_SEAL:
 	case PROTO_SEAL_COPIES:
-		do_seal(s, sess, req, r);
+		seal_start(s, sess, req, r);
 		break;
 	case PROTO_OPEN:
 	case PROTO_OPEN_COPY:

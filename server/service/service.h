@@ -37,23 +37,40 @@
 #include "secrets.h"
 #include "table/table.h"
 
+/* A grant's outcome, on the loop: rc 0 and the rkey, or a negative errno
+ * (-ECANCELED: revoked before it was made). */
+typedef void session_grant_fn(void *arg, int rc, uint32_t rkey);
+
+/* An asynchronous revoke is over: no access through the old rkey lands. */
+typedef void session_revoked_fn(void *arg);
+
 /* What a transport does for one session: answer it, and grant and revoke
- * its capabilities. */
+ * its capabilities. Making a capability may block (memory registration
+ * pins pages), so grants may complete later, through a callback that is
+ * never called from within the grant. */
 struct session_ops {
 	/* Sends reply to the session's client. Returns 0, or a negative
 	 * errno after which the transport closes the connection itself. */
 	int (*send_reply)(void *ctx, const struct proto_msg *reply);
-	/* Lets the session write and read back exactly len bytes at addr;
-	 * sets *rkey. Returns 0 or a negative errno. */
+	/* Lets the session write and read back exactly len bytes at addr:
+	 * 0 with *rkey set (granted at once), -EINPROGRESS and done on a
+	 * later turn of the loop, or another negative errno. */
 	int (*grant_write)(void *ctx, uint64_t chunk, uint8_t *addr,
-			   uint64_t len, uint32_t *rkey);
+			   uint64_t len, uint32_t *rkey, session_grant_fn *done,
+			   void *arg);
 	/* Takes write access away; no write through the old rkey lands after
 	 * this returns. A no-op when there is none. */
 	void (*revoke_write)(void *ctx, uint64_t chunk);
-	/* Lets the session read exactly len bytes at addr; sets *rkey. A
-	 * second grant of the same chunk returns the same rkey. */
+	/* The same without blocking: 0 when it is over at once (or there was
+	 * none), else -EINPROGRESS and done on a later turn, after which no
+	 * write through the old rkey lands. */
+	int (*revoke_write_async)(void *ctx, uint64_t chunk,
+				  session_revoked_fn *done, void *arg);
+	/* Lets the session read exactly len bytes at addr, as grant_write. A
+	 * second grant of the same chunk gives the same rkey. */
 	int (*grant_read)(void *ctx, uint64_t chunk, uint8_t *addr,
-			  uint64_t len, uint32_t *rkey);
+			  uint64_t len, uint32_t *rkey, session_grant_fn *done,
+			  void *arg);
 	void (*revoke_read)(void *ctx, uint64_t chunk);
 };
 
@@ -112,6 +129,8 @@ struct service {
 	struct table *table;
 	uint8_t *area; /* the chunk area, where chunk offsets point */
 	const struct persister *data; /* persists chunk content */
+	struct workers *workers;      /* a seal's check runs there; NULL:
+				       * on the loop (tests, tools) */
 	uint32_t persist_methods;     /* PROTO_PERSIST_* offered */
 	uint32_t granularity;
 	uint32_t lease_ttl_ms;

@@ -11,20 +11,13 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "proto/auth.h"
+#include "rdma_caps.h"
 
 #define RECV_DEPTH RDMA_CONN_CREDITS
 #define SEND_DEPTH (2 * RDMA_CONN_CREDITS)
 #define CQ_DEPTH   (RECV_DEPTH + SEND_DEPTH)
 #define WR_RECV	   1ull
 #define WR_SEND	   2ull
-
-/* One chunk MR in a connection's PD. */
-struct rdma_chunk_mr {
-	uint64_t chunk;
-	bool write;
-	struct ibv_mr *mr;
-	struct rdma_chunk_mr *next;
-};
 
 struct rdma_conn {
 	struct rdma_conn_env *env;
@@ -41,7 +34,7 @@ struct rdma_conn {
 	unsigned send_free_count;
 	struct session session;
 	bool session_started;
-	struct rdma_chunk_mr *mrs;
+	struct rdma_caps *caps;
 	char peer[64];
 	struct rdma_conn *next;
 };
@@ -86,94 +79,54 @@ void rdma_conn_set_next(struct rdma_conn *c, struct rdma_conn *next)
 	c->next = next;
 }
 
-/* ---- capabilities: chunk MRs in this connection's PD ---- */
-
-static struct rdma_chunk_mr **find_mr(struct rdma_conn *c, uint64_t chunk,
-				      bool write)
-{
-	struct rdma_chunk_mr **p = &c->mrs;
-
-	while (*p && ((*p)->chunk != chunk || (*p)->write != write))
-		p = &(*p)->next;
-	return p;
-}
-
-static int add_mr(struct rdma_conn *c, uint64_t chunk, bool write,
-		  uint8_t *addr, uint64_t len, uint32_t *rkey)
-{
-	int access = write ? IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-				     IBV_ACCESS_REMOTE_READ
-			   : IBV_ACCESS_REMOTE_READ;
-#ifdef CHUNKD_NATIVE_FLUSH
-	if (write && c->session.flush_offered)
-		access |= IBV_ACCESS_FLUSH_PERSISTENT; /* native-flush */
-#endif
-	struct rdma_chunk_mr *m = calloc(1, sizeof(*m));
-
-	if (!m)
-		return -ENOMEM;
-	m->mr = ibv_reg_mr(c->pd, addr, len, access);
-	if (!m->mr) {
-		int rc = -errno;
-
-		log_error("%s: ibv_reg_mr of chunk %llu (%llu bytes): %s",
-			  c->peer, (unsigned long long)chunk,
-			  (unsigned long long)len, strerror(errno));
-		free(m);
-		return rc;
-	}
-	m->chunk = chunk;
-	m->write = write;
-	m->next = c->mrs;
-	c->mrs = m;
-	*rkey = m->mr->rkey;
-	return 0;
-}
-
-static void drop_mr(struct rdma_conn *c, uint64_t chunk, bool write)
-{
-	struct rdma_chunk_mr **p = find_mr(c, chunk, write), *m = *p;
-
-	if (!m)
-		return;
-	*p = m->next;
-	if (ibv_dereg_mr(m->mr))
-		log_error("%s: ibv_dereg_mr of chunk %llu: %s", c->peer,
-			  (unsigned long long)chunk, strerror(errno));
-	free(m);
-}
+/* ---- capabilities: chunk MRs in this connection's PD (rdma_caps.h) ---- */
 
 static int caps_grant_write(void *ctx, uint64_t chunk, uint8_t *addr,
-			    uint64_t len, uint32_t *rkey)
+			    uint64_t len, uint32_t *rkey,
+			    session_grant_fn *done, void *arg)
 {
-	return add_mr(ctx, chunk, true, addr, len, rkey);
+	struct rdma_conn *c = ctx;
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+		     IBV_ACCESS_REMOTE_READ;
+
+#ifdef CHUNKD_NATIVE_FLUSH
+	if (c->session.flush_offered)
+		access |= IBV_ACCESS_FLUSH_PERSISTENT; /* native-flush */
+#endif
+	return rdma_caps_grant(c->caps, chunk, true, addr, len, access, rkey,
+			       done, arg);
 }
 
 static void caps_revoke_write(void *ctx, uint64_t chunk)
 {
-	drop_mr(ctx, chunk, true);
+	struct rdma_conn *c = ctx;
+
+	rdma_caps_revoke(c->caps, chunk, true);
+}
+
+static int caps_revoke_write_async(void *ctx, uint64_t chunk,
+				   session_revoked_fn *done, void *arg)
+{
+	struct rdma_conn *c = ctx;
+
+	return rdma_caps_revoke_async(c->caps, chunk, true, done, arg);
 }
 
 static int caps_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
-			   uint64_t len, uint32_t *rkey)
+			   uint64_t len, uint32_t *rkey, session_grant_fn *done,
+			   void *arg)
 {
 	struct rdma_conn *c = ctx;
-	struct rdma_chunk_mr *m = *find_mr(c, chunk, false);
 
-	if (m) {
-		*rkey = m->mr->rkey;
-		return 0;
-	}
-	if (len == 0) { /* nothing to read: no MR, no rkey */
-		*rkey = 0;
-		return 0;
-	}
-	return add_mr(c, chunk, false, addr, len, rkey);
+	return rdma_caps_grant(c->caps, chunk, false, addr, len,
+			       IBV_ACCESS_REMOTE_READ, rkey, done, arg);
 }
 
 static void caps_revoke_read(void *ctx, uint64_t chunk)
 {
-	drop_mr(ctx, chunk, false);
+	struct rdma_conn *c = ctx;
+
+	rdma_caps_revoke(c->caps, chunk, false);
 }
 
 static int ops_send_reply(void *ctx, const struct proto_msg *reply);
@@ -182,6 +135,7 @@ static const struct session_ops conn_ops = {
 	.send_reply = ops_send_reply,
 	.grant_write = caps_grant_write,
 	.revoke_write = caps_revoke_write,
+	.revoke_write_async = caps_revoke_write_async,
 	.grant_read = caps_grant_read,
 	.revoke_read = caps_revoke_read,
 };
@@ -193,8 +147,7 @@ void rdma_conn_destroy(struct rdma_conn *c)
 {
 	if (c->session_started)
 		service_session_end(c->env->svc, &c->session);
-	while (c->mrs)
-		drop_mr(c, c->mrs->chunk, c->mrs->write);
+	rdma_caps_free(&c->caps); /* before the PD, which its MRs are in */
 	if (c->hello_timer)
 		event_free(c->hello_timer);
 	if (c->id && c->id->qp)
@@ -382,6 +335,9 @@ static int make_queues(struct rdma_conn *c)
 	size_t len = (size_t)(RECV_DEPTH + SEND_DEPTH) * PROTO_MAX_FRAME;
 
 	c->pd = ibv_alloc_pd(c->id->verbs);
+	c->caps = c->pd ? rdma_caps_new(c->pd, c->env->workers, c->peer) : NULL;
+	if (c->pd && !c->caps)
+		return -ENOMEM;
 	c->channel = c->pd ? ibv_create_comp_channel(c->id->verbs) : NULL;
 	c->cq = c->channel ? ibv_create_cq(c->id->verbs, CQ_DEPTH, c,
 					   c->channel, 0)

@@ -6,10 +6,11 @@
  * client works through no other client's QP (docs/design.md,
  * "Capabilities"); a completion channel watched by the event loop; RECV
  * buffers for requests and SEND buffers for replies; a session of the
- * chunk service. Write access to an OPEN chunk is an MR of exactly its
- * bytes in the owner's PD, deregistered at seal, free or session end; read
- * access to a SEALED chunk is a read-only MR of its sealed bytes in the
- * reader's PD.
+ * chunk service; its capabilities (rdma_caps.h): write access to an OPEN
+ * chunk is an MR of exactly its bytes in the owner's PD, deregistered at
+ * seal, free or session end; read access to a SEALED chunk is a read-only
+ * MR of its sealed bytes in the reader's PD. Workers register and
+ * deregister them.
  *
  * Threading: everything runs on the event-loop thread.
  */
@@ -22,6 +23,7 @@
 #include <stdint.h>
 
 #include "service/service.h"
+#include "workers/workers.h"
 
 /* Requests a client may have outstanding; the server posts this many RECVs
  * per connection. */
@@ -44,6 +46,7 @@ struct rdma_conn;
 struct rdma_conn_env {
 	struct event_base *base;
 	struct service *svc;
+	struct workers *workers; /* register and deregister chunk MRs */
 	uint32_t poll_us;	   /* busy-poll spell after a completion */
 	uint32_t hello_timeout_ms; /* HELLO's deadline after accepting */
 	/* Called when a connection's HELLO deadline passes unanswered (or

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "service/service.h"
+#include "workers/workers.h"
 
 struct transport_opts {
 	const char *listen; /* an address the transport serves, or 0.0.0.0 */
@@ -29,6 +30,7 @@ struct transport_opts {
 	uint32_t poll_us;	   /* busy-poll spell after a completion */
 	uint32_t max_connections;  /* at once; more are refused */
 	uint32_t hello_timeout_ms; /* a connection's time to say HELLO */
+	struct workers *workers;   /* the blocking work of capabilities */
 };
 
 struct transport_ops;

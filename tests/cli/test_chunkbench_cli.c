@@ -16,7 +16,8 @@
 Test(chunkbench_cli, help_names_every_option)
 {
 	const char *options[] = {"--port",    "--iters",   "--depth",
-				 "--threads", "--poll-us", "--json"};
+				 "--threads", "--poll-us", "--json",
+				 "--mode",    "interference", "alloc-rate"};
 	struct cmd_result r;
 
 	RUN_BENCH(&r, "--help");
@@ -43,6 +44,9 @@ Test(chunkbench_cli, usage_errors_exit_two)
 	RUN_BENCH(&r, "--json");
 	cr_assert_eq(r.status, 2);
 	expect_one_line_error(&r, "one HOST expected");
+	RUN_BENCH(&r, "--mode", "fastest", "localhost");
+	cr_assert_eq(r.status, 2);
+	expect_one_line_error(&r, "bad option or value: 'fastest'");
 }
 
 Test(chunkbench_cli, no_chunkd_exits_one_with_one_line)

@@ -36,13 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libpmem.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "../../client/tools/timing.h"
-
-#define MAX_SIZE (1u << 20)
+#include "raw_rdma.h"
 
 /* What the server tells the client: where to write. */
 struct target {
@@ -61,54 +58,18 @@ struct endpoint {
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
 	struct ibv_qp_ex *qpx; /* with -f, the queue pair that can FLUSH */
-	uint8_t *buf;	       /* MAX_SIZE, the WRITE's source or target */
+	uint8_t *buf;	       /* RAW_MAX_SIZE, the WRITE's source or target */
 	struct ibv_mr *buf_mr;
 	struct target msg; /* the one message each way */
 	struct ibv_mr *msg_mr;
 };
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static struct rdma_addrinfo *resolve(const char *host, const char *port)
-{
-	struct rdma_addrinfo hints = {.ai_port_space = RDMA_PS_TCP}, *res;
-
-	if (!host)
-		hints.ai_flags = RAI_PASSIVE;
-	if (rdma_getaddrinfo(host, port, &hints, &res))
-		die("rdma_getaddrinfo");
-	return res;
-}
-
-static struct ibv_qp_init_attr qp_attr(void)
-{
-	return (struct ibv_qp_init_attr){
-		.cap = {.max_send_wr = 16,
-			.max_recv_wr = 4,
-			.max_send_sge = 1,
-			.max_recv_sge = 1},
-		.qp_type = IBV_QPT_RC,
-	};
-}
-
-static void make_ep(struct rdma_cm_id **id, struct rdma_addrinfo *res)
-{
-	struct ibv_qp_init_attr attr = qp_attr();
-
-	if (rdma_create_ep(id, res, NULL, &attr))
-		die("rdma_create_ep");
-}
 
 /* The client's queue pair that can post FLUSH: one made with the extended
  * verbs, FLUSH among its send ops. */
 static void make_flush_ep(struct endpoint *ep, struct rdma_addrinfo *res)
 {
 #ifdef CHUNKD_NATIVE_FLUSH
-	struct ibv_qp_init_attr plain = qp_attr();
+	struct ibv_qp_init_attr plain = raw_qp_attr();
 	struct ibv_qp_init_attr_ex attr = {
 		.cap = plain.cap,
 		.qp_type = IBV_QPT_RC,
@@ -119,59 +80,14 @@ static void make_flush_ep(struct endpoint *ep, struct rdma_addrinfo *res)
 	};
 
 	if (rdma_create_ep(&ep->id, res, NULL, NULL))
-		die("rdma_create_ep");
+		raw_die("rdma_create_ep");
 	attr.pd = ep->pd = ibv_alloc_pd(ep->id->verbs);
 	if (!ep->pd || rdma_create_qp_ex(ep->id, &attr))
-		die("a queue pair that can FLUSH");
+		raw_die("a queue pair that can FLUSH");
 	ep->qpx = ibv_qp_to_qp_ex(ep->id->qp);
 #else
 	(void)ep, (void)res;
 #endif
-}
-
-/* What the device held where the server's target lies: chunkd's pool may
- * be there, so it is put back when the server ends, or is told to. */
-static uint8_t *dax_target;
-static uint8_t dax_saved[MAX_SIZE];
-
-static void restore_dax(void)
-{
-	if (dax_target)
-		pmem_memcpy_persist(dax_target, dax_saved, MAX_SIZE);
-}
-
-static void restore_and_exit(int sig)
-{
-	(void)sig;
-	restore_dax();
-	_exit(1);
-}
-
-/* The server's memory: MAX_SIZE at the start of a device-DAX node, or
- * from the heap without one. */
-static uint8_t *target_memory(const char *dax)
-{
-	size_t mapped;
-	int is_pmem;
-	void *p;
-
-	if (!dax) {
-		p = aligned_alloc(4096, MAX_SIZE);
-		if (!p)
-			die("aligned_alloc");
-		return p;
-	}
-	p = pmem_map_file(dax, 0, 0, 0, &mapped, &is_pmem);
-	if (!p || mapped < MAX_SIZE) {
-		fprintf(stderr, "write_read_lat: %s: %s\n", dax,
-			p ? "too small" : pmem_errormsg());
-		exit(1);
-	}
-	memcpy(dax_saved, p, MAX_SIZE);
-	dax_target = p;
-	signal(SIGTERM, restore_and_exit);
-	signal(SIGINT, restore_and_exit);
-	return p;
 }
 
 /* Registers the buffers on ep->pd. The server's target, in o->dax where
@@ -181,6 +97,7 @@ static void register_buffers(struct endpoint *ep, const struct pair_opts *o)
 {
 	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 		     IBV_ACCESS_REMOTE_READ;
+	bool is_dax;
 
 #ifdef CHUNKD_NATIVE_FLUSH
 	if (o && o->flush)
@@ -188,14 +105,14 @@ static void register_buffers(struct endpoint *ep, const struct pair_opts *o)
 #endif
 	if (!ep->pd)
 		ep->pd = ep->id->pd;
-	ep->buf = target_memory(o ? o->dax : NULL);
-	if (!dax_target)
-		memset(ep->buf, 0x5a, MAX_SIZE);
-	ep->buf_mr = ibv_reg_mr(ep->pd, ep->buf, MAX_SIZE, access);
+	ep->buf = raw_target_memory(o ? o->dax : NULL, &is_dax);
+	if (!is_dax)
+		memset(ep->buf, 0x5a, RAW_MAX_SIZE);
+	ep->buf_mr = ibv_reg_mr(ep->pd, ep->buf, RAW_MAX_SIZE, access);
 	ep->msg_mr = ibv_reg_mr(ep->pd, &ep->msg, sizeof(ep->msg),
 				IBV_ACCESS_LOCAL_WRITE);
 	if (!ep->buf_mr || !ep->msg_mr)
-		die("register");
+		raw_die("register");
 }
 
 /* After rdma_accept, lets the server's queue pair take FLUSH. */
@@ -208,7 +125,7 @@ static void accept_flush(struct endpoint *ep)
 					   IBV_ACCESS_FLUSH_PERSISTENT};
 
 	if (ibv_modify_qp(ep->id->qp, &attr, IBV_QP_ACCESS_FLAGS))
-		die("a queue pair that takes FLUSH");
+		raw_die("a queue pair that takes FLUSH");
 #else
 	(void)ep;
 #endif
@@ -233,26 +150,26 @@ static int serve(const char *port, const struct pair_opts *o)
 	struct rdma_cm_id *listener;
 	struct endpoint ep = {0};
 
-	make_ep(&listener, resolve(NULL, port));
+	raw_make_ep(&listener, raw_resolve(NULL, port));
 	if (rdma_listen(listener, 1) || rdma_get_request(listener, &ep.id))
-		die("listen");
+		raw_die("listen");
 	register_buffers(&ep, o);
 	ep.msg.addr = (uintptr_t)ep.buf;
 	ep.msg.rkey = ep.buf_mr->rkey;
 	if (rdma_accept(ep.id, &param))
-		die("rdma_accept");
+		raw_die("rdma_accept");
 	if (o->flush)
 		accept_flush(&ep);
 	if (rdma_post_send(ep.id, NULL, &ep.msg, sizeof(ep.msg), ep.msg_mr,
 			   IBV_SEND_SIGNALED))
-		die("rdma_post_send");
+		raw_die("rdma_post_send");
 	wait_comp(ep.id, false);
 	/* The client says when it is done. */
 	if (rdma_post_recv(ep.id, NULL, &ep.msg, sizeof(ep.msg), ep.msg_mr))
-		die("rdma_post_recv");
+		raw_die("rdma_post_recv");
 	wait_comp(ep.id, true);
 	rdma_disconnect(ep.id);
-	restore_dax();
+	raw_restore_dax();
 	return 0;
 }
 
@@ -263,7 +180,7 @@ static void post_read_pair(struct endpoint *ep, size_t size)
 {
 	struct ibv_sge wsge = {(uintptr_t)ep->buf, (uint32_t)size,
 			       ep->buf_mr->lkey};
-	struct ibv_sge rsge = {(uintptr_t)ep->buf + MAX_SIZE - 8, 8,
+	struct ibv_sge rsge = {(uintptr_t)ep->buf + RAW_MAX_SIZE - 8, 8,
 			       ep->buf_mr->lkey};
 	struct ibv_send_wr read = {.sg_list = &rsge,
 				   .num_sge = 1,
@@ -280,7 +197,7 @@ static void post_read_pair(struct endpoint *ep, size_t size)
 	read.wr.rdma.remote_addr = ep->msg.addr + size - 8;
 	read.wr.rdma.rkey = ep->msg.rkey;
 	if (ibv_post_send(ep->id->qp, &write, &bad))
-		die("ibv_post_send");
+		raw_die("ibv_post_send");
 }
 
 /* Posts one WRITE + FLUSH(PERSISTENT) of the written range to ep, in one
@@ -301,7 +218,7 @@ static void post_flush_pair(struct endpoint *ep, size_t size)
 		     IBV_FLUSH_RANGE);
 	errno = ibv_wr_complete(q);
 	if (errno)
-		die("ibv_wr_complete");
+		raw_die("ibv_wr_complete");
 #else
 	(void)ep, (void)size;
 #endif
@@ -310,16 +227,7 @@ static void post_flush_pair(struct endpoint *ep, size_t size)
 /* Busy-polls until ep's READ or FLUSH completes. */
 static void wait_pair(struct endpoint *ep)
 {
-	struct ibv_wc wc;
-	int n;
-
-	while ((n = ibv_poll_cq(ep->id->send_cq, 1, &wc)) == 0)
-		;
-	if (n < 0 || wc.status != IBV_WC_SUCCESS) {
-		fprintf(stderr, "write_read_lat: the pair failed: %s\n",
-			n < 0 ? "poll" : ibv_wc_status_str(wc.status));
-		exit(1);
-	}
+	raw_poll_one(ep->id->send_cq, "write_read_lat: the pair");
 }
 
 /* The pair to every server, all posted before any is waited for;
@@ -350,14 +258,14 @@ static void connect_ep(struct endpoint *ep, const char *host, unsigned port,
 
 	snprintf(text, sizeof(text), "%u", port);
 	if (flush)
-		make_flush_ep(ep, resolve(host, text));
+		make_flush_ep(ep, raw_resolve(host, text));
 	else
-		make_ep(&ep->id, resolve(host, text));
+		raw_make_ep(&ep->id, raw_resolve(host, text));
 	register_buffers(ep, NULL);
 	if (rdma_post_recv(ep->id, NULL, &ep->msg, sizeof(ep->msg),
 			   ep->msg_mr) ||
 	    rdma_connect(ep->id, &param))
-		die("connect");
+		raw_die("connect");
 	wait_comp(ep->id, true);
 }
 
@@ -365,7 +273,7 @@ static void finish_ep(struct endpoint *ep)
 {
 	if (rdma_post_send(ep->id, NULL, &ep->msg, sizeof(ep->msg), ep->msg_mr,
 			   IBV_SEND_SIGNALED))
-		die("rdma_post_send");
+		raw_die("rdma_post_send");
 	wait_comp(ep->id, false);
 	rdma_disconnect(ep->id);
 }
@@ -387,7 +295,7 @@ static int measure(const char *host, unsigned port, unsigned r, size_t size,
 	struct endpoint eps[MAX_SERVERS] = {0};
 
 	if (!t)
-		die("calloc");
+		raw_die("calloc");
 	for (unsigned i = 0; i < r; i++)
 		connect_ep(&eps[i], host, port + i, o->flush);
 	for (unsigned i = 0; i < iters; i++) {
@@ -410,7 +318,7 @@ static const char *check_opts(unsigned long size, unsigned long iters,
 		return "-f: this build's rdma-core has no RDMA FLUSH (it needs "
 		       "rdma-core 45 or newer)";
 #endif
-	if (size < 8 || size > MAX_SIZE || iters == 0 || servers < 1 ||
+	if (size < 8 || size > RAW_MAX_SIZE || iters == 0 || servers < 1 ||
 	    servers > MAX_SERVERS)
 		return "SIZE 8..1048576, ITERS > 0, R 1..4";
 	if (!(o->gap_us >= 0 && o->gap_us <= 1e6))

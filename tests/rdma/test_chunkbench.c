@@ -57,7 +57,8 @@ static void expect_sizes(json_t *per_size, const char *what)
 		expect_figure(json_object_get(per_size, sizes[i]), what);
 }
 
-static json_t *run_chunkbench(void)
+/* chunkbench's JSON report, in mode (all, interference, alloc-rate). */
+static json_t *run_mode(const char *mode)
 {
 	char port[8];
 	char *argv[] = {CHUNKBENCH_BINARY,
@@ -67,6 +68,8 @@ static json_t *run_chunkbench(void)
 			"10",
 			"--threads",
 			"2",
+			"--mode",
+			(char *)mode,
 			"--json",
 			(char *)chunkd_test_addr(),
 			NULL};
@@ -79,6 +82,11 @@ static json_t *run_chunkbench(void)
 	report = json_loads(r.out, 0, NULL);
 	cr_assert_not_null(report, "chunkbench printed no JSON: %s", r.out);
 	return report;
+}
+
+static json_t *run_chunkbench(void)
+{
+	return run_mode("all");
 }
 
 Test(chunkbench, reports_every_figure_for_both_methods)
@@ -123,4 +131,37 @@ Test(chunkbench, leaves_no_chunk_behind)
 	cr_assert(json_is_array(chunks), "%s", r.out);
 	cr_expect_eq(json_array_size(chunks), 0, "chunks left: %s", r.out);
 	json_decref(listing);
+}
+
+/* One connection's persists alone and while others alloc, write, seal and
+ * free 4 KiB and 64 MiB chunks: both figures, and the loaders did work
+ * during the second (each at least one whole cycle; the 64 MiB one two
+ * more while the persists were timed). */
+Test(chunkbench, interference_reports_both_figures_and_the_load)
+{
+	json_t *report = run_mode("interference");
+	json_t *in = json_object_get(report, "interference"), *l;
+	size_t i;
+
+	cr_assert_not_null(in, "no interference figures");
+	expect_figure(json_object_get(in, "alone"), "alone");
+	expect_figure(json_object_get(in, "under_load"), "under load");
+	cr_expect(json_real_value(json_object_get(in, "p99_ratio")) > 0);
+	cr_assert_eq(json_array_size(json_object_get(in, "loaders")), 2);
+	json_array_foreach(json_object_get(in, "loaders"), i, l)
+		cr_expect_geq(json_integer_value(json_object_get(l, "cycles")),
+			      i ? 3 : 1, "loader %zu", i);
+	json_decref(report);
+}
+
+Test(chunkbench, alloc_rate_reports_one_two_and_four_connections)
+{
+	json_t *report = run_mode("alloc-rate");
+	json_t *rates = json_object_get(report, "alloc_rate");
+
+	cr_assert_not_null(rates, "no alloc rates");
+	cr_expect(json_real_value(json_object_get(rates, "1")) > 0);
+	cr_expect(json_real_value(json_object_get(rates, "2")) > 0);
+	cr_expect(json_real_value(json_object_get(rates, "4")) > 0);
+	json_decref(report);
 }

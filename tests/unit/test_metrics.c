@@ -44,8 +44,10 @@ static int keep_reply(void *ctx, const struct proto_msg *reply)
 }
 
 static int grant_any(void *ctx, uint64_t chunk, uint8_t *addr, uint64_t len,
-		     uint32_t *rkey)
+		     uint32_t *rkey, session_grant_fn *done, void *arg)
 {
+	(void)done;
+	(void)arg;
 	(void)ctx;
 	(void)chunk;
 	(void)addr;
@@ -60,10 +62,20 @@ static void revoke_any(void *ctx, uint64_t chunk)
 	(void)chunk;
 }
 
+static int revoke_any_async(void *ctx, uint64_t chunk, session_revoked_fn *done,
+			    void *arg)
+{
+	(void)done;
+	(void)arg;
+	revoke_any(ctx, chunk);
+	return 0;
+}
+
 static const struct session_ops keeping_ops = {
 	.send_reply = keep_reply,
 	.grant_write = grant_any,
 	.revoke_write = revoke_any,
+	.revoke_write_async = revoke_any_async,
 	.grant_read = grant_any,
 	.revoke_read = revoke_any,
 };

@@ -19,7 +19,19 @@
 #include "service/service.h"
 #include "table/table_pmem.h"
 
-#define MAX_GRANTS 32
+#define MAX_GRANTS  32
+#define MAX_PENDING 8
+
+/* A capability change the fake transport finishes only when the test says
+ * (as the RDMA transport's workers do). */
+struct fake_pending {
+	bool revoke;	/* else a grant */
+	bool cancelled; /* a grant revoked before it was made */
+	int slot;	/* the grant's in grant[] */
+	session_grant_fn *granted;
+	session_revoked_fn *revoked;
+	void *arg;
+};
 
 struct fake_caps {
 	struct {
@@ -33,7 +45,17 @@ struct fake_caps {
 	uint32_t next_rkey;
 	int replies; /* sent so far */
 	struct proto_msg last_reply;
+	bool defer; /* grants and asynchronous revokes wait for
+		     * finish_caps() */
+	struct fake_pending pending[MAX_PENDING];
+	int pending_count;
 };
+
+static void add_pending(struct fake_caps *f, struct fake_pending p)
+{
+	cr_assert_lt(f->pending_count, MAX_PENDING);
+	f->pending[f->pending_count++] = p;
+}
 
 static int fake_send_reply(void *ctx, const struct proto_msg *reply)
 {
@@ -45,30 +67,68 @@ static int fake_send_reply(void *ctx, const struct proto_msg *reply)
 }
 
 static int grant(struct fake_caps *f, uint64_t chunk, uint8_t *addr,
-		 uint64_t len, bool write, uint32_t *rkey)
+		 uint64_t len, bool write, uint32_t *rkey,
+		 session_grant_fn *done, void *arg)
 {
 	cr_assert_lt(f->count, MAX_GRANTS);
 	f->grant[f->count].chunk = chunk;
 	f->grant[f->count].addr = addr;
 	f->grant[f->count].len = len;
 	f->grant[f->count].write = write;
-	f->grant[f->count].live = true;
+	f->grant[f->count].live = !f->defer;
 	f->count++;
 	*rkey = ++f->next_rkey;
-	return 0;
+	if (!f->defer)
+		return 0;
+	add_pending(f, (struct fake_pending){.slot = f->count - 1,
+					     .granted = done,
+					     .arg = arg});
+	return -EINPROGRESS;
 }
 
+/* Revokes now: a grant still being made is cancelled. */
 static void drop_grant(struct fake_caps *f, uint64_t chunk, bool write)
 {
 	for (int i = 0; i < f->count; i++)
 		if (f->grant[i].chunk == chunk && f->grant[i].write == write)
 			f->grant[i].live = false;
+	for (int i = 0; i < f->pending_count; i++) {
+		struct fake_pending *p = &f->pending[i];
+
+		if (!p->revoke && f->grant[p->slot].chunk == chunk &&
+		    f->grant[p->slot].write == write)
+			p->cancelled = true;
+	}
+}
+
+/* Finishes every pending change, in order: grants become live (or hear
+ * -ECANCELED), revokes take access away; then each caller hears. */
+static void finish_caps(struct fake_caps *f)
+{
+	struct fake_pending now[MAX_PENDING];
+	int n = f->pending_count;
+
+	memcpy(now, f->pending, sizeof(now));
+	f->pending_count = 0;
+	for (int i = 0; i < n; i++) {
+		struct fake_pending *p = &now[i];
+
+		if (p->revoke) {
+			p->revoked(p->arg);
+		} else if (p->cancelled) {
+			p->granted(p->arg, -ECANCELED, 0);
+		} else {
+			f->grant[p->slot].live = true;
+			p->granted(p->arg, 0, (uint32_t)p->slot + 1000);
+		}
+	}
 }
 
 static int fake_grant_write(void *ctx, uint64_t chunk, uint8_t *addr,
-			    uint64_t len, uint32_t *rkey)
+			    uint64_t len, uint32_t *rkey,
+			    session_grant_fn *done, void *arg)
 {
-	return grant(ctx, chunk, addr, len, true, rkey);
+	return grant(ctx, chunk, addr, len, true, rkey, done, arg);
 }
 
 static void fake_revoke_write(void *ctx, uint64_t chunk)
@@ -77,10 +137,26 @@ static void fake_revoke_write(void *ctx, uint64_t chunk)
 	drop_grant(ctx, chunk, true);
 }
 
-static int fake_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
-			   uint64_t len, uint32_t *rkey)
+/* Deferred, access goes at once here; the revoker hears at finish_caps()
+ * (what matters to the service is when it hears). */
+static int fake_revoke_write_async(void *ctx, uint64_t chunk,
+				   session_revoked_fn *done, void *arg)
 {
-	return grant(ctx, chunk, addr, len, false, rkey);
+	struct fake_caps *f = ctx;
+
+	fake_revoke_write(ctx, chunk);
+	if (!f->defer)
+		return 0;
+	add_pending(f, (struct fake_pending){
+			       .revoke = true, .revoked = done, .arg = arg});
+	return -EINPROGRESS;
+}
+
+static int fake_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
+			   uint64_t len, uint32_t *rkey, session_grant_fn *done,
+			   void *arg)
+{
+	return grant(ctx, chunk, addr, len, false, rkey, done, arg);
 }
 
 static void fake_revoke_read(void *ctx, uint64_t chunk)
@@ -93,6 +169,7 @@ static const struct session_ops fake_ops = {
 	.send_reply = fake_send_reply,
 	.grant_write = fake_grant_write,
 	.revoke_write = fake_revoke_write,
+	.revoke_write_async = fake_revoke_write_async,
 	.grant_read = fake_grant_read,
 	.revoke_read = fake_revoke_read,
 };
@@ -815,4 +892,148 @@ Test(held, an_alloc_whose_lease_is_lost_first_is_freed_and_stale)
 	cr_assert_eq(caps_a.last_reply.u.error.detail, a.epoch);
 	cr_assert_eq(caps_a.count, 0);
 	cr_assert_eq(open_chunks(), 0);
+}
+
+/* ---- capabilities that take time (memory registration on workers) ---- */
+
+static void setup_slow_caps(void)
+{
+	setup();
+	hello(&a);
+	hello(&b);
+	caps_a.defer = caps_b.defer = true;
+}
+
+TestSuite(caps, .init = setup_slow_caps, .fini = teardown);
+
+static uint8_t *chunk_bytes(const struct proto_msg *g)
+{
+	return (uint8_t *)(uintptr_t)g->u.grant.addr;
+}
+
+/* An ALLOC whose grant is made at once (defer off for it). */
+static struct proto_msg alloc_now(struct session *sess, uint64_t size)
+{
+	struct proto_msg g;
+
+	caps_of(sess)->defer = false;
+	g = alloc_chunk(sess, size);
+	caps_of(sess)->defer = true;
+	return g;
+}
+
+Test(caps, an_alloc_is_answered_once_write_access_is_made)
+{
+	struct proto_msg m = msg(PROTO_ALLOC);
+
+	m.u.alloc.size = 4096;
+	cr_assert_eq(send_request(&a, &m), 0, "no GRANT before the MR");
+	cr_assert_eq(open_chunks(), 1, "the table has it");
+	finish_caps(&caps_a);
+	cr_assert_eq(caps_a.last_reply.hdr.type, PROTO_GRANT);
+	cr_assert_eq(caps_a.last_reply.hdr.request_id, m.hdr.request_id);
+	cr_assert_eq(caps_a.last_reply.u.grant.rkey, 1000, "the made rkey");
+	cr_assert(has_grant(&caps_a, caps_a.last_reply.u.grant.chunk, true));
+}
+
+/* A write that lands before the revoke is over is part of what is sealed:
+ * the CRC is read only once write access is gone. */
+Test(caps, a_seal_reads_the_content_only_after_write_access_is_gone)
+{
+	struct proto_msg g = alloc_now(&a, 4096), m = msg(PROTO_SEAL);
+	uint8_t late[300];
+
+	memset(chunk_bytes(&g), 'a', 300);
+	memset(late, 'b', sizeof(late));
+	m.u.seal.chunk = g.u.grant.chunk;
+	m.u.seal.length = 300;
+	m.u.seal.crc = crc32c(0, late, sizeof(late));
+	cr_assert_eq(send_request(&a, &m), 0, "held while revoking");
+	memcpy(chunk_bytes(&g), late, sizeof(late)); /* lands meanwhile */
+	finish_caps(&caps_a);
+	cr_assert_eq(caps_a.last_reply.hdr.type, PROTO_SEALED, "%s",
+		     caps_a.last_reply.u.error.text);
+	cr_assert_not(has_grant(&caps_a, g.u.grant.chunk, true));
+}
+
+Test(caps, a_refused_seal_answers_once_write_access_is_back)
+{
+	struct proto_msg g = alloc_now(&a, 4096), m = msg(PROTO_SEAL);
+	int before;
+
+	memset(chunk_bytes(&g), 'x', 100);
+	m.u.seal.chunk = g.u.grant.chunk;
+	m.u.seal.length = 100;
+	m.u.seal.crc = 0x1234;
+	cr_assert_eq(send_request(&a, &m), 0);
+	before = caps_a.replies;
+	finish_caps(&caps_a); /* the revoke; the grant back is asked */
+	cr_assert_eq(caps_a.replies, before,
+		     "no answer before write access is back");
+	finish_caps(&caps_a);
+	cr_assert_eq(caps_a.last_reply.u.error.status, PROTO_ST_CRC);
+	cr_assert_eq(caps_a.last_reply.u.error.detail, 1001, "the new rkey: %u",
+		     caps_a.last_reply.u.error.detail);
+	cr_assert(has_grant(&caps_a, g.u.grant.chunk, true));
+}
+
+Test(caps, a_lease_lost_while_the_grant_is_made_answers_stale)
+{
+	struct proto_msg m = msg(PROTO_ALLOC);
+	struct table_stats st;
+
+	m.u.alloc.size = 4096;
+	cr_assert_eq(send_request(&a, &m), 0);
+	cr_assert_eq(service_revoke_lease(&svc, a.id), 0);
+	cr_assert_eq(open_chunks(), 0, "reclaimed with the lease");
+	finish_caps(&caps_a);
+	cr_assert_eq(caps_a.last_reply.u.error.status, PROTO_ST_STALE);
+	cr_assert_eq(caps_a.last_reply.u.error.detail, a.epoch);
+	cr_assert_not(has_grant(&caps_a, 1, true));
+	table_stats(table, &st);
+	cr_assert_eq(st.used_bytes, 0, "nothing left, nothing freed twice");
+}
+
+Test(caps, a_session_ending_while_its_grant_is_made_hears_nothing)
+{
+	struct proto_msg m = msg(PROTO_ALLOC);
+	int before;
+
+	m.u.alloc.size = 4096;
+	cr_assert_eq(send_request(&a, &m), 0);
+	before = caps_a.replies;
+	service_session_end(&svc, &a);
+	finish_caps(&caps_a);
+	cr_assert_eq(caps_a.replies, before);
+	cr_assert_eq(open_chunks(), 0);
+}
+
+Test(caps, an_open_is_answered_once_read_access_is_made)
+{
+	struct proto_msg g = alloc_now(&a, 4096), m = msg(PROTO_OPEN);
+
+	caps_a.defer = false;
+	cr_assert_eq(seal(&a, g.u.grant.chunk, 0, crc32c(0, NULL, 0)).hdr.type,
+		     PROTO_SEALED);
+	m.u.open.chunk = g.u.grant.chunk;
+	cr_assert_eq(send_request(&b, &m), 0, "no OPENED before the MR");
+	finish_caps(&caps_b);
+	cr_assert_eq(caps_b.last_reply.hdr.type, PROTO_OPENED);
+	cr_assert_eq(caps_b.last_reply.u.opened.rkey, 1000);
+}
+
+Test(caps, a_free_while_an_open_is_granted_cancels_it)
+{
+	struct proto_msg g = alloc_now(&a, 4096), m = msg(PROTO_OPEN);
+
+	caps_a.defer = false;
+	cr_assert_eq(seal(&a, g.u.grant.chunk, 0, crc32c(0, NULL, 0)).hdr.type,
+		     PROTO_SEALED);
+	m.u.open.chunk = g.u.grant.chunk;
+	cr_assert_eq(send_request(&b, &m), 0);
+	cr_assert_eq(on_chunk(&a, PROTO_FREE, g.u.grant.chunk).hdr.type,
+		     PROTO_FREED);
+	finish_caps(&caps_b);
+	cr_assert_eq(caps_b.last_reply.u.error.status, PROTO_ST_NOENT);
+	cr_assert_not(has_grant(&caps_b, g.u.grant.chunk, false));
 }

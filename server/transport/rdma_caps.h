@@ -1,0 +1,63 @@
+/*
+ * One connection's capabilities: chunk MRs in its protection domain. Write
+ * access to an OPEN chunk is an MR of exactly its bytes; read access to a
+ * SEALED chunk is a read-only MR of its sealed bytes (docs/design.md,
+ * "Capabilities").
+ *
+ * ibv_reg_mr pins every page of the chunk and ibv_dereg_mr unpins them:
+ * about a millisecond for 2 MiB under emulation, and more for large
+ * chunks. So both run on workers (workers/workers.h), and a grant or an
+ * asynchronous revoke completes through a callback on the loop. A revoke
+ * that must be over when it returns (a free, a session's end or lease)
+ * deregisters at once, after taking back whatever a worker was doing for
+ * that capability: no write through a revoked rkey lands after the revoke
+ * returns, and an MR still being registered is never handed out.
+ *
+ * Threading: the event-loop thread, as the connection.
+ */
+#ifndef CHUNKD_SERVER_RDMA_CAPS_H
+#define CHUNKD_SERVER_RDMA_CAPS_H
+
+#include <infiniband/verbs.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "service/service.h"
+#include "workers/workers.h"
+
+struct rdma_caps;
+
+/* For pd (borrowed; it must outlive the caps), with MRs registered and
+ * deregistered by pool. peer names the client in logs. Returns NULL when
+ * out of memory. */
+struct rdma_caps *rdma_caps_new(struct ibv_pd *pd, struct workers *pool,
+				const char *peer);
+
+/* Takes back every job out, deregisters every MR, and tells waiting
+ * grants -ECANCELED and waiting revokes that they are done (from within
+ * this call). Sets *c to NULL; NULL is fine. */
+void rdma_caps_free(struct rdma_caps **c);
+
+/* Grants access to len bytes at addr with access flags: 0 and *rkey when
+ * the connection holds that access already (or len is 0: rkey 0),
+ * -EINPROGRESS when done will be called on a later turn (rc 0 and the
+ * rkey, a negative errno, or -ECANCELED when revoked before it was made),
+ * or a negative errno at once. */
+int rdma_caps_grant(struct rdma_caps *c, uint64_t chunk, bool write,
+		    uint8_t *addr, uint64_t len, int access, uint32_t *rkey,
+		    session_grant_fn *done, void *arg);
+
+/* Revokes now: when this returns, no access through the old rkey lands.
+ * A no-op when there is none. */
+void rdma_caps_revoke(struct rdma_caps *c, uint64_t chunk, bool write);
+
+/* Revokes without blocking the loop: 0 when there was nothing to revoke,
+ * or -EINPROGRESS and done on a later turn, once no access through the old
+ * rkey can land. From this call on, the capability is gone for grants. */
+int rdma_caps_revoke_async(struct rdma_caps *c, uint64_t chunk, bool write,
+			   session_revoked_fn *done, void *arg);
+
+/* How many MRs it holds or is making (for tests and stats). */
+unsigned rdma_caps_count(const struct rdma_caps *c);
+
+#endif

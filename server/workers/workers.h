@@ -1,0 +1,61 @@
+/*
+ * A few threads for the blocking parts of requests (registering and
+ * deregistering chunk memory, a seal's CRC and persist), so that the event
+ * loop only decodes, answers persists and hands work out: no client waits
+ * behind another's registration or large seal.
+ *
+ * A job is a struct work the caller embeds in its own object: run() is
+ * called on a worker, then done() on the loop's thread, on a later turn
+ * (never from within workers_submit). Jobs run in no set order and several
+ * at once; a caller that needs an order submits the next job from the
+ * previous one's done(). run() must touch nothing the loop changes while
+ * the job is out: the loop owns everything else (SPDK's rule: one owner
+ * per piece of state, messages between threads).
+ *
+ * Threading: every call from the loop's thread; run() on a worker.
+ */
+#ifndef CHUNKD_WORKERS_H
+#define CHUNKD_WORKERS_H
+
+#include <stdbool.h>
+
+struct event_base;
+struct workers;
+
+struct work {
+	void (*run)(struct work *w);  /* on a worker */
+	void (*done)(struct work *w); /* on the loop, after run */
+	/* The pool's: */
+	struct work *next;
+	int state; /* under the pool's lock */
+	bool out;  /* the loop's: submitted, done() not yet run */
+};
+
+#define WORKERS_MAX 64
+
+/* Starts threads (1 to WORKERS_MAX) whose finished jobs complete on base.
+ * Returns 0 and sets *out, or a negative errno. */
+int workers_new(struct event_base *base, unsigned threads,
+		struct workers **out);
+
+/* Stops the threads and sets *w to NULL. Jobs still out are dropped
+ * without done(): take them back first (their owners do, as they go).
+ * NULL is fine. */
+void workers_free(struct workers **w);
+
+/* Hands w out; w stays the caller's memory until its done() runs. */
+void workers_submit(struct workers *pool, struct work *w);
+
+/* Takes w back before its done(): removes it if no worker started it,
+ * waits for it if one runs it now. done() is then never called. Returns
+ * whether run() ran. For an owner that must stop waiting (a connection
+ * that closes, a revoke that must finish now). */
+bool workers_take_back(struct workers *pool, struct work *w);
+
+/* Whether w is out (submitted, its done() not yet run). */
+bool workers_has(const struct work *w);
+
+/* How many threads run jobs. */
+unsigned workers_threads(const struct workers *pool);
+
+#endif

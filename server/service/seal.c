@@ -52,9 +52,9 @@ static void regrant_after_refusal(struct request *q)
 
 /* ---- TABLE_PENDING ---- */
 
-static void seal_done(void *arg, const struct table_result *res)
+/* The reply to a seal the table answered with res. */
+static void seal_reply(struct request *q, const struct table_result *res)
 {
-	struct request *q = arg;
 	uint64_t chunk = q->msg.u.seal.chunk;
 
 	if (res->status == 0)
@@ -103,6 +103,13 @@ static void seal_done(void *arg, const struct table_result *res)
 		answer_fail(&q->reply, PROTO_ST_INTERNAL,
 			    "chunk %llu: recording the seal failed: %s",
 			    (unsigned long long)chunk, strerror(-res->status));
+}
+
+static void seal_done(void *arg, const struct table_result *res)
+{
+	struct request *q = arg;
+
+	seal_reply(q, res);
 	if (res->status == -ENODATA || res->status == -EINVAL)
 		regrant_after_refusal(q);
 	else

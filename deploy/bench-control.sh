@@ -29,7 +29,9 @@ ratio and the issue's target; --json prints the same as JSON.
   --rounds N    rounds (default 3); each round's outputs stay in
                 build/bench-control
   --poll-us US  how long chunkd and the clients busy-poll before sleeping
-                (default 1000, as deploy/bench.sh)
+                (default 0: their own defaults; with several connections
+                on the guest's two CPUs, busy-polling clients take the
+                CPU chunkd and its workers need)
   --workers N   chunkd's worker threads (default 2, chunkd's own)
   -h, --help    this help
 HELP
@@ -42,7 +44,7 @@ dax=${CHUNKD_TEST_DAX:-/dev/dax0.0}
 json=0
 iters=1000
 rounds=3
-poll_us=1000
+poll_us=0
 workers=2
 inside=0
 while [ $# -gt 0 ]; do
@@ -94,13 +96,15 @@ measure() {
 		echo "\"dereg/4096\": $(echo "$reg" | awk '{ print $4 }')"
 		echo "}"
 	} >"$out.raw"
+	local poll=()
+	[ "$poll_us" != 0 ] && poll=(--poll-us "$poll_us")
 	"build/server/chunkd" --pool "$dax" --listen "$addr" --port 7495 \
-		--workers "$workers" --log-level warn --poll-us "$poll_us" \
+		--workers "$workers" --log-level warn "${poll[@]}" \
 		--admin-socket "$out.sock" 2>"$out.log" &
 	local chunkd=$!
 	sleep 2
 	local bench=(build/client/tools/chunkbench --port 7495 --iters "$iters"
-		--poll-us "$poll_us" --json "$addr")
+		"${poll[@]}" --json "$addr")
 	"${bench[@]}" >"$out.all"
 	"${bench[@]}" --mode interference >"$out.interference"
 	"${bench[@]}" --mode alloc-rate >"$out.alloc"
@@ -158,7 +162,8 @@ if as_json:
                       "interference": inter, "alloc_rate": alloc}, indent=2))
     sys.exit(0)
 fmt = lambda v, f: "n/a" if v is None else format(v, f)
-print(f"medians of {rounds} rounds; poll_us {poll_us}; chunkd workers {workers}")
+print(f"medians of {rounds} rounds; poll_us {poll_us or 'default'}; "
+      f"chunkd workers {workers}")
 print(f"{'figure':42} {'ours':>10} {'floor':>10} {'ratio':>7}  target   against")
 for r in rows:
     print(f"{r['figure']:42} {fmt(r['ours'], '10.1f'):>10} "

@@ -20,6 +20,8 @@
 
 struct loader {
 	const struct bench_opts *o;
+	bool churn;	    /* alloc, write, seal, free; else only write
+			     * again into one chunk (the data alone) */
 	const uint8_t *buf; /* BUF_SIZE bytes, written over and over */
 	uint32_t len;	    /* of each chunk */
 	unsigned crc;	    /* of len bytes of buf repeated */
@@ -57,22 +59,38 @@ static int one_cycle(struct chunk_client *c, struct loader *l)
 	return rc;
 }
 
+/* A loader's connection sleeps between completions: the load is on
+ * chunkd, not on the clients' CPU (they share the machine with it here). */
+static struct chunk_client *connect_sleeping(const struct bench_opts *o)
+{
+	struct bench_opts sleeping = *o;
+
+	sleeping.poll_us = 0;
+	return bench_connect(&sleeping, CHUNK_PERSIST_RPC);
+}
+
 static void *loader_run(void *arg)
 {
 	struct loader *l = arg;
-	struct chunk_client *c = bench_connect(l->o, CHUNK_PERSIST_RPC);
+	struct chunk_client *c = connect_sleeping(l->o);
 	struct chunk_mem *mem = NULL;
+	unsigned long long id = 0;
 
 	l->rc = c ? bench_check(
 			    chunk_mem_reg(c, (void *)l->buf, BUF_SIZE, &mem),
 			    "mem_reg")
 		  : -1;
+	if (l->rc == CHUNK_OK && !l->churn)
+		l->rc = bench_check(chunk_alloc(c, l->len, &id), "alloc");
 	while (l->rc == CHUNK_OK && !atomic_load(l->stop)) {
-		l->rc = one_cycle(c, l);
+		l->rc = l->churn ? one_cycle(c, l)
+				 : write_repeated(c, id, l->buf, l->len);
 		l->last_us = timing_now_us();
 		if (atomic_fetch_add(&l->cycles, 1) == 0)
 			l->first_us = l->last_us;
 	}
+	if (id)
+		chunk_free(c, id);
 	chunk_mem_dereg(&mem);
 	chunk_client_disconnect(&c);
 	return NULL;
@@ -141,22 +159,33 @@ static int wait_for_load(struct loader *l, unsigned count)
 	return 0;
 }
 
-static json_t *interference_json(const struct figure *alone,
-				 const struct figure *loaded,
-				 const struct loader *l)
+/* What was measured: the persists alone, under the loaders' writes alone
+ * (data), and under the whole load (the writes with their chunks'
+ * alloc, seal and free). */
+struct interference {
+	struct figure alone, data, loaded;
+	struct loader data_loaders[2], loaders[2];
+};
+
+static json_t *interference_json(const struct interference *in)
 {
-	return json_pack("{s:i, s:o, s:o, s:f, s:f, s:[o, o]}", "persist_bytes",
-			 PERSIST_LEN, "alone", bench_figure_json(alone),
-			 "under_load", bench_figure_json(loaded), "p50_ratio",
-			 loaded->p50 / alone->p50, "p99_ratio",
-			 loaded->p99 / alone->p99, "loaders",
-			 loader_json(&l[0]), loader_json(&l[1]));
+	const struct figure *a = &in->alone, *d = &in->data, *l = &in->loaded;
+
+	return json_pack(
+		"{s:i, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:[o, o]}",
+		"persist_bytes", PERSIST_LEN, "alone", bench_figure_json(a),
+		"under_data_load", bench_figure_json(d), "under_load",
+		bench_figure_json(l), "p50_ratio", l->p50 / a->p50, "p99_ratio",
+		l->p99 / a->p99, "p50_over_data", l->p50 / d->p50,
+		"p99_over_data", l->p99 / d->p99, "loaders",
+		loader_json(&in->loaders[0]), loader_json(&in->loaders[1]));
 }
 
-/* Starts both loaders, measures under their load, stops them. */
+/* Starts both loaders (churning or not), measures under their load,
+ * stops them. */
 static int measure_loaded(const struct bench_opts *o, struct chunk_client *c,
-			  unsigned long long id, uint8_t *buf, struct loader *l,
-			  struct figure *loaded)
+			  unsigned long long id, uint8_t *buf, bool churn,
+			  struct loader *l, struct figure *loaded)
 {
 	atomic_bool stop = false;
 	pthread_t tid[2];
@@ -164,6 +193,7 @@ static int measure_loaded(const struct bench_opts *o, struct chunk_client *c,
 
 	for (int i = 0; i < 2; i++) {
 		l[i].o = o;
+		l[i].churn = churn;
 		l[i].buf = buf;
 		l[i].len = i ? LARGE_CHUNK : SMALL_CHUNK;
 		l[i].crc = repeated_crc(buf, l[i].len);
@@ -184,21 +214,24 @@ static int measure_loaded(const struct bench_opts *o, struct chunk_client *c,
 int bench_interference(const struct bench_opts *o, uint8_t *buf, json_t *report)
 {
 	struct chunk_client *c = bench_connect(o, CHUNK_PERSIST_RPC);
+	struct interference *in = calloc(1, sizeof(*in));
 	struct chunk_mem *mem = NULL;
-	struct loader l[2];
-	struct figure alone, loaded;
 	unsigned long long id = 0;
-	int rc = c ? CHUNK_OK : -1;
+	int rc = c && in ? CHUNK_OK : -1;
 
-	memset(l, 0, sizeof(l));
 	rc = rc ? rc
 		: bench_check(chunk_mem_reg(c, buf, BUF_SIZE, &mem), "mem_reg");
 	rc = rc ? rc : bench_check(chunk_alloc(c, SMALL_CHUNK, &id), "alloc");
-	rc = rc ? rc : persist_loop(c, id, buf, o->iters, NULL, &alone);
-	rc = rc ? rc : measure_loaded(o, c, id, buf, l, &loaded);
+	rc = rc ? rc : persist_loop(c, id, buf, o->iters, NULL, &in->alone);
+	rc = rc ? rc
+		: measure_loaded(o, c, id, buf, false, in->data_loaders,
+				 &in->data);
+	rc = rc ? rc
+		: measure_loaded(o, c, id, buf, true, in->loaders, &in->loaded);
 	if (rc == CHUNK_OK)
 		json_object_set_new(report, "interference",
-				    interference_json(&alone, &loaded, l));
+				    interference_json(in));
+	free(in);
 	if (id)
 		chunk_free(c, id);
 	chunk_mem_dereg(&mem);
@@ -302,11 +335,16 @@ void bench_print_control(json_t *report)
 	if (in) {
 		print_figure("64 B write+persist, alone",
 			     json_object_get(in, "alone"));
+		print_figure("64 B write+persist, under writes",
+			     json_object_get(in, "under_data_load"));
 		print_figure("64 B write+persist, under load",
 			     json_object_get(in, "under_load"));
-		printf("under load / alone: p50 %.2fx, p99 %.2fx\n",
+		printf("under load / alone: p50 %.2fx, p99 %.2fx; under load / "
+		       "under writes: p50 %.2fx, p99 %.2fx\n",
 		       json_real_value(json_object_get(in, "p50_ratio")),
-		       json_real_value(json_object_get(in, "p99_ratio")));
+		       json_real_value(json_object_get(in, "p99_ratio")),
+		       json_real_value(json_object_get(in, "p50_over_data")),
+		       json_real_value(json_object_get(in, "p99_over_data")));
 		json_array_foreach(json_object_get(in, "loaders"), i, l) printf(
 			"  loader of %lld-byte chunks: %lld cycles, "
 			"%.1f per s\n",

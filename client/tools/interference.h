@@ -2,9 +2,12 @@
  * chunkbench's studies of the control path against the data path:
  *
  *   interference  one connection's 64-byte write+persist (persist-rpc)
- *                 alone, then while two other connections alloc, write,
- *                 seal and free chunks in a loop, one of 4 KiB and one of
- *                 64 MiB: p50 and p99 of both, in one run;
+ *                 alone; then while two other connections write a chunk
+ *                 of 4 KiB and one of 64 MiB over and over (the data
+ *                 alone); then while they alloc, write, seal and free such
+ *                 chunks in a loop (the whole load): p50 and p99 of each,
+ *                 in one run. The loaders sleep between completions, so
+ *                 the load falls on chunkd rather than on the clients;
  *   alloc-rate    alloc+seal+free of 4 KiB chunks per second with 1, 2
  *                 and 4 connections at once, one thread each.
  *

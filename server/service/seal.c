@@ -170,7 +170,7 @@ static void write_revoked(void *arg)
 	request_wait_for(q, REQUEST_CHECKING);
 	q->work.run = check_content;
 	q->work.done = content_checked;
-	if (q->svc->workers) {
+	if (q->svc->workers && q->msg.u.seal.length > SEAL_INLINE_BYTES) {
 		workers_submit(q->svc->workers, &q->work);
 		return;
 	}

@@ -12,8 +12,10 @@
  *                  the ERROR's detail.
  *
  * The CRC is read only after write access is gone, so what is checked is
- * what stays. With no workers (s->workers NULL, tests) the check runs on
- * the loop.
+ * what stays. Seals of up to SEAL_INLINE_BYTES are checked on the loop at
+ * once: under emulation the CRC32C of 4 KiB takes 31 us (0.2 us on the
+ * build host), less than handing it to a worker and hearing back; so are
+ * all seals when there are no workers (s->workers NULL: tests, tools).
  *
  * Threading: the event-loop thread, as the service; the check's job on a
  * worker.
@@ -23,6 +25,8 @@
 
 #include "proto/msg.h"
 #include "service.h"
+
+#define SEAL_INLINE_BYTES (4u << 10)
 
 void seal_start(struct service *s, struct session *sess,
 		const struct proto_msg *req, struct proto_msg *r);

@@ -189,6 +189,25 @@ static struct cap *new_cap(struct rdma_caps *c, uint64_t chunk, bool write,
 	return k;
 }
 
+/* A small capability, made on the loop: 0 and *rkey, or -errno. */
+static int register_now(struct cap *k, uint32_t *rkey)
+{
+	cap_run(&k->work);
+	if (!k->mr) {
+		int rc = -k->reg_errno;
+
+		log_error("%s: ibv_reg_mr of chunk %llu (%llu bytes): %s",
+			  k->owner->peer, (unsigned long long)k->chunk,
+			  (unsigned long long)k->len, strerror(k->reg_errno));
+		unlink_cap(k->owner, k);
+		free(k);
+		return rc;
+	}
+	k->state = CAP_LIVE;
+	*rkey = k->mr->rkey;
+	return 0;
+}
+
 int rdma_caps_grant(struct rdma_caps *c, uint64_t chunk, bool write,
 		    uint8_t *addr, uint64_t len, int access, uint32_t *rkey,
 		    session_grant_fn *done, void *arg)
@@ -209,6 +228,8 @@ int rdma_caps_grant(struct rdma_caps *c, uint64_t chunk, bool write,
 	k = new_cap(c, chunk, write, addr, len, access);
 	if (!k)
 		return -ENOMEM;
+	if (len <= RDMA_CAPS_INLINE_BYTES)
+		return register_now(k, rkey);
 	rc = add_waiter(k, done, arg);
 	if (rc != -EINPROGRESS) {
 		unlink_cap(c, k);

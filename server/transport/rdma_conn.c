@@ -27,6 +27,7 @@ struct rdma_conn {
 	struct ibv_comp_channel *channel;
 	struct ibv_cq *cq;
 	struct event *cq_event;
+	struct event *resume; /* serves the CQ again after a yield */
 	struct event *hello_timer;
 	uint8_t *bufs; /* RECV_DEPTH receive, then SEND_DEPTH send buffers */
 	struct ibv_mr *bufs_mr;
@@ -154,6 +155,8 @@ void rdma_conn_destroy(struct rdma_conn *c)
 		rdma_destroy_qp(c->id);
 	if (c->cq_event)
 		event_free(c->cq_event);
+	if (c->resume)
+		event_free(c->resume);
 	if (c->cq)
 		ibv_destroy_cq(c->cq);
 	if (c->channel)
@@ -252,28 +255,6 @@ static int drain_cq(struct rdma_conn *c)
 	return n < 0 ? -1 : seen;
 }
 
-/* Keeps polling for poll_us after the last completion: a request that
- * follows closely is served without the wake-up of the completion channel. */
-static int spin_cq(struct rdma_conn *c)
-{
-	uint64_t deadline = clock_mono_us() + c->env->poll_us;
-	unsigned empty_polls = 0;
-	int n;
-
-	for (;;) {
-		n = drain_cq(c);
-		if (n < 0)
-			return -1;
-		if (n > 0) {
-			deadline = clock_mono_us() + c->env->poll_us;
-			continue;
-		}
-		if (++empty_polls % CLOCK_POLLS_PER_READ == 0 &&
-		    clock_mono_us() >= deadline)
-			return 0;
-	}
-}
-
 static void conn_fail(struct rdma_conn *c)
 {
 	if (c->state == RDMA_CONN_CLOSING)
@@ -282,6 +263,58 @@ static void conn_fail(struct rdma_conn *c)
 	event_del(c->cq_event);
 	c->state = RDMA_CONN_CLOSING;
 	rdma_disconnect(c->id);
+}
+
+/* One poll of every other connection's CQ: completions seen. A connection
+ * whose CQ fails is closed; the others go on. */
+static int drain_others(struct rdma_conn *c)
+{
+	int seen = 0, n;
+
+	for (struct rdma_conn *o = *c->env->conns; o; o = o->next) {
+		if (o == c || o->state == RDMA_CONN_CLOSING)
+			continue;
+		n = drain_cq(o);
+		if (n < 0)
+			conn_fail(o);
+		else
+			seen += n;
+	}
+	return seen;
+}
+
+#define SPELL_MAX_US 1000 /* a busy spell gives the loop a turn this often */
+
+/* Keeps polling every connection for poll_us after the last completion on
+ * any: a request that follows closely, on this connection or another, is
+ * served without the wake-up of a completion channel, and no connection
+ * waits out the spell of another (each keeps its own notification armed,
+ * so nothing is missed). Returns 0 when the spell ran out idle, 1 when it
+ * yields to the loop (workers finished jobs whose answers wait there, or
+ * the spell lasted SPELL_MAX_US: timers and other events are due), -1
+ * when c's CQ failed. */
+static int spin_cq(struct rdma_conn *c)
+{
+	uint64_t now = clock_mono_us(), deadline = now + c->env->poll_us;
+	uint64_t yield_at = now + SPELL_MAX_US;
+	unsigned polls = 0;
+	int n;
+
+	for (;;) {
+		n = drain_cq(c);
+		if (n < 0)
+			return -1;
+		n += drain_others(c);
+		if (++polls % CLOCK_POLLS_PER_READ && n == 0)
+			continue;
+		now = clock_mono_us();
+		if (n > 0)
+			deadline = now + c->env->poll_us;
+		if (workers_ready(c->env->workers) || now >= yield_at)
+			return 1;
+		if (now >= deadline)
+			return 0;
+	}
 }
 
 /* The service's answer, now or after the table completed: a reply that
@@ -301,21 +334,22 @@ static int ops_send_reply(void *ctx, const struct proto_msg *reply)
 	return rc;
 }
 
-static void on_cq_ready(evutil_socket_t fd, short what, void *arg)
+/* Serves c's CQ (and, while spinning, every other's) until it is armed
+ * and empty, or the spell yields: then the loop takes its turn and a timer
+ * brings c back, since what its CQ holds now raises no event. */
+static void serve_cq(struct rdma_conn *c)
 {
-	struct rdma_conn *c = arg;
-	struct ibv_cq *cq;
-	void *ctx;
-	int n;
+	static const struct timeval at_once = {0, 0};
+	int n, spun;
 
-	(void)fd;
-	(void)what;
-	if (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
-		ibv_ack_cq_events(cq, 1);
 	do {
-		if (drain_cq(c) < 0 || spin_cq(c) < 0 ||
+		if (drain_cq(c) < 0 || (spun = spin_cq(c)) < 0 ||
 		    ibv_req_notify_cq(c->cq, 0)) {
 			conn_fail(c);
+			return;
+		}
+		if (spun > 0) {
+			evtimer_add(c->resume, &at_once);
 			return;
 		}
 		/* A completion may have slipped in before the re-arm. */
@@ -325,6 +359,29 @@ static void on_cq_ready(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	} while (n > 0);
+}
+
+static void on_cq_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct rdma_conn *c = arg;
+	struct ibv_cq *cq;
+	void *ctx;
+
+	(void)fd;
+	(void)what;
+	if (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
+		ibv_ack_cq_events(cq, 1);
+	serve_cq(c);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct rdma_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state != RDMA_CONN_CLOSING)
+		serve_cq(c);
 }
 
 /* ---- set-up ---- */
@@ -373,7 +430,8 @@ static int watch_cq(struct rdma_conn *c)
 		return -errno;
 	c->cq_event = event_new(c->env->base, c->channel->fd,
 				EV_READ | EV_PERSIST, on_cq_ready, c);
-	if (!c->cq_event || event_add(c->cq_event, NULL))
+	c->resume = evtimer_new(c->env->base, on_resume, c);
+	if (!c->cq_event || !c->resume || event_add(c->cq_event, NULL))
 		return -ENOMEM;
 	return ibv_req_notify_cq(c->cq, 0) ? -errno : 0;
 }

@@ -46,9 +46,11 @@ struct rdma_conn;
 struct rdma_conn_env {
 	struct event_base *base;
 	struct service *svc;
-	struct workers *workers; /* register and deregister chunk MRs */
-	uint32_t poll_us;	   /* busy-poll spell after a completion */
-	uint32_t hello_timeout_ms; /* HELLO's deadline after accepting */
+	struct workers *workers;	/* register and deregister chunk MRs */
+	struct rdma_conn *const *conns; /* the owner's list: a busy-poll spell
+					 * covers every connection */
+	uint32_t poll_us;		/* busy-poll spell after a completion */
+	uint32_t hello_timeout_ms;	/* HELLO's deadline after accepting */
 	/* Called when a connection's HELLO deadline passes unanswered (or
 	 * its handshake never completed): the owner closes it (the
 	 * connection cannot free itself). */

@@ -3,10 +3,13 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -29,7 +32,8 @@ struct workers {
 	pthread_cond_t finished; /* a job finished (for take_back) */
 	struct work_queue todo, finished_jobs;
 	bool stop;
-	int wake_fd; /* an eventfd: finished jobs wait for the loop */
+	atomic_bool ready; /* finished jobs wait for the loop */
+	int wake_fd;	   /* an eventfd: the same, for the loop's poll */
 	struct event *wake;
 	pthread_t threads[WORKERS_MAX];
 	unsigned thread_count;
@@ -76,12 +80,20 @@ static void queue_remove(struct work_queue *q, struct work *w)
 
 /* ---- the threads ---- */
 
+/* Bulk work (pinning pages, reading a sealed chunk) yields the CPU to
+ * the loop and to everything else: the loop answers persists, which must
+ * not wait behind it. */
+#define WORKER_NICE 10
+
 static void *work_loop(void *arg)
 {
 	struct workers *p = arg;
 	const uint64_t one = 1;
 	struct work *w;
 
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE))
+		log_warn("workers: cannot lower their priority: %s",
+			 strerror(errno));
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->stop && !p->todo.head)
@@ -95,9 +107,12 @@ static void *work_loop(void *arg)
 		pthread_mutex_lock(&p->lock);
 		w->state = WORK_FINISHED;
 		/* One wake-up per batch: the loop drains them all. */
-		if (!p->finished_jobs.head &&
-		    write(p->wake_fd, &one, sizeof(one)) != sizeof(one))
-			log_error("workers: cannot wake the loop");
+		if (!p->finished_jobs.head) {
+			atomic_store_explicit(&p->ready, true,
+					      memory_order_relaxed);
+			if (write(p->wake_fd, &one, sizeof(one)) != sizeof(one))
+				log_error("workers: cannot wake the loop");
+		}
 		queue_push(&p->finished_jobs, w);
 		pthread_cond_broadcast(&p->finished);
 	}
@@ -116,6 +131,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	struct work *w;
 
 	(void)what;
+	atomic_store_explicit(&p->ready, false, memory_order_relaxed);
 	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_error("workers: reading the wake-up: %s", strerror(errno));
 	for (;;) {
@@ -160,6 +176,11 @@ bool workers_take_back(struct workers *p, struct work *w)
 	pthread_mutex_unlock(&p->lock);
 	w->out = false;
 	return ran;
+}
+
+bool workers_ready(const struct workers *p)
+{
+	return p && atomic_load_explicit(&p->ready, memory_order_relaxed);
 }
 
 bool workers_has(const struct work *w)

@@ -52,6 +52,11 @@ void workers_submit(struct workers *pool, struct work *w);
  * that closes, a revoke that must finish now). */
 bool workers_take_back(struct workers *pool, struct work *w);
 
+/* Whether finished jobs wait for the loop: a thread that busy-polls
+ * something else (a completion queue) checks this and returns to the loop
+ * so their done() runs. Cheap: one relaxed atomic load. */
+bool workers_ready(const struct workers *pool);
+
 /* Whether w is out (submitted, its done() not yet run). */
 bool workers_has(const struct work *w);
 

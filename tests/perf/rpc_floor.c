@@ -292,12 +292,16 @@ int main(int argc, char **argv)
 			return opt == 'h' ? 0 : 2;
 		}
 	}
-	if (size < 1 || size > RAW_MAX_SIZE || iters == 0 ||
+	if (size < 1 ||
+	    size > (strcmp(mode, "reg") ? RAW_MAX_SIZE : 1u << 30) ||
+	    iters == 0 ||
 	    (strcmp(mode, "write-send") && strcmp(mode, "send") &&
 	     strcmp(mode, "reg")) ||
 	    (!strcmp(mode, "reg") && !dax)) {
-		fprintf(stderr, "rpc_floor: SIZE 1..1048576, ITERS > 0, -m "
-				"write-send, send or reg (with -d DAX)\n");
+		fprintf(stderr,
+			"rpc_floor: SIZE 1..1048576 (with -m reg, up to "
+			"1 GiB), ITERS > 0, -m write-send, send or reg "
+			"(with -d DAX)\n");
 		return 2;
 	}
 	if (!strcmp(mode, "reg"))

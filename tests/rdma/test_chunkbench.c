@@ -133,10 +133,10 @@ Test(chunkbench, leaves_no_chunk_behind)
 	json_decref(listing);
 }
 
-/* One connection's persists alone and while others alloc, write, seal and
- * free 4 KiB and 64 MiB chunks: both figures, and the loaders did work
- * during the second (each at least one whole cycle; the 64 MiB one two
- * more while the persists were timed). */
+/* One connection's persists alone, while others write 4 KiB and 64 MiB
+ * chunks, and while they alloc, write, seal and free such chunks: every
+ * figure, and the loaders did work during the last (each at least one
+ * whole cycle; the 64 MiB one two more while the persists were timed). */
 Test(chunkbench, interference_reports_both_figures_and_the_load)
 {
 	json_t *report = run_mode("interference");
@@ -145,6 +145,7 @@ Test(chunkbench, interference_reports_both_figures_and_the_load)
 
 	cr_assert_not_null(in, "no interference figures");
 	expect_figure(json_object_get(in, "alone"), "alone");
+	expect_figure(json_object_get(in, "under_data_load"), "under writes");
 	expect_figure(json_object_get(in, "under_load"), "under load");
 	cr_expect(json_real_value(json_object_get(in, "p99_ratio")) > 0);
 	cr_assert_eq(json_array_size(json_object_get(in, "loaders")), 2);

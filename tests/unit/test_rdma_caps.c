@@ -60,7 +60,8 @@ static struct event_base *base;
 static struct workers *pool;
 static struct rdma_caps *caps;
 static struct ibv_pd *pd = (struct ibv_pd *)0x1; /* never dereferenced */
-static uint8_t area[1 << 16];
+static uint8_t area[1 << 21];
+#define BIG (1u << 20) /* made on a worker: over RDMA_CAPS_INLINE_BYTES */
 
 struct heard {
 	int grants, revokes;
@@ -118,18 +119,35 @@ static int grant(uint64_t chunk, bool write, uint64_t len, struct heard *h,
 			       IBV_ACCESS_REMOTE_READ, rkey, on_grant, h);
 }
 
+/* A small grant is made at once; its revoke still goes to a worker
+ * (deregistration may wait long on soft-RoCE, whatever the size). */
+Test(caps, a_small_grant_is_made_at_once_and_revoked_on_a_worker)
+{
+	struct heard h = {0}, r = {0};
+	uint32_t rkey = 0;
+
+	cr_assert_eq(grant(8, true, RDMA_CAPS_INLINE_BYTES, &h, &rkey), 0);
+	cr_assert_geq(rkey, 100);
+	cr_assert_eq(h.grants, 0, "no callback for a grant made at once");
+	cr_assert_eq(atomic_load(&live_mrs), 1);
+	cr_assert_eq(rdma_caps_revoke_async(caps, 8, true, on_revoked, &r),
+		     -EINPROGRESS);
+	RUN_UNTIL(r.revokes == 1);
+	cr_assert_eq(atomic_load(&live_mrs), 0);
+}
+
 Test(caps, a_grant_is_made_on_a_worker_and_heard_on_a_later_turn)
 {
 	struct heard h = {0};
 	uint32_t rkey = 0;
 
-	cr_assert_eq(grant(1, true, 4096, &h, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(1, true, BIG, &h, &rkey), -EINPROGRESS);
 	cr_assert_eq(h.grants, 0, "never from within the grant");
 	RUN_UNTIL(h.grants == 1);
 	cr_assert_eq(h.rc, 0);
 	cr_assert_geq(h.rkey, 100);
 	cr_assert_eq(atomic_load(&live_mrs), 1);
-	cr_assert_eq(grant(1, true, 4096, &h, &rkey), 0, "held already");
+	cr_assert_eq(grant(1, true, BIG, &h, &rkey), 0, "held already");
 	cr_assert_eq(rkey, h.rkey);
 	cr_assert_eq(grant(1, false, 0, &h, &rkey), 0, "nothing to read");
 	cr_assert_eq(rkey, 0);
@@ -141,8 +159,8 @@ Test(caps, two_grants_of_one_chunk_share_one_registration)
 	uint32_t rkey;
 
 	atomic_store(&reg_delay_us, 20000);
-	cr_assert_eq(grant(5, false, 100, &h1, &rkey), -EINPROGRESS);
-	cr_assert_eq(grant(5, false, 100, &h2, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(5, false, BIG, &h1, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(5, false, BIG, &h2, &rkey), -EINPROGRESS);
 	RUN_UNTIL(h1.grants && h2.grants);
 	cr_assert_eq(h1.rkey, h2.rkey);
 	cr_assert_eq(atomic_load(&live_mrs), 1);
@@ -156,7 +174,7 @@ Test(caps, a_revoke_during_registration_leaves_nothing_registered)
 	uint32_t rkey;
 
 	atomic_store(&reg_delay_us, 50000);
-	cr_assert_eq(grant(2, true, 4096, &h, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(2, true, BIG, &h, &rkey), -EINPROGRESS);
 	usleep(10000); /* a worker is in ibv_reg_mr now */
 	rdma_caps_revoke(caps, 2, true);
 	cr_assert_eq(atomic_load(&live_mrs), 0, "gone when revoke returns");
@@ -171,13 +189,13 @@ Test(caps, an_asynchronous_revoke_is_heard_once_the_mr_is_gone)
 	struct heard h = {0}, r = {0}, again = {0};
 	uint32_t rkey;
 
-	cr_assert_eq(grant(3, true, 4096, &h, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(3, true, BIG, &h, &rkey), -EINPROGRESS);
 	RUN_UNTIL(h.grants == 1);
 	cr_assert_eq(rdma_caps_revoke_async(caps, 3, true, on_revoked, &r),
 		     -EINPROGRESS);
 	cr_assert_eq(r.revokes, 0);
 	/* Gone for grants at once: a new grant makes a new MR. */
-	cr_assert_eq(grant(3, true, 4096, &again, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(3, true, BIG, &again, &rkey), -EINPROGRESS);
 	RUN_UNTIL(r.revokes == 1 && again.grants == 1);
 	cr_assert_neq(again.rkey, h.rkey);
 	cr_assert_eq(atomic_load(&live_mrs), 1);
@@ -192,7 +210,7 @@ Test(caps, a_revoke_now_finishes_an_asynchronous_one_under_way)
 	struct heard h = {0}, r = {0};
 	uint32_t rkey;
 
-	cr_assert_eq(grant(4, true, 4096, &h, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(4, true, BIG, &h, &rkey), -EINPROGRESS);
 	RUN_UNTIL(h.grants == 1);
 	cr_assert_eq(rdma_caps_revoke_async(caps, 4, true, on_revoked, &r),
 		     -EINPROGRESS);
@@ -207,12 +225,12 @@ Test(caps, freeing_tells_every_waiter_at_once)
 	struct heard h = {0}, r = {0}, live = {0};
 	uint32_t rkey;
 
-	cr_assert_eq(grant(6, true, 4096, &live, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(6, true, BIG, &live, &rkey), -EINPROGRESS);
 	RUN_UNTIL(live.grants == 1);
 	cr_assert_eq(rdma_caps_revoke_async(caps, 6, true, on_revoked, &r),
 		     -EINPROGRESS);
 	atomic_store(&reg_delay_us, 20000);
-	cr_assert_eq(grant(7, false, 100, &h, &rkey), -EINPROGRESS);
+	cr_assert_eq(grant(7, false, BIG, &h, &rkey), -EINPROGRESS);
 	rdma_caps_free(&caps);
 	cr_assert_eq(h.grants, 1);
 	cr_assert_eq(h.rc, -ECANCELED);

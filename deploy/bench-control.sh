@@ -98,9 +98,10 @@ measure() {
 	} >"$out.raw"
 	local poll=()
 	[ "$poll_us" != 0 ] && poll=(--poll-us "$poll_us")
+	# The admin socket lives in /tmp: a 9p folder takes no socket.
 	"build/server/chunkd" --pool "$dax" --listen "$addr" --port 7495 \
 		--workers "$workers" --log-level warn "${poll[@]}" \
-		--admin-socket "$out.sock" 2>"$out.log" &
+		--admin-socket "/tmp/bench-control.$$.sock" 2>"$out.log" &
 	local chunkd=$!
 	sleep 2
 	local bench=(build/client/tools/chunkbench --port 7495 --iters "$iters"

@@ -84,7 +84,8 @@ static void render_persistence(struct evbuffer *out,
 	exposition_family(out, "chunkd_sessions_offered_total", "counter",
 			  "Sessions whose WELCOME offered each persistence "
 			  "method (clients use the cheapest offered).");
-	for (unsigned i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < sizeof(c->offered) / sizeof(c->offered[0]);
+	     i++) {
 		snprintf(labels, sizeof(labels), "method=\"%s\"",
 			 proto_persist_name(1u << i));
 		exposition_sample(out, "chunkd_sessions_offered_total", labels,

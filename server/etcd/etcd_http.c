@@ -423,10 +423,11 @@ static void finish(struct etcd_http_request *q, int status, long code)
 		.endpoint = q->h->endpoints[q->endpoint],
 		.reason = q->error[0] ? q->error : NULL,
 	};
+	bool ok = status == 0 && code / 100 == 2;
 
-	if (status == 0 && code / 100 == 2)
+	if (ok)
 		q->h->preferred = q->endpoint;
-	count(q, status == 0 && code / 100 == 2);
+	count(q, ok);
 	q->done(q->arg, &a);
 	request_free(q);
 }

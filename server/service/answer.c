@@ -1,6 +1,7 @@
 /* The checks and replies every request handler shares (answer.h). */
 #include "answer.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -162,4 +163,22 @@ int answer_find_own_open(struct service *s, struct session *sess,
 		return -1;
 	}
 	return 0;
+}
+
+void answer_after_grant(struct request *q, const struct table_record *rec,
+			bool write, uint64_t len, session_grant_fn *done)
+{
+	const struct session_ops *ops = q->sess->ops;
+	void *ctx = q->sess->ops_ctx;
+	uint8_t *addr = q->svc->area + rec->offset;
+	uint32_t rkey = 0;
+	int rc;
+
+	request_wait_for(q, REQUEST_GRANTING);
+	if (write)
+		rc = ops->grant_write(ctx, rec->id, addr, len, &rkey, done, q);
+	else
+		rc = ops->grant_read(ctx, rec->id, addr, len, &rkey, done, q);
+	if (rc != -EINPROGRESS)
+		done(q, rc, rkey);
 }

@@ -8,6 +8,7 @@
 #ifndef CHUNKD_SERVICE_ANSWER_H
 #define CHUNKD_SERVICE_ANSWER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "proto/msg.h"
@@ -45,6 +46,12 @@ void answer_held(struct service *s, struct request *q);
  * memory. */
 struct request *answer_hold(struct service *s, struct session *sess,
 			    const struct proto_msg *req, struct proto_msg *r);
+
+/* Grants q's session write or read access to len bytes of rec's chunk
+ * (REQUEST_GRANTING meanwhile); done(q, rc, rkey) hears the outcome, now
+ * or on a later turn, and answers. */
+void answer_after_grant(struct request *q, const struct table_record *rec,
+			bool write, uint64_t len, session_grant_fn *done);
 
 /* Finds an OPEN chunk of this session: 0 and *rec, or -1 with *r an
  * ERROR. */

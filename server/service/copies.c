@@ -124,17 +124,8 @@ static void read_granted(void *arg, int rc, uint32_t rkey)
 /* Grants read access to rec, this pool's chunk; the answer waits for it. */
 static void grant_read(struct request *q, const struct table_record *rec)
 {
-	struct session *sess = q->sess;
-	uint32_t rkey = 0;
-	int rc;
-
 	q->found.rec = *rec;
-	request_wait_for(q, REQUEST_GRANTING);
-	rc = sess->ops->grant_read(sess->ops_ctx, rec->id,
-				   q->svc->area + rec->offset, rec->sealed_len,
-				   &rkey, read_granted, q);
-	if (rc != -EINPROGRESS)
-		read_granted(q, rc, rkey);
+	answer_after_grant(q, rec, false, rec->sealed_len, read_granted);
 }
 
 /* The table said where a chunk's copies are: COPIES for a replicated one,

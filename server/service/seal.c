@@ -20,20 +20,10 @@ static void regranted(void *arg, int rc, uint32_t rkey)
  * rec again, with the new rkey in the detail. */
 static void regrant_write(struct request *q, const struct table_record *rec)
 {
-	struct session *sess = q->sess;
-	uint32_t rkey = 0;
-	int rc;
-
-	if (!sess) {
+	if (q->sess)
+		answer_after_grant(q, rec, true, rec->length, regranted);
+	else
 		answer_held(q->svc, q);
-		return;
-	}
-	request_wait_for(q, REQUEST_GRANTING);
-	rc = sess->ops->grant_write(sess->ops_ctx, rec->id,
-				    q->svc->area + rec->offset, rec->length,
-				    &rkey, regranted, q);
-	if (rc != -EINPROGRESS)
-		regranted(q, rc, rkey);
 }
 
 /* A seal the table refused before any change: the chunk is still OPEN

@@ -365,17 +365,8 @@ static void alloc_granted(void *arg, int rc, uint32_t rkey)
 /* Grants write access to the new chunk; the answer waits for it. */
 static void grant_new_chunk(struct request *q, const struct table_result *res)
 {
-	struct session *sess = q->sess;
-	uint32_t rkey = 0;
-	int rc;
-
 	q->found = *res;
-	request_wait_for(q, REQUEST_GRANTING);
-	rc = sess->ops->grant_write(sess->ops_ctx, res->rec.id,
-				    q->svc->area + res->rec.offset,
-				    res->rec.length, &rkey, alloc_granted, q);
-	if (rc != -EINPROGRESS)
-		alloc_granted(q, rc, rkey);
+	answer_after_grant(q, &res->rec, true, res->rec.length, alloc_granted);
 }
 
 static void alloc_done(void *arg, const struct table_result *res)

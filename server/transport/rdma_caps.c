@@ -57,7 +57,17 @@ struct rdma_caps {
 	unsigned count;
 };
 
-/* ---- on a worker ---- */
+/* ---- on a worker, or on the loop when small ---- */
+
+/* k's MR, if any, is gone (a failure is logged: nothing else can be done
+ * about it). */
+static void deregister(struct cap *k)
+{
+	if (k->mr && ibv_dereg_mr(k->mr))
+		log_error("%s: ibv_dereg_mr of chunk %llu: %s", k->owner->peer,
+			  (unsigned long long)k->chunk, strerror(errno));
+	k->mr = NULL;
+}
 
 static void cap_run(struct work *w)
 {
@@ -67,12 +77,15 @@ static void cap_run(struct work *w)
 		k->mr = ibv_reg_mr(k->owner->pd, k->addr, k->len, k->access);
 		k->reg_errno = k->mr ? 0 : errno;
 	} else if (k->job == JOB_DEREGISTER) {
-		if (ibv_dereg_mr(k->mr))
-			log_error("%s: ibv_dereg_mr of chunk %llu: %s",
-				  k->owner->peer, (unsigned long long)k->chunk,
-				  strerror(errno));
-		k->mr = NULL;
+		deregister(k);
 	}
+}
+
+static void log_reg_failure(const struct cap *k)
+{
+	log_error("%s: ibv_reg_mr of chunk %llu (%llu bytes): %s",
+		  k->owner->peer, (unsigned long long)k->chunk,
+		  (unsigned long long)k->len, strerror(k->reg_errno));
 }
 
 /* ---- on the loop ---- */
@@ -134,9 +147,7 @@ static void registered(struct cap *k)
 		tell_waiters(k, 0, k->mr->rkey);
 		return;
 	}
-	log_error("%s: ibv_reg_mr of chunk %llu (%llu bytes): %s",
-		  k->owner->peer, (unsigned long long)k->chunk,
-		  (unsigned long long)k->len, strerror(k->reg_errno));
+	log_reg_failure(k);
 	finish_cap(k, -k->reg_errno);
 }
 
@@ -170,7 +181,7 @@ static int add_waiter(struct cap *k, session_grant_fn *done, void *arg)
 static struct cap *new_cap(struct rdma_caps *c, uint64_t chunk, bool write,
 			   uint8_t *addr, uint64_t len, int access)
 {
-	struct cap *k = calloc(1, sizeof(*k));
+	struct cap *k = malloc(sizeof(*k));
 
 	if (!k)
 		return NULL;
@@ -196,9 +207,7 @@ static int register_now(struct cap *k, uint32_t *rkey)
 	if (!k->mr) {
 		int rc = -k->reg_errno;
 
-		log_error("%s: ibv_reg_mr of chunk %llu (%llu bytes): %s",
-			  k->owner->peer, (unsigned long long)k->chunk,
-			  (unsigned long long)k->len, strerror(k->reg_errno));
+		log_reg_failure(k);
 		unlink_cap(k->owner, k);
 		free(k);
 		return rc;
@@ -245,10 +254,7 @@ int rdma_caps_grant(struct rdma_caps *c, uint64_t chunk, bool write,
 static void drop_now(struct cap *k)
 {
 	workers_take_back(k->owner->pool, &k->work);
-	if (k->mr && ibv_dereg_mr(k->mr))
-		log_error("%s: ibv_dereg_mr of chunk %llu: %s", k->owner->peer,
-			  (unsigned long long)k->chunk, strerror(errno));
-	k->mr = NULL;
+	deregister(k);
 }
 
 void rdma_caps_revoke(struct rdma_caps *c, uint64_t chunk, bool write)

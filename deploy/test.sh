@@ -21,7 +21,7 @@ Options:
       --sanitize     build with clang, ASan and UBSan (in build-asan/), and
                      run the libFuzzer targets from their seed corpora: the
                      protocol decoder for 10 million executions, the admin
-                     socket's lines, the config and secrets parsers for 30 s
+                     socket's lines, the config and secrets parsers for 20 s
                      each
       --tsan         build with clang and ThreadSanitizer (in build-tsan/)
                      and run only the data path under it (label tsan:

@@ -11,7 +11,7 @@
  * the platform has: native-flush where rdma-core has RDMA FLUSH (Debian
  * 13), read-after-write elsewhere; the client must report that method. The
  * seed is printed; CHUNKD_KILL_SEED replays one. CHUNKD_KILL_CYCLES sets
- * the kills per pool (default 20; deploy/test.sh --sanitize runs 5: the
+ * the kills per pool (default 10; deploy/test.sh --sanitize runs 5: the
  * plain legs hunt for lost seals, the sanitizer leg for memory errors in
  * recovery, which each restart exercises alike).
  */
@@ -31,7 +31,7 @@
 #include "proto/msg.h" /* proto_persist_name: the wire's bits are the API's */
 
 #define PORT	   7540
-#define CYCLES	   20 /* kills per pool, unless CHUNKD_KILL_CYCLES */
+#define CYCLES	   10 /* kills per pool, unless CHUNKD_KILL_CYCLES */
 #define MAX_CHUNKS 4096
 #define MAX_LEN	   (48u << 10)
 #define KEEP	   32 /* sealed chunks to hold at most; more get freed */

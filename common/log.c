@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,23 +14,25 @@ static const char *const level_names[] = {
 
 static log_sink_fn *sink;
 static void *sink_arg;
-static enum log_level sink_threshold = LOG_LEVEL_INFO;
+/* Atomic: SIGHUP changes it on the loop while workers may log. */
+static _Atomic int sink_threshold = LOG_LEVEL_INFO;
 
 void log_set_sink(log_sink_fn *fn, void *arg, enum log_level threshold)
 {
 	sink = fn;
 	sink_arg = arg;
-	sink_threshold = threshold;
+	atomic_store_explicit(&sink_threshold, threshold, memory_order_relaxed);
 }
 
 void log_set_threshold(enum log_level threshold)
 {
-	sink_threshold = threshold;
+	atomic_store_explicit(&sink_threshold, threshold, memory_order_relaxed);
 }
 
 bool log_enabled(enum log_level level)
 {
-	return sink && level <= sink_threshold;
+	return sink && (int)level <= atomic_load_explicit(&sink_threshold,
+							  memory_order_relaxed);
 }
 
 void log_emit(enum log_level level, const char *func, const char *fmt, ...)

@@ -6,7 +6,8 @@
  * application's callback.
  *
  * Threading: install the sink before starting threads; log_emit() itself may
- * be called from any thread (the sink must then be thread-safe too).
+ * be called from any thread (the sink must then be thread-safe too), and
+ * the threshold changed while others log.
  */
 #ifndef CHUNKD_COMMON_LOG_H
 #define CHUNKD_COMMON_LOG_H

@@ -151,9 +151,12 @@ row("persist-rpc 64 B under load, p50 us", inter["under_load"]["p50_us"],
     "the same alone", inter["alone"]["p50_us"], "<= 1.2")
 row("persist-rpc 64 B under load, p99 us", inter["under_load"]["p99_us"],
     "the same alone", inter["alone"]["p99_us"], "<= 1.5")
-cycle_floor = raw["reg_dereg/4096"] + 2 * raw["send/64"]
-row("alloc+seal+free 4 KiB, 1 conn, us each", 1e6 / alloc["1"],
-    "reg+dereg 4 KiB + 2 SEND round trips", cycle_floor, "<= 1.3")
+# The floor counts two round trips; a cycle makes three (ALLOC,
+# SEAL and FREE each wait for their answer), so both are shown.
+for trips, target in ((2, "<= 1.3"), (3, "")):
+    cycle_floor = raw["reg_dereg/4096"] + trips * raw["send/64"]
+    row("alloc+seal+free 4 KiB, 1 conn, us each", 1e6 / alloc["1"],
+        f"reg+dereg 4 KiB + {trips} SEND round trips", cycle_floor, target)
 for n in ("2", "4"):
     row(f"alloc+seal+free 4 KiB, {n} conns, per s", alloc[n],
         "1 connection's rate", alloc["1"], f"up to {n}x")

@@ -93,32 +93,70 @@ static void reclaim_done(void *arg, const struct table_result *res)
 			 (unsigned long long)res->count);
 }
 
+/* A reclaim waiting for write access to the session's OPEN chunks to go. */
+struct reclaim {
+	struct service *svc;
+	uint64_t session;
+	uint32_t epoch;
+	unsigned revokes; /* still under way, plus one while they are asked */
+};
+
+static void reclaim_now(struct service *s, uint64_t session, uint32_t epoch)
+{
+	table_reclaim(s->table, session, epoch, reclaim_done,
+		      (void *)(uintptr_t)session);
+}
+
+static void open_revoked(void *arg)
+{
+	struct reclaim *r = arg;
+
+	if (--r->revokes)
+		return;
+	reclaim_now(r->svc, r->session, r->epoch);
+	free(r);
+}
+
 /* Revokes write access to the session's OPEN chunks of epoch or earlier,
- * then has the table reclaim them. */
+ * then has the table reclaim them: nothing may land in a reclaimed chunk.
+ * With now, the revokes are over when this returns (an operator's revoke
+ * promises so); otherwise they deregister on workers, so an expired lease
+ * keeps the loop free, and a connection that closes finishes them. */
 static void reclaim_open(struct service *s, struct session *sess,
-			 uint32_t epoch)
+			 uint32_t epoch, bool now)
 {
 	struct open_ids open = {.session = sess->id};
+	struct reclaim *r = now ? NULL : malloc(sizeof(*r));
 
 	table_iterate(s->table, collect_open, &open);
-	/* Write access goes first: nothing may land in a reclaimed chunk. */
+	if (!r) { /* at once, or out of memory */
+		for (size_t i = 0; i < open.count; i++)
+			sess->ops->revoke_write(sess->ops_ctx, open.ids[i]);
+		free(open.ids);
+		reclaim_now(s, sess->id, epoch);
+		return;
+	}
+	*r = (struct reclaim){s, sess->id, epoch, 1};
 	for (size_t i = 0; i < open.count; i++)
-		sess->ops->revoke_write(sess->ops_ctx, open.ids[i]);
+		if (sess->ops->revoke_write_async(sess->ops_ctx, open.ids[i],
+						  open_revoked,
+						  r) == -EINPROGRESS)
+			r->revokes++;
 	free(open.ids);
-	table_reclaim(s->table, sess->id, epoch, reclaim_done,
-		      (void *)(uintptr_t)sess->id);
+	open_revoked(r); /* the asking is over */
 }
 
 void service_session_end(struct service *s, struct session *sess)
 {
 	request_orphan_all(sess);
-	reclaim_open(s, sess, sess->epoch);
+	reclaim_open(s, sess, sess->epoch, false);
 	sess->prev->next = sess->next;
 	sess->next->prev = sess->prev;
 	sess->next = sess->prev = sess;
 }
 
-static void lose_lease(struct service *s, struct session *sess, const char *why)
+static void lose_lease(struct service *s, struct session *sess, const char *why,
+		       bool now)
 {
 	uint32_t lost = sess->epoch;
 
@@ -127,7 +165,7 @@ static void lose_lease(struct service *s, struct session *sess, const char *why)
 	log_info("session %llu: lease %s; its open chunks are reclaimed; "
 		 "epoch now %u",
 		 (unsigned long long)sess->id, why, sess->epoch);
-	reclaim_open(s, sess, lost);
+	reclaim_open(s, sess, lost, now);
 }
 
 unsigned service_expire_leases(struct service *s)
@@ -138,7 +176,7 @@ unsigned service_expire_leases(struct service *s)
 	for (struct session *o = s->sessions.next; o != &s->sessions;
 	     o = o->next) {
 		if (o->lease_deadline_us && o->lease_deadline_us < now) {
-			lose_lease(s, o, "expired");
+			lose_lease(s, o, "expired", false);
 			s->counters.leases_expired++;
 			n++;
 		}
@@ -195,7 +233,7 @@ int service_revoke_lease(struct service *s, uint64_t id)
 	for (struct session *o = s->sessions.next; o != &s->sessions;
 	     o = o->next) {
 		if (o->id == id) {
-			lose_lease(s, o, "revoked");
+			lose_lease(s, o, "revoked", true);
 			s->counters.leases_revoked++;
 			return 0;
 		}

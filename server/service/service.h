@@ -152,7 +152,8 @@ void service_init(struct service *s, struct table *table, uint8_t *area,
 		  bool direct_write_to_pmem, uint32_t lease_ttl_ms);
 
 /* Takes the leases of every session whose deadline has passed; returns
- * how many. The transport calls it from a timer. */
+ * how many. The transport calls it from a timer. Write access goes on
+ * workers; the OPEN chunks are reclaimed once it is gone. */
 unsigned service_expire_leases(struct service *s);
 
 /* Revokes the lease of session id now (an operator's order). Returns 0, or

@@ -1,6 +1,7 @@
 #include "rdma_caps.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,11 +51,17 @@ struct cap {
 };
 
 struct rdma_caps {
+	/* Once retired: deregisters dead_mrs and deallocates the PD. */
+	struct work retire;
 	struct ibv_pd *pd;
 	struct workers *pool;
-	const char *peer;
+	char peer[64]; /* a copy: a retired set outlives its connection */
 	struct cap *caps;
 	unsigned count;
+	struct ibv_mr **dead_mrs;
+	unsigned dead_count;
+	struct rdma_caps **retired; /* the list it is on, once retired */
+	struct rdma_caps *next_retired;
 };
 
 /* ---- on a worker, or on the loop when small ---- */
@@ -288,8 +295,13 @@ int rdma_caps_revoke_async(struct rdma_caps *c, uint64_t chunk, bool write,
 {
 	struct cap *k = *find_cap(c, chunk, write);
 
-	if (!k)
+	if (!k) {
+		/* Another asynchronous revoke of it may be under way (a seal's,
+		 * and now a lost lease's): this one must not end before it,
+		 * and a capability has one revoker, so it is finished now. */
+		rdma_caps_revoke(c, chunk, write);
 		return 0;
+	}
 	if (k->state == CAP_REGISTERING) {
 		/* Never handed out: gone now, its grants told later. */
 		drop_now(k);
@@ -314,8 +326,11 @@ struct rdma_caps *rdma_caps_new(struct ibv_pd *pd, struct workers *pool,
 {
 	struct rdma_caps *c = calloc(1, sizeof(*c));
 
-	if (c)
-		*c = (struct rdma_caps){.pd = pd, .pool = pool, .peer = peer};
+	if (!c)
+		return NULL;
+	c->pd = pd;
+	c->pool = pool;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	return c;
 }
 
@@ -333,4 +348,89 @@ void rdma_caps_free(struct rdma_caps **cp)
 	}
 	free(c);
 	*cp = NULL;
+}
+
+/* ---- retiring: the connection is gone ---- */
+
+static void retire_run(struct work *w)
+{
+	struct rdma_caps *c = (struct rdma_caps *)w;
+
+	for (unsigned i = 0; i < c->dead_count; i++)
+		if (ibv_dereg_mr(c->dead_mrs[i]))
+			log_error("%s: ibv_dereg_mr of a closed connection's "
+				  "chunk: %s",
+				  c->peer, strerror(errno));
+	if (ibv_dealloc_pd(c->pd))
+		log_error("%s: ibv_dealloc_pd: %s", c->peer, strerror(errno));
+}
+
+static void unlink_retired(struct rdma_caps *c)
+{
+	struct rdma_caps **p = c->retired;
+
+	while (*p && *p != c)
+		p = &(*p)->next_retired;
+	if (*p)
+		*p = c->next_retired;
+}
+
+static void retire_done(struct work *w)
+{
+	struct rdma_caps *c = (struct rdma_caps *)w;
+
+	unlink_retired(c);
+	free(c->dead_mrs);
+	free(c);
+}
+
+/* Moves every MR out of its capability, which then ends as in
+ * rdma_caps_free (its waiters and revoker told now). */
+static void end_caps_keeping_mrs(struct rdma_caps *c)
+{
+	while (c->caps) {
+		struct cap *k = c->caps;
+
+		workers_take_back(c->pool, &k->work);
+		if (k->mr)
+			c->dead_mrs[c->dead_count++] = k->mr;
+		k->mr = NULL;
+		finish_cap(k, -ECANCELED);
+	}
+}
+
+void rdma_caps_retire(struct rdma_caps **cp, struct rdma_caps **retired)
+{
+	struct rdma_caps *c = *cp;
+
+	if (!c)
+		return;
+	*cp = NULL;
+	c->dead_mrs = c->count ? calloc(c->count, sizeof(*c->dead_mrs)) : NULL;
+	if (!c->dead_mrs) { /* nothing to let go of but the PD, or no memory */
+		struct ibv_pd *pd = c->pd;
+
+		rdma_caps_free(&c);
+		if (ibv_dealloc_pd(pd))
+			log_error("ibv_dealloc_pd: %s", strerror(errno));
+		return;
+	}
+	end_caps_keeping_mrs(c);
+	c->retired = retired;
+	c->next_retired = *retired;
+	*retired = c;
+	c->retire.run = retire_run;
+	c->retire.done = retire_done;
+	workers_submit(c->pool, &c->retire);
+}
+
+void rdma_caps_finish_retired(struct rdma_caps **retired)
+{
+	while (*retired) {
+		struct rdma_caps *c = *retired;
+
+		if (!workers_take_back(c->pool, &c->retire))
+			retire_run(&c->retire);
+		retire_done(&c->retire);
+	}
 }

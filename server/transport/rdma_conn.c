@@ -36,6 +36,7 @@ struct rdma_conn {
 	struct session session;
 	bool session_started;
 	struct rdma_caps *caps;
+	bool qp_destroyed; /* capabilities are moot: see unreachable() */
 	char peer[64];
 	struct rdma_conn *next;
 };
@@ -98,11 +99,19 @@ static int caps_grant_write(void *ctx, uint64_t chunk, uint8_t *addr,
 			       done, arg);
 }
 
+/* A connection whose QP is destroyed has no capability left to revoke:
+ * its PD is its own, and no rkey of it reaches memory without a QP. */
+static bool unreachable(const struct rdma_conn *c)
+{
+	return c->qp_destroyed;
+}
+
 static void caps_revoke_write(void *ctx, uint64_t chunk)
 {
 	struct rdma_conn *c = ctx;
 
-	rdma_caps_revoke(c->caps, chunk, true);
+	if (!unreachable(c))
+		rdma_caps_revoke(c->caps, chunk, true);
 }
 
 static int caps_revoke_write_async(void *ctx, uint64_t chunk,
@@ -110,6 +119,8 @@ static int caps_revoke_write_async(void *ctx, uint64_t chunk,
 {
 	struct rdma_conn *c = ctx;
 
+	if (unreachable(c))
+		return 0;
 	return rdma_caps_revoke_async(c->caps, chunk, true, done, arg);
 }
 
@@ -127,7 +138,8 @@ static void caps_revoke_read(void *ctx, uint64_t chunk)
 {
 	struct rdma_conn *c = ctx;
 
-	rdma_caps_revoke(c->caps, chunk, false);
+	if (!unreachable(c))
+		rdma_caps_revoke(c->caps, chunk, false);
 }
 
 static int ops_send_reply(void *ctx, const struct proto_msg *reply);
@@ -143,16 +155,19 @@ static const struct session_ops conn_ops = {
 
 /* ---- teardown ---- */
 
-/* Frees everything a connection holds; copes with half-built ones. */
+/* Frees everything a connection holds; copes with half-built ones. The QP
+ * goes first: then no rkey of the connection's PD reaches memory, so its
+ * session ends without revoking anything, and its MRs and PD are let go
+ * on a worker (rdma_caps_retire), after the buffers' MR, here. */
 void rdma_conn_destroy(struct rdma_conn *c)
 {
-	if (c->session_started)
-		service_session_end(c->env->svc, &c->session);
-	rdma_caps_free(&c->caps); /* before the PD, which its MRs are in */
-	if (c->hello_timer)
-		event_free(c->hello_timer);
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
+	c->qp_destroyed = true;
+	if (c->session_started)
+		service_session_end(c->env->svc, &c->session);
+	if (c->hello_timer)
+		event_free(c->hello_timer);
 	if (c->cq_event)
 		event_free(c->cq_event);
 	if (c->resume)
@@ -164,7 +179,9 @@ void rdma_conn_destroy(struct rdma_conn *c)
 	if (c->bufs_mr)
 		ibv_dereg_mr(c->bufs_mr);
 	free(c->bufs);
-	if (c->pd)
+	if (c->caps) /* it takes the PD */
+		rdma_caps_retire(&c->caps, &c->env->retired);
+	else if (c->pd)
 		ibv_dealloc_pd(c->pd);
 	if (c->id)
 		rdma_destroy_id(c->id);

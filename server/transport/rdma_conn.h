@@ -41,6 +41,7 @@ enum rdma_conn_state {
 };
 
 struct rdma_conn;
+struct rdma_caps;
 
 /* What every connection of one listener shares. */
 struct rdma_conn_env {
@@ -49,8 +50,11 @@ struct rdma_conn_env {
 	struct workers *workers;	/* register and deregister chunk MRs */
 	struct rdma_conn *const *conns; /* the owner's list: a busy-poll spell
 					 * covers every connection */
-	uint32_t poll_us;		/* busy-poll spell after a completion */
-	uint32_t hello_timeout_ms;	/* HELLO's deadline after accepting */
+	/* Closed connections' capabilities whose MRs and PD workers still
+	 * let go of (rdma_caps_retire); finished at once at a stop. */
+	struct rdma_caps *retired;
+	uint32_t poll_us;	   /* busy-poll spell after a completion */
+	uint32_t hello_timeout_ms; /* HELLO's deadline after accepting */
 	/* Called when a connection's HELLO deadline passes unanswered (or
 	 * its handshake never completed): the owner closes it (the
 	 * connection cannot free itself). */

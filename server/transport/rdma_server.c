@@ -13,6 +13,7 @@
 #include "common/ratelimit.h"
 #include "proto/reject.h"
 #include "rdma_addrs.h"
+#include "rdma_caps.h"
 
 #define LISTEN_BACKLOG	64
 #define LOG_INTERVAL_US (10 * 1000000ull)
@@ -341,6 +342,7 @@ static void free_server(struct rdma_server *srv)
 {
 	while (srv->conns)
 		conn_free(srv, srv->conns);
+	rdma_caps_finish_retired(&srv->env.retired);
 	if (srv->cm_event)
 		event_free(srv->cm_event);
 	if (srv->listen_id)

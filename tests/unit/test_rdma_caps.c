@@ -18,7 +18,8 @@
 #include "workers/workers.h"
 
 static atomic_int live_mrs, next_rkey = 100;
-static atomic_int reg_delay_us;
+static atomic_int reg_delay_us, dereg_delay_us, pds_freed;
+static atomic_bool dereg_gate_closed; /* deregistrations wait while set */
 
 static struct ibv_mr *fake_reg(struct ibv_pd *pd, void *addr, size_t len)
 {
@@ -51,8 +52,19 @@ struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length,
 
 int ibv_dereg_mr(struct ibv_mr *mr)
 {
+	if (atomic_load(&dereg_delay_us))
+		usleep((useconds_t)atomic_load(&dereg_delay_us));
+	while (atomic_load(&dereg_gate_closed))
+		usleep(1000);
 	atomic_fetch_sub(&live_mrs, 1);
 	free(mr);
+	return 0;
+}
+
+int ibv_dealloc_pd(struct ibv_pd *pd)
+{
+	(void)pd;
+	atomic_fetch_add(&pds_freed, 1);
 	return 0;
 }
 
@@ -87,6 +99,9 @@ static void setup(void)
 {
 	atomic_store(&live_mrs, 0);
 	atomic_store(&reg_delay_us, 0);
+	atomic_store(&dereg_delay_us, 0);
+	atomic_store(&pds_freed, 0);
+	atomic_store(&dereg_gate_closed, false);
 	base = event_base_new();
 	cr_assert_eq(workers_new(base, 2, &pool), 0);
 	caps = rdma_caps_new(pd, pool, "test");
@@ -220,6 +235,26 @@ Test(caps, a_revoke_now_finishes_an_asynchronous_one_under_way)
 	RUN_UNTIL(r.revokes == 1);
 }
 
+/* A lost lease during a seal's revoke: the second asynchronous revoke
+ * cannot wait beside the first (a capability has one revoker), so it
+ * finishes it before returning; the seal's revoke is still heard, once. */
+Test(caps, an_asynchronous_revoke_finishes_another_under_way)
+{
+	struct heard h = {0}, r = {0}, second = {0};
+	uint32_t rkey;
+
+	cr_assert_eq(grant(6, true, BIG, &h, &rkey), -EINPROGRESS);
+	RUN_UNTIL(h.grants == 1);
+	atomic_store(&dereg_delay_us, 50000);
+	cr_assert_eq(rdma_caps_revoke_async(caps, 6, true, on_revoked, &r),
+		     -EINPROGRESS);
+	cr_assert_eq(rdma_caps_revoke_async(caps, 6, true, on_revoked, &second),
+		     0, "over when it returns");
+	cr_assert_eq(atomic_load(&live_mrs), 0, "the MR is gone by then");
+	RUN_UNTIL(r.revokes == 1);
+	cr_assert_eq(second.revokes, 0, "its return said so");
+}
+
 Test(caps, freeing_tells_every_waiter_at_once)
 {
 	struct heard h = {0}, r = {0}, live = {0};
@@ -236,4 +271,53 @@ Test(caps, freeing_tells_every_waiter_at_once)
 	cr_assert_eq(h.rc, -ECANCELED);
 	cr_assert_eq(r.revokes, 1);
 	cr_assert_eq(atomic_load(&live_mrs), 0);
+}
+
+/* A closed connection's MRs and PD are let go on a worker: retiring
+ * returns while the device still holds them (here, while every
+ * deregistration waits at a gate; on the loop it would never return). */
+Test(caps, retiring_lets_go_of_the_mrs_and_the_pd_on_a_worker)
+{
+	struct rdma_caps *retired = NULL;
+	struct heard small = {0}, big = {0}, waiting = {0};
+	uint32_t rkey;
+
+	cr_assert_eq(grant(1, true, 4096, &small, &rkey), 0);
+	cr_assert_eq(grant(2, false, BIG, &big, &rkey), -EINPROGRESS);
+	RUN_UNTIL(big.grants == 1);
+	atomic_store(&reg_delay_us, 20000);
+	cr_assert_eq(grant(3, false, BIG, &waiting, &rkey), -EINPROGRESS);
+	atomic_store(&dereg_gate_closed, true);
+	rdma_caps_retire(&caps, &retired);
+	cr_assert_null(caps);
+	cr_assert_eq(waiting.grants, 1, "a waiting grant hears at once");
+	cr_assert_eq(waiting.rc, -ECANCELED);
+	cr_assert_not_null(retired, "on the list until the worker is back");
+	cr_assert_eq(atomic_load(&pds_freed), 0);
+	atomic_store(&dereg_gate_closed, false);
+	RUN_UNTIL(retired == NULL);
+	cr_assert_eq(atomic_load(&live_mrs), 0);
+	cr_assert_eq(atomic_load(&pds_freed), 1);
+}
+
+/* At a stop, retired sets are finished before the workers go. */
+Test(caps, a_stop_finishes_retired_sets_at_once)
+{
+	struct rdma_caps *retired = NULL, *other;
+	struct heard h = {0};
+	uint32_t rkey;
+
+	other = rdma_caps_new(pd, pool, "other");
+	cr_assert_not_null(other);
+	cr_assert_eq(grant(1, true, 4096, &h, &rkey), 0);
+	cr_assert_eq(rdma_caps_grant(other, 1, false, area, 4096,
+				     IBV_ACCESS_REMOTE_READ, &rkey, on_grant,
+				     &h),
+		     0);
+	rdma_caps_retire(&caps, &retired);
+	rdma_caps_retire(&other, &retired);
+	rdma_caps_finish_retired(&retired);
+	cr_assert_null(retired);
+	cr_assert_eq(atomic_load(&live_mrs), 0);
+	cr_assert_eq(atomic_load(&pds_freed), 2);
 }

@@ -985,13 +985,52 @@ Test(caps, a_lease_lost_while_the_grant_is_made_answers_stale)
 	m.u.alloc.size = 4096;
 	cr_assert_eq(send_request(&a, &m), 0);
 	cr_assert_eq(service_revoke_lease(&svc, a.id), 0);
-	cr_assert_eq(open_chunks(), 0, "reclaimed with the lease");
+	cr_assert_eq(open_chunks(), 0, "reclaimed with the lease, at once");
 	finish_caps(&caps_a);
 	cr_assert_eq(caps_a.last_reply.u.error.status, PROTO_ST_STALE);
 	cr_assert_eq(caps_a.last_reply.u.error.detail, a.epoch);
 	cr_assert_not(has_grant(&caps_a, 1, true));
 	table_stats(table, &st);
 	cr_assert_eq(st.used_bytes, 0, "nothing left, nothing freed twice");
+}
+
+/* Lets a's lease run out (b renews), as the transport's timer finds it. */
+static void expire_a(void)
+{
+	fake_now_us += 900000;
+	cr_assert_eq(service_renew_lease(&svc, b.id), 0);
+	fake_now_us += 200000;
+	cr_assert_eq(service_expire_leases(&svc), 1);
+}
+
+Test(caps, an_expired_lease_reclaims_once_write_access_is_gone)
+{
+	struct proto_msg g = alloc_now(&a, 4096);
+	struct table_stats st;
+
+	expire_a();
+	cr_assert_not(has_grant(&caps_a, g.u.grant.chunk, true));
+	cr_assert_eq(open_chunks(), 1,
+		     "kept while a write through the old rkey may land");
+	finish_caps(&caps_a); /* the revoke is over */
+	cr_assert_eq(open_chunks(), 0, "reclaimed once it cannot");
+	table_stats(table, &st);
+	cr_assert_eq(st.used_bytes, 0);
+}
+
+Test(caps, a_session_ending_while_its_expired_lease_is_revoked_reclaims_once)
+{
+	struct proto_msg g = alloc_now(&a, 4096);
+	struct table_stats st;
+
+	expire_a();
+	service_session_end(&svc, &a);
+	cr_assert_eq(open_chunks(), 1, "both reclaims wait for the revokes");
+	finish_caps(&caps_a);
+	cr_assert_eq(open_chunks(), 0);
+	cr_assert_not(has_grant(&caps_a, g.u.grant.chunk, true));
+	table_stats(table, &st);
+	cr_assert_eq(st.used_bytes, 0, "nothing freed twice");
 }
 
 Test(caps, a_session_ending_while_its_grant_is_made_hears_nothing)

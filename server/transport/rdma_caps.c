@@ -297,7 +297,7 @@ int rdma_caps_revoke_async(struct rdma_caps *c, uint64_t chunk, bool write,
 
 	if (!k) {
 		/* Another asynchronous revoke of it may be under way (a seal's,
-		 * and now a lost lease's): this one must not end before it,
+		 * or an expired lease's): this one must not end before it,
 		 * and a capability has one revoker, so it is finished now. */
 		rdma_caps_revoke(c, chunk, write);
 		return 0;

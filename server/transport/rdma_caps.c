@@ -51,15 +51,13 @@ struct cap {
 };
 
 struct rdma_caps {
-	/* Once retired: deregisters dead_mrs and deallocates the PD. */
+	/* Once retired: deregisters the caps' MRs and deallocates the PD. */
 	struct work retire;
 	struct ibv_pd *pd;
 	struct workers *pool;
 	char peer[64]; /* a copy: a retired set outlives its connection */
 	struct cap *caps;
 	unsigned count;
-	struct ibv_mr **dead_mrs;
-	unsigned dead_count;
 	struct rdma_caps **retired; /* the list it is on, once retired */
 	struct rdma_caps *next_retired;
 };
@@ -356,11 +354,8 @@ static void retire_run(struct work *w)
 {
 	struct rdma_caps *c = (struct rdma_caps *)w;
 
-	for (unsigned i = 0; i < c->dead_count; i++)
-		if (ibv_dereg_mr(c->dead_mrs[i]))
-			log_error("%s: ibv_dereg_mr of a closed connection's "
-				  "chunk: %s",
-				  c->peer, strerror(errno));
+	for (struct cap *k = c->caps; k; k = k->next)
+		deregister(k);
 	if (ibv_dealloc_pd(c->pd))
 		log_error("%s: ibv_dealloc_pd: %s", c->peer, strerror(errno));
 }
@@ -380,22 +375,28 @@ static void retire_done(struct work *w)
 	struct rdma_caps *c = (struct rdma_caps *)w;
 
 	unlink_retired(c);
-	free(c->dead_mrs);
-	free(c);
-}
-
-/* Moves every MR out of its capability, which then ends as in
- * rdma_caps_free (its waiters and revoker told now). */
-static void end_caps_keeping_mrs(struct rdma_caps *c)
-{
 	while (c->caps) {
 		struct cap *k = c->caps;
 
+		c->caps = k->next;
+		free(k);
+	}
+	free(c);
+}
+
+/* Tells every capability's waiters and revoker that it is over, as
+ * rdma_caps_free does, but keeps them and their MRs for the worker. No one
+ * reaches c from a callback: its connection has let go of it. */
+static void settle_caps(struct rdma_caps *c)
+{
+	for (struct cap *k = c->caps; k; k = k->next) {
+		session_revoked_fn *revoked = k->revoked;
+
 		workers_take_back(c->pool, &k->work);
-		if (k->mr)
-			c->dead_mrs[c->dead_count++] = k->mr;
-		k->mr = NULL;
-		finish_cap(k, -ECANCELED);
+		tell_waiters(k, -ECANCELED, 0);
+		k->revoked = NULL;
+		if (revoked)
+			revoked(k->revoked_arg);
 	}
 }
 
@@ -406,16 +407,12 @@ void rdma_caps_retire(struct rdma_caps **cp, struct rdma_caps **retired)
 	if (!c)
 		return;
 	*cp = NULL;
-	c->dead_mrs = c->count ? calloc(c->count, sizeof(*c->dead_mrs)) : NULL;
-	if (!c->dead_mrs) { /* nothing to let go of but the PD, or no memory */
-		struct ibv_pd *pd = c->pd;
-
-		rdma_caps_free(&c);
-		if (ibv_dealloc_pd(pd))
-			log_error("ibv_dealloc_pd: %s", strerror(errno));
+	if (!c->caps) { /* nothing to let go of but the PD */
+		retire_run(&c->retire);
+		free(c);
 		return;
 	}
-	end_caps_keeping_mrs(c);
+	settle_caps(c);
 	c->retired = retired;
 	c->next_retired = *retired;
 	*retired = c;

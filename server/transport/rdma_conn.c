@@ -302,21 +302,35 @@ static int drain_others(struct rdma_conn *c)
 
 #define SPELL_MAX_US 1000 /* a busy spell gives the loop a turn this often */
 
-/* Keeps polling every connection for poll_us after the last completion on
- * any: a request that follows closely, on this connection or another, is
- * served without the wake-up of a completion channel, and no connection
- * waits out the spell of another (each keeps its own notification armed,
- * so nothing is missed). Returns 0 when the spell ran out idle, 1 when it
- * yields to the loop (workers finished jobs whose answers wait there, or
- * the spell lasted SPELL_MAX_US: timers and other events are due), -1
- * when c's CQ failed. */
+/* Completions were seen at now: an idle stretch before them that a spell
+ * of poll_us would not have bridged teaches env->spin how long the next
+ * may be. */
+static void note_completions(struct rdma_conn_env *env, uint64_t now)
+{
+	uint64_t idle = now - env->last_completion_us;
+
+	if (env->last_completion_us && idle > env->spin.floor_us)
+		spin_budget_learn(&env->spin, idle);
+	env->last_completion_us = now;
+}
+
+/* Keeps polling every connection for the spin budget after the last
+ * completion on any: a request that follows closely, on this connection
+ * or another, is served without the wake-up of a completion channel, and
+ * no connection waits out the spell of another (each keeps its own
+ * notification armed, so nothing is missed). Returns 0 when the spell ran
+ * out idle, 1 when it yields to the loop (workers finished jobs whose
+ * answers wait there, or the spell lasted SPELL_MAX_US: timers and other
+ * events are due), -1 when c's CQ failed. */
 static int spin_cq(struct rdma_conn *c)
 {
-	uint64_t now = clock_mono_us(), deadline = now + c->env->poll_us;
-	uint64_t yield_at = now + SPELL_MAX_US;
+	struct rdma_conn_env *env = c->env;
+	uint64_t now = clock_mono_us(), spell = spin_budget_us(&env->spin);
+	uint64_t deadline = now + spell, yield_at = now + SPELL_MAX_US;
 	unsigned polls = 0;
 	int n;
 
+	env->last_completion_us = now; /* the spell follows completions */
 	for (;;) {
 		n = drain_cq(c);
 		if (n < 0)
@@ -325,9 +339,11 @@ static int spin_cq(struct rdma_conn *c)
 		if (++polls % CLOCK_POLLS_PER_READ && n == 0)
 			continue;
 		now = clock_mono_us();
-		if (n > 0)
-			deadline = now + c->env->poll_us;
-		if (workers_ready(c->env->workers) || now >= yield_at)
+		if (n > 0) {
+			note_completions(env, now);
+			deadline = now + spin_budget_us(&env->spin);
+		}
+		if (workers_ready(env->workers) || now >= yield_at)
 			return 1;
 		if (now >= deadline)
 			return 0;
@@ -388,6 +404,7 @@ static void on_cq_ready(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (ibv_get_cq_event(c->channel, &cq, &ctx) == 0)
 		ibv_ack_cq_events(cq, 1);
+	note_completions(c->env, clock_mono_us());
 	serve_cq(c);
 }
 

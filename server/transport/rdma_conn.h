@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/spin_budget.h"
 #include "service/service.h"
 #include "workers/workers.h"
 
@@ -53,8 +54,12 @@ struct rdma_conn_env {
 	/* Closed connections' capabilities whose MRs and PD workers still
 	 * let go of (rdma_caps_retire); finished at once at a stop. */
 	struct rdma_caps *retired;
-	uint32_t poll_us;	   /* busy-poll spell after a completion */
-	uint32_t hello_timeout_ms; /* HELLO's deadline after accepting */
+	/* How long a busy-poll spell lasts after a completion: the
+	 * configured poll_us, longer while the idle stretches between
+	 * completions are a little longer than that (spin_budget.h). */
+	struct spin_budget spin;
+	uint64_t last_completion_us; /* when a spell or wake-up last saw one */
+	uint32_t hello_timeout_ms;   /* HELLO's deadline after accepting */
 	/* Called when a connection's HELLO deadline passes unanswered (or
 	 * its handshake never completed): the owner closes it (the
 	 * connection cannot free itself). */

@@ -326,7 +326,7 @@ static void init_server(struct rdma_server *srv, struct event_base *base,
 	srv->env.svc = svc;
 	srv->env.workers = opts->workers;
 	srv->env.conns = &srv->conns;
-	srv->env.poll_us = opts->poll_us;
+	spin_budget_init(&srv->env.spin, opts->poll_us);
 	srv->env.hello_timeout_ms = opts->hello_timeout_ms;
 	srv->env.on_hello_timeout = on_hello_timeout;
 	srv->opts = *opts;

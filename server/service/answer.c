@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "common/log.h"
+#include "frees.h"
 
 /* Turns *reply into an ERROR with a one-line reason. */
 void answer_fail(struct proto_msg *reply, unsigned status, const char *fmt, ...)
@@ -147,7 +148,7 @@ int answer_find_own_open(struct service *s, struct session *sess,
 			 uint64_t chunk, struct table_record *rec,
 			 struct proto_msg *r)
 {
-	if (table_lookup(s->table, chunk, rec)) {
+	if (frees_lookup(s, chunk, rec)) {
 		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
 			    (unsigned long long)chunk);
 		return -1;
@@ -175,6 +176,10 @@ void answer_after_grant(struct request *q, const struct table_record *rec,
 	int rc;
 
 	request_wait_for(q, REQUEST_GRANTING);
+	if (frees_under_way(q->svc, rec->id)) { /* it would not be revoked */
+		done(q, -ECANCELED, 0);
+		return;
+	}
 	if (write)
 		rc = ops->grant_write(ctx, rec->id, addr, len, &rkey, done, q);
 	else

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "answer.h"
+#include "frees.h"
 
 /* Puts where loc is into a message's port and address fields; false when
  * the address does not fit a message. */
@@ -82,7 +83,7 @@ static void open_elsewhere(struct service *s, uint64_t chunk,
 static int find_here(struct service *s, uint64_t chunk, bool elsewhere,
 		     struct table_record *rec, struct proto_msg *r)
 {
-	if (table_lookup(s->table, chunk, rec)) {
+	if (frees_lookup(s, chunk, rec)) {
 		if (elsewhere)
 			open_elsewhere(s, chunk, r);
 		else

@@ -5,6 +5,7 @@
 
 #include "answer.h"
 #include "common/crc32c.h"
+#include "frees.h"
 
 /* ---- GRANTING: write access back after a refusal ---- */
 
@@ -32,8 +33,7 @@ static void regrant_after_refusal(struct request *q)
 {
 	struct table_record rec;
 
-	if (q->sess &&
-	    table_lookup(q->svc->table, q->msg.u.seal.chunk, &rec) == 0 &&
+	if (q->sess && frees_lookup(q->svc, q->msg.u.seal.chunk, &rec) == 0 &&
 	    rec.state == TABLE_CHUNK_OPEN)
 		regrant_write(q, &rec);
 	else

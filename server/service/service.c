@@ -12,6 +12,7 @@
 #include "proto/wire.h"
 #include "answer.h"
 #include "copies.h"
+#include "frees.h"
 #include "seal.h"
 
 void service_init(struct service *s, struct table *table, uint8_t *area,
@@ -205,26 +206,14 @@ int service_renew_lease(struct service *s, uint64_t id)
 	return 0;
 }
 
-/* Revokes every grant of a chunk: the owner's write, everyone's read. */
-static void revoke_all_grants(struct service *s, const struct table_record *rec)
-{
-	for (struct session *o = s->sessions.next; o != &s->sessions;
-	     o = o->next) {
-		if (rec->state == TABLE_CHUNK_OPEN && o->id == rec->session)
-			o->ops->revoke_write(o->ops_ctx, rec->id);
-		o->ops->revoke_read(o->ops_ctx, rec->id);
-	}
-}
-
 int service_admin_free(struct service *s, uint64_t id, table_done_fn *done,
 		       void *arg)
 {
 	struct table_record rec;
 
-	if (table_lookup(s->table, id, &rec))
+	if (frees_lookup(s, id, &rec))
 		return -ENOENT;
-	revoke_all_grants(s, &rec);
-	table_free(s->table, id, done, arg);
+	frees_start(s, &rec, done, arg);
 	return 0;
 }
 
@@ -503,7 +492,7 @@ static void do_free(struct service *s, struct session *sess,
 
 	if (answer_check_epoch(s, sess, req->u.free.epoch, r))
 		return;
-	if (table_lookup(s->table, chunk, &rec)) {
+	if (frees_lookup(s, chunk, &rec)) {
 		answer_fail(r, PROTO_ST_NOENT, "no chunk %llu",
 			    (unsigned long long)chunk);
 		return;
@@ -516,9 +505,8 @@ static void do_free(struct service *s, struct session *sess,
 	q = answer_hold(s, sess, req, r);
 	if (!q)
 		return;
-	revoke_all_grants(s, &rec);
 	request_wait_for_table(q);
-	table_free(s->table, chunk, free_done, q);
+	frees_start(s, &rec, free_done, q);
 }
 
 static void dispatch(struct service *s, struct session *sess,

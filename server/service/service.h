@@ -72,6 +72,9 @@ struct session_ops {
 			  uint64_t len, uint32_t *rkey, session_grant_fn *done,
 			  void *arg);
 	void (*revoke_read)(void *ctx, uint64_t chunk);
+	/* The same without blocking, as revoke_write_async. */
+	int (*revoke_read_async)(void *ctx, uint64_t chunk,
+				 session_revoked_fn *done, void *arg);
 };
 
 struct session {
@@ -125,6 +128,8 @@ struct service_counters {
 	uint64_t connections_refused; /* over the connection limit */
 };
 
+struct free_wait;
+
 struct service {
 	struct table *table;
 	uint8_t *area; /* the chunk area, where chunk offsets point */
@@ -138,6 +143,7 @@ struct service {
 	const struct secrets *secrets; /* NULL: no authentication */
 	uint64_t next_session;
 	struct session sessions; /* list head */
+	struct free_wait *frees; /* frees under way (frees.h) */
 	struct service_counters counters;
 	uint64_t request_start_us; /* when the frame being handled came */
 };

@@ -142,6 +142,16 @@ static void caps_revoke_read(void *ctx, uint64_t chunk)
 		rdma_caps_revoke(c->caps, chunk, false);
 }
 
+static int caps_revoke_read_async(void *ctx, uint64_t chunk,
+				  session_revoked_fn *done, void *arg)
+{
+	struct rdma_conn *c = ctx;
+
+	if (unreachable(c))
+		return 0;
+	return rdma_caps_revoke_async(c->caps, chunk, false, done, arg);
+}
+
 static int ops_send_reply(void *ctx, const struct proto_msg *reply);
 
 static const struct session_ops conn_ops = {
@@ -151,6 +161,7 @@ static const struct session_ops conn_ops = {
 	.revoke_write_async = caps_revoke_write_async,
 	.grant_read = caps_grant_read,
 	.revoke_read = caps_revoke_read,
+	.revoke_read_async = caps_revoke_read_async,
 };
 
 /* ---- teardown ---- */

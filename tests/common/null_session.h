@@ -54,6 +54,7 @@ static const struct session_ops null_session_ops = {
 	.revoke_write_async = null_revoke_async,
 	.grant_read = null_grant,
 	.revoke_read = null_revoke,
+	.revoke_read_async = null_revoke_async,
 };
 
 #endif

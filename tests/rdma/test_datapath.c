@@ -179,6 +179,39 @@ Test(datapath, a_write_after_seal_fails_remotely_and_the_client_reconnects)
 	chunk_client_disconnect(&c);
 }
 
+/* A free deregisters every reader's MR (on chunkd's workers, for a chunk
+ * this large) before it is answered: once FREED is back, a READ through a
+ * reader's old rkey fails remotely, and the freed space, granted again,
+ * is not readable through it. */
+Test(datapath, a_read_after_free_fails_remotely)
+{
+	struct chunk_client *writer = connect_client(),
+			    *reader = connect_client();
+	size_t len = 1u << 20;
+	uint8_t *data = malloc(len);
+	unsigned long long id, again, session = chunk_client_session(reader);
+	struct remote_chunk grant;
+
+	cr_assert(data);
+	id = store(writer, data, len, 5);
+	cr_assert_eq(chunk_open(reader, id, NULL), CHUNK_OK);
+	cr_assert_eq(chunk_read(reader, id, 0, data, 4096), CHUNK_OK);
+	grant = *chunk_cache_find(&reader->cache, id);
+	cr_assert_eq(chunk_free(writer, id), CHUNK_OK);
+	cr_assert_eq(chunk_alloc(writer, len, &again), CHUNK_OK);
+	cr_assert_eq(client_post_rdma(reader, IBV_WR_RDMA_READ, reader->bounce,
+				      reader->bounce_mr->lkey, 64, grant.addr,
+				      grant.rkey, true),
+		     CHUNK_OK);
+	cr_assert_eq(client_finish(reader, client_wait_sends(reader)),
+		     CHUNK_E_ACCESS);
+	cr_assert_neq(chunk_client_session(reader), session, "reconnected");
+	cr_assert_eq(chunk_open(reader, id, NULL), CHUNK_E_NOENT);
+	chunk_client_disconnect(&writer);
+	chunk_client_disconnect(&reader);
+	free(data);
+}
+
 Test(datapath, an_open_chunk_is_not_readable_by_another_session)
 {
 	struct chunk_client *a = connect_client(), *b = connect_client();

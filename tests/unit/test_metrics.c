@@ -78,6 +78,7 @@ static const struct session_ops keeping_ops = {
 	.revoke_write_async = revoke_any_async,
 	.grant_read = grant_any,
 	.revoke_read = revoke_any,
+	.revoke_read_async = revoke_any_async,
 };
 
 static void setup(void)

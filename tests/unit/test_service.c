@@ -139,17 +139,21 @@ static void fake_revoke_write(void *ctx, uint64_t chunk)
 
 /* Deferred, access goes at once here; the revoker hears at finish_caps()
  * (what matters to the service is when it hears). */
-static int fake_revoke_write_async(void *ctx, uint64_t chunk,
-				   session_revoked_fn *done, void *arg)
+static int revoke_later(struct fake_caps *f, session_revoked_fn *done,
+			void *arg)
 {
-	struct fake_caps *f = ctx;
-
-	fake_revoke_write(ctx, chunk);
 	if (!f->defer)
 		return 0;
 	add_pending(f, (struct fake_pending){
 			       .revoke = true, .revoked = done, .arg = arg});
 	return -EINPROGRESS;
+}
+
+static int fake_revoke_write_async(void *ctx, uint64_t chunk,
+				   session_revoked_fn *done, void *arg)
+{
+	fake_revoke_write(ctx, chunk);
+	return revoke_later(ctx, done, arg);
 }
 
 static int fake_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
@@ -165,6 +169,13 @@ static void fake_revoke_read(void *ctx, uint64_t chunk)
 	drop_grant(ctx, chunk, false);
 }
 
+static int fake_revoke_read_async(void *ctx, uint64_t chunk,
+				  session_revoked_fn *done, void *arg)
+{
+	fake_revoke_read(ctx, chunk);
+	return revoke_later(ctx, done, arg);
+}
+
 static const struct session_ops fake_ops = {
 	.send_reply = fake_send_reply,
 	.grant_write = fake_grant_write,
@@ -172,6 +183,7 @@ static const struct session_ops fake_ops = {
 	.revoke_write_async = fake_revoke_write_async,
 	.grant_read = fake_grant_read,
 	.revoke_read = fake_revoke_read,
+	.revoke_read_async = fake_revoke_read_async,
 };
 
 /* Whether chunk has a live grant of this kind. */
@@ -1064,15 +1076,77 @@ Test(caps, an_open_is_answered_once_read_access_is_made)
 Test(caps, a_free_while_an_open_is_granted_cancels_it)
 {
 	struct proto_msg g = alloc_now(&a, 4096), m = msg(PROTO_OPEN);
+	struct proto_msg f = msg(PROTO_FREE);
 
 	caps_a.defer = false;
 	cr_assert_eq(seal(&a, g.u.grant.chunk, 0, crc32c(0, NULL, 0)).hdr.type,
 		     PROTO_SEALED);
 	m.u.open.chunk = g.u.grant.chunk;
 	cr_assert_eq(send_request(&b, &m), 0);
-	cr_assert_eq(on_chunk(&a, PROTO_FREE, g.u.grant.chunk).hdr.type,
-		     PROTO_FREED);
+	f.u.free.chunk = g.u.grant.chunk;
+	cr_assert_eq(send_request(&a, &f), 0, "held while b's is revoked");
 	finish_caps(&caps_b);
 	cr_assert_eq(caps_b.last_reply.u.error.status, PROTO_ST_NOENT);
 	cr_assert_not(has_grant(&caps_b, g.u.grant.chunk, false));
+	cr_assert_eq(caps_a.last_reply.hdr.type, PROTO_FREED);
+}
+
+/* A free deregisters readers' MRs on workers: the table frees the space
+ * only once every revoke is over, and meanwhile the chunk is gone to
+ * everyone (nothing granted that the free would not revoke). */
+Test(caps, a_free_frees_the_space_only_after_every_read_is_revoked)
+{
+	struct proto_msg g = alloc_now(&a, 4096), m = msg(PROTO_FREE);
+	struct table_stats st;
+
+	caps_a.defer = caps_b.defer = false;
+	cr_assert_eq(seal(&a, g.u.grant.chunk, 0, crc32c(0, NULL, 0)).hdr.type,
+		     PROTO_SEALED);
+	cr_assert_eq(on_chunk(&b, PROTO_OPEN, g.u.grant.chunk).hdr.type,
+		     PROTO_OPENED);
+	cr_assert_eq(on_chunk(&a, PROTO_OPEN, g.u.grant.chunk).hdr.type,
+		     PROTO_OPENED);
+	caps_a.defer = caps_b.defer = true;
+	m.u.free.chunk = g.u.grant.chunk;
+	cr_assert_eq(send_request(&a, &m), 0, "held while b's is revoked");
+	table_stats(table, &st);
+	cr_assert_eq(st.used_bytes, 4096, "kept while a read may land");
+	cr_assert_eq(on_chunk(&a, PROTO_OPEN, g.u.grant.chunk).u.error.status,
+		     PROTO_ST_NOENT, "no new grant meanwhile");
+	cr_assert_eq(on_chunk(&b, PROTO_FREE, g.u.grant.chunk).u.error.status,
+		     PROTO_ST_NOENT, "one free");
+	finish_caps(&caps_b);
+	cr_assert_neq(caps_a.last_reply.hdr.type, PROTO_FREED,
+		      "a's read is still being revoked");
+	finish_caps(&caps_a);
+	cr_assert_eq(caps_a.last_reply.hdr.type, PROTO_FREED);
+	cr_assert_eq(caps_a.last_reply.hdr.request_id, m.hdr.request_id);
+	table_stats(table, &st);
+	cr_assert_eq(st.used_bytes, 0);
+	cr_assert_not(has_grant(&caps_b, g.u.grant.chunk, false));
+}
+
+static void admin_freed(void *arg, const struct table_result *res)
+{
+	*(int *)arg = res->status == 0 ? 1 : -1;
+}
+
+Test(caps, an_operators_free_also_waits_for_the_revokes)
+{
+	struct proto_msg g = alloc_now(&a, 4096);
+	struct table_stats st;
+	int freed = 0;
+
+	cr_assert_eq(
+		service_admin_free(&svc, g.u.grant.chunk, admin_freed, &freed),
+		0);
+	cr_assert_eq(freed, 0, "not before a's write access is gone");
+	cr_assert_not(has_grant(&caps_a, g.u.grant.chunk, true));
+	cr_assert_eq(seal(&a, g.u.grant.chunk, 0, 0).u.error.status,
+		     PROTO_ST_NOENT, "no seal of a chunk being freed");
+	finish_caps(&caps_a);
+	finish_caps(&caps_b); /* b never opened it: over at once in chunkd */
+	cr_assert_eq(freed, 1);
+	table_stats(table, &st);
+	cr_assert_eq(st.used_bytes, 0);
 }

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 struct job {
 	struct work work;
 	pthread_t ran_on; /* run()'s thread */
+	int ran_policy;	  /* its scheduling policy */
 	int done_calls;
 	bool done_on_loop;
 };
@@ -26,6 +28,7 @@ static atomic_int gate = 1; /* 0: blocking jobs wait */
 static void record_run(struct work *w)
 {
 	((struct job *)w)->ran_on = pthread_self();
+	((struct job *)w)->ran_policy = sched_getscheduler(0);
 }
 
 static void blocking_run(struct work *w)
@@ -94,6 +97,8 @@ Test(workers, jobs_run_on_workers_and_complete_on_the_loop)
 		cr_assert_eq(jobs[i].done_calls, 1);
 		cr_assert(jobs[i].done_on_loop);
 		cr_assert_not(pthread_equal(jobs[i].ran_on, loop_thread));
+		cr_assert_eq(jobs[i].ran_policy, SCHED_IDLE,
+			     "bulk work only on a CPU nothing else wants");
 		cr_assert_not(workers_has(&jobs[i].work));
 	}
 	cr_assert_eq(workers_threads(pool), 2);

@@ -58,30 +58,34 @@ static void grant_revoked(void *arg)
 		table_free(w->svc->table, w->chunk, freed, w);
 }
 
-/* Revokes at once, on the loop: the way when no free_wait can be had. */
-static void revoke_now(struct service *s, const struct table_record *rec)
+/* Revokes one grant: on a worker, counted in w, or (w NULL, when no
+ * free_wait could be had) at once, on the loop. */
+static void revoke_grant(struct session *o, uint64_t chunk, bool write,
+			 struct free_wait *w)
+{
+	const struct session_ops *ops = o->ops;
+	int rc;
+
+	if (!w) {
+		(write ? ops->revoke_write : ops->revoke_read)(o->ops_ctx,
+							       chunk);
+		return;
+	}
+	rc = (write ? ops->revoke_write_async : ops->revoke_read_async)(
+		o->ops_ctx, chunk, grant_revoked, w);
+	if (rc == -EINPROGRESS)
+		w->revokes++;
+}
+
+/* Every grant of the chunk: the owner's write, everyone's read. */
+static void revoke_grants(struct service *s, const struct table_record *rec,
+			  struct free_wait *w)
 {
 	for (struct session *o = s->sessions.next; o != &s->sessions;
 	     o = o->next) {
 		if (rec->state == TABLE_CHUNK_OPEN && o->id == rec->session)
-			o->ops->revoke_write(o->ops_ctx, rec->id);
-		o->ops->revoke_read(o->ops_ctx, rec->id);
-	}
-}
-
-static void revoke_async(struct service *s, const struct table_record *rec,
-			 struct free_wait *w)
-{
-	for (struct session *o = s->sessions.next; o != &s->sessions;
-	     o = o->next) {
-		if (rec->state == TABLE_CHUNK_OPEN && o->id == rec->session &&
-		    o->ops->revoke_write_async(o->ops_ctx, rec->id,
-					       grant_revoked,
-					       w) == -EINPROGRESS)
-			w->revokes++;
-		if (o->ops->revoke_read_async(o->ops_ctx, rec->id,
-					      grant_revoked, w) == -EINPROGRESS)
-			w->revokes++;
+			revoke_grant(o, rec->id, true, w);
+		revoke_grant(o, rec->id, false, w);
 	}
 }
 
@@ -91,12 +95,12 @@ void frees_start(struct service *s, const struct table_record *rec,
 	struct free_wait *w = malloc(sizeof(*w));
 
 	if (!w) {
-		revoke_now(s, rec);
+		revoke_grants(s, rec, NULL);
 		table_free(s->table, rec->id, done, arg);
 		return;
 	}
 	*w = (struct free_wait){s->frees, s, rec->id, 1, done, arg};
 	s->frees = w;
-	revoke_async(s, rec, w);
+	revoke_grants(s, rec, w);
 	grant_revoked(w); /* the asking is over */
 }

@@ -106,22 +106,29 @@ static bool unreachable(const struct rdma_conn *c)
 	return c->qp_destroyed;
 }
 
+/* Revokes c's write or read access to chunk, now or (done non-NULL) on a
+ * worker, as the session ops promise; 0 when it is over at once. */
+static int revoke_cap(struct rdma_conn *c, uint64_t chunk, bool write,
+		      session_revoked_fn *done, void *arg)
+{
+	if (unreachable(c))
+		return 0;
+	if (!done) {
+		rdma_caps_revoke(c->caps, chunk, write);
+		return 0;
+	}
+	return rdma_caps_revoke_async(c->caps, chunk, write, done, arg);
+}
+
 static void caps_revoke_write(void *ctx, uint64_t chunk)
 {
-	struct rdma_conn *c = ctx;
-
-	if (!unreachable(c))
-		rdma_caps_revoke(c->caps, chunk, true);
+	revoke_cap(ctx, chunk, true, NULL, NULL);
 }
 
 static int caps_revoke_write_async(void *ctx, uint64_t chunk,
 				   session_revoked_fn *done, void *arg)
 {
-	struct rdma_conn *c = ctx;
-
-	if (unreachable(c))
-		return 0;
-	return rdma_caps_revoke_async(c->caps, chunk, true, done, arg);
+	return revoke_cap(ctx, chunk, true, done, arg);
 }
 
 static int caps_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
@@ -136,20 +143,13 @@ static int caps_grant_read(void *ctx, uint64_t chunk, uint8_t *addr,
 
 static void caps_revoke_read(void *ctx, uint64_t chunk)
 {
-	struct rdma_conn *c = ctx;
-
-	if (!unreachable(c))
-		rdma_caps_revoke(c->caps, chunk, false);
+	revoke_cap(ctx, chunk, false, NULL, NULL);
 }
 
 static int caps_revoke_read_async(void *ctx, uint64_t chunk,
 				  session_revoked_fn *done, void *arg)
 {
-	struct rdma_conn *c = ctx;
-
-	if (unreachable(c))
-		return 0;
-	return rdma_caps_revoke_async(c->caps, chunk, false, done, arg);
+	return revoke_cap(ctx, chunk, false, done, arg);
 }
 
 static int ops_send_reply(void *ctx, const struct proto_msg *reply);
@@ -336,8 +336,8 @@ static void note_completions(struct rdma_conn_env *env, uint64_t now)
 static int spin_cq(struct rdma_conn *c)
 {
 	struct rdma_conn_env *env = c->env;
-	uint64_t now = clock_mono_us(), spell = spin_budget_us(&env->spin);
-	uint64_t deadline = now + spell, yield_at = now + SPELL_MAX_US;
+	uint64_t now = clock_mono_us(), yield_at = now + SPELL_MAX_US;
+	uint64_t deadline = now + spin_budget_us(&env->spin);
 	unsigned polls = 0;
 	int n;
 

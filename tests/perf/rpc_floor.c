@@ -12,18 +12,24 @@
  *                  write+persist.
  *   -m send        the SEND and its reply alone: one request's round trip
  *                  (SIZE ignored).
+ *   -m mw          on a connection to the server: a type 2 memory window
+ *                  bound to SIZE bytes of the client's memory (a posted
+ *                  BIND_MW), then invalidated (a posted LOCAL_INV), each
+ *                  waited for: what a grant and a revoke could cost
+ *                  instead of ibv_reg_mr and ibv_dereg_mr.
  *   -m reg         no server: ibv_reg_mr then ibv_dereg_mr of SIZE bytes
  *                  of the device-DAX node, a new range each time, as chunkd
  *                  registers a chunk at its grant and deregisters it at its
  *                  seal; on the first RDMA device.
  *
  *   server:  rpc_floor [-d DAX] [-p PORT]
- *   client:  rpc_floor [-m write-send|send] [-p PORT] [-s SIZE] [-n ITERS]
+ *   client:  rpc_floor [-m write-send|send|mw] [-p PORT] [-s SIZE]
+ *                      [-n ITERS]
  *                      HOST
  *            rpc_floor -m reg -d DAX [-s SIZE] [-n ITERS]
  *
  * Prints "SIZE P50_US" (with -m reg also the p50 of ibv_reg_mr and of
- * ibv_dereg_mr alone).
+ * ibv_dereg_mr alone, with -m mw of the bind and of the invalidation).
  */
 #include <getopt.h>
 #include <rdma/rdma_verbs.h>
@@ -159,6 +165,17 @@ static void connect_to(struct conn *c, const char *host, const char *port)
 	raw_poll_one(c->id->recv_cq, "rpc_floor: the target");
 }
 
+/* Tells the server to stop, and disconnects. */
+static void say_goodbye(struct conn *c)
+{
+	c->req = (struct request){.done = 1};
+	if (rdma_post_send(c->id, NULL, &c->req, sizeof(c->req), c->req_mr,
+			   IBV_SEND_SIGNALED))
+		raw_die("rdma_post_send");
+	raw_poll_one(c->id->send_cq, "rpc_floor: the last send");
+	rdma_disconnect(c->id);
+}
+
 /* One request (after a WRITE of size bytes when write), and its reply. */
 static double round_trip(struct conn *c, size_t size, bool write)
 {
@@ -201,13 +218,85 @@ static int measure(const char *host, const char *port, size_t size,
 	for (unsigned i = 0; i < iters; i++)
 		t[i] = round_trip(&c, size, write);
 	printf("%zu %.2f\n", size, timing_percentile(t, iters, 0.5));
-	c.req = (struct request){.done = 1};
-	if (rdma_post_send(c.id, NULL, &c.req, sizeof(c.req), c.req_mr,
-			   IBV_SEND_SIGNALED))
-		raw_die("rdma_post_send");
-	raw_poll_one(c.id->send_cq, "rpc_floor: the last send");
-	rdma_disconnect(c.id);
+	say_goodbye(&c);
 	free(t);
+	return 0;
+}
+
+/* ---- memory windows, on the client's side of a connection ---- */
+
+/* Posts wr signaled and busy-polls for its completion. */
+static void post_local(struct conn *c, struct ibv_send_wr *wr, const char *what)
+{
+	struct ibv_send_wr *bad;
+
+	wr->send_flags = IBV_SEND_SIGNALED;
+	if (ibv_post_send(c->id->qp, wr, &bad))
+		raw_die(what);
+	raw_poll_one(c->id->send_cq, what);
+}
+
+/* Binds mw (type 2, so to this QP alone) to size bytes at the start of
+ * the client's memory under a new rkey, then invalidates it. */
+static void bind_and_invalidate(struct conn *c, struct ibv_mr *mr,
+				struct ibv_mw *mw, uint32_t *rkey, size_t size,
+				double *bind_us, double *inv_us)
+{
+	struct ibv_send_wr bind = {.opcode = IBV_WR_BIND_MW};
+	struct ibv_send_wr inv = {.opcode = IBV_WR_LOCAL_INV};
+	double t0 = timing_now_us(), t1;
+
+	*rkey = ibv_inc_rkey(*rkey);
+	bind.bind_mw.mw = mw;
+	bind.bind_mw.rkey = *rkey;
+	bind.bind_mw.bind_info = (struct ibv_mw_bind_info){
+		.mr = mr,
+		.addr = (uintptr_t)c->buf,
+		.length = size,
+		.mw_access_flags =
+			IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ};
+	post_local(c, &bind, "rpc_floor: BIND_MW");
+	/* The provider names the window by the rkey it holds; after a bind
+	 * by work request that is the caller's to update. */
+	mw->rkey = *rkey;
+	t1 = timing_now_us();
+	inv.invalidate_rkey = *rkey;
+	post_local(c, &inv, "rpc_floor: LOCAL_INV");
+	*bind_us = t1 - t0;
+	*inv_us = timing_now_us() - t1;
+}
+
+static int measure_mw(const char *host, const char *port, size_t size,
+		      unsigned iters)
+{
+	double *pair = calloc(iters, sizeof(double));
+	double *bind = calloc(iters, sizeof(double));
+	double *inv = calloc(iters, sizeof(double));
+	struct conn c = {0};
+	struct ibv_mr *mr;
+	struct ibv_mw *mw;
+	uint32_t rkey;
+
+	if (!pair || !bind || !inv)
+		raw_die("calloc");
+	connect_to(&c, host, port);
+	mr = ibv_reg_mr(c.id->pd, c.buf, RAW_MAX_SIZE,
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
+	mw = mr ? ibv_alloc_mw(c.id->pd, IBV_MW_TYPE_2) : NULL;
+	if (!mw)
+		raw_die("a type 2 memory window");
+	rkey = mw->rkey;
+	for (unsigned i = 0; i < iters; i++) {
+		bind_and_invalidate(&c, mr, mw, &rkey, size, &bind[i], &inv[i]);
+		pair[i] = bind[i] + inv[i];
+	}
+	printf("%zu %.2f %.2f %.2f\n", size,
+	       timing_percentile(pair, iters, 0.5),
+	       timing_percentile(bind, iters, 0.5),
+	       timing_percentile(inv, iters, 0.5));
+	if (ibv_dealloc_mw(mw) || ibv_dereg_mr(mr))
+		raw_die("releasing the memory window");
+	say_goodbye(&c);
 	return 0;
 }
 
@@ -287,7 +376,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "Usage: rpc_floor [-m write-send|send|"
-					"reg] [-d DAX] [-p PORT] [-s SIZE] "
+					"mw|reg] [-d DAX] [-p PORT] [-s SIZE] "
 					"[-n ITERS] [HOST]\n");
 			return opt == 'h' ? 0 : 2;
 		}
@@ -296,16 +385,18 @@ int main(int argc, char **argv)
 	    size > (strcmp(mode, "reg") ? RAW_MAX_SIZE : 1u << 30) ||
 	    iters == 0 ||
 	    (strcmp(mode, "write-send") && strcmp(mode, "send") &&
-	     strcmp(mode, "reg")) ||
+	     strcmp(mode, "mw") && strcmp(mode, "reg")) ||
 	    (!strcmp(mode, "reg") && !dax)) {
 		fprintf(stderr,
 			"rpc_floor: SIZE 1..1048576 (with -m reg, up to "
-			"1 GiB), ITERS > 0, -m write-send, send or reg "
-			"(with -d DAX)\n");
+			"1 GiB), ITERS > 0, -m write-send, send, mw or "
+			"reg (with -d DAX)\n");
 		return 2;
 	}
 	if (!strcmp(mode, "reg"))
 		return measure_reg(dax, size, (unsigned)iters);
+	if (!strcmp(mode, "mw") && optind < argc)
+		return measure_mw(argv[optind], port, size, (unsigned)iters);
 	return optind < argc
 		       ? measure(argv[optind], port, size, (unsigned)iters,
 				 !strcmp(mode, "write-send"))

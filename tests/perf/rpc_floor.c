@@ -15,8 +15,10 @@
  *   -m mw          on a connection to the server: a type 2 memory window
  *                  bound to SIZE bytes of the client's memory (a posted
  *                  BIND_MW), then invalidated (a posted LOCAL_INV), each
- *                  waited for: what a grant and a revoke could cost
- *                  instead of ibv_reg_mr and ibv_dereg_mr.
+ *                  waited for; then a window of its own per grant:
+ *                  ibv_alloc_mw, the bind, ibv_dealloc_mw of the bound
+ *                  window. What a grant and a revoke could cost instead of
+ *                  ibv_reg_mr and ibv_dereg_mr.
  *   -m reg         no server: ibv_reg_mr then ibv_dereg_mr of SIZE bytes
  *                  of the device-DAX node, a new range each time, as chunkd
  *                  registers a chunk at its grant and deregisters it at its
@@ -29,7 +31,8 @@
  *            rpc_floor -m reg -d DAX [-s SIZE] [-n ITERS]
  *
  * Prints "SIZE P50_US" (with -m reg also the p50 of ibv_reg_mr and of
- * ibv_dereg_mr alone, with -m mw of the bind and of the invalidation).
+ * ibv_dereg_mr alone; with -m mw the p50 of bind+invalidate, of the bind,
+ * of the invalidation, of alloc+bind+dealloc and of the dealloc).
  */
 #include <getopt.h>
 #include <rdma/rdma_verbs.h>
@@ -237,18 +240,15 @@ static void post_local(struct conn *c, struct ibv_send_wr *wr, const char *what)
 }
 
 /* Binds mw (type 2, so to this QP alone) to size bytes at the start of
- * the client's memory under a new rkey, then invalidates it. */
-static void bind_and_invalidate(struct conn *c, struct ibv_mr *mr,
-				struct ibv_mw *mw, uint32_t *rkey, size_t size,
-				double *bind_us, double *inv_us)
+ * the client's memory under the next rkey; returns how long it took. */
+static double bind_window(struct conn *c, struct ibv_mr *mr, struct ibv_mw *mw,
+			  size_t size)
 {
 	struct ibv_send_wr bind = {.opcode = IBV_WR_BIND_MW};
-	struct ibv_send_wr inv = {.opcode = IBV_WR_LOCAL_INV};
-	double t0 = timing_now_us(), t1;
+	double t0 = timing_now_us();
 
-	*rkey = ibv_inc_rkey(*rkey);
 	bind.bind_mw.mw = mw;
-	bind.bind_mw.rkey = *rkey;
+	bind.bind_mw.rkey = ibv_inc_rkey(mw->rkey);
 	bind.bind_mw.bind_info = (struct ibv_mw_bind_info){
 		.mr = mr,
 		.addr = (uintptr_t)c->buf,
@@ -258,12 +258,38 @@ static void bind_and_invalidate(struct conn *c, struct ibv_mr *mr,
 	post_local(c, &bind, "rpc_floor: BIND_MW");
 	/* The provider names the window by the rkey it holds; after a bind
 	 * by work request that is the caller's to update. */
-	mw->rkey = *rkey;
-	t1 = timing_now_us();
-	inv.invalidate_rkey = *rkey;
+	mw->rkey = bind.bind_mw.rkey;
+	return timing_now_us() - t0;
+}
+
+/* Invalidates mw's binding with a posted LOCAL_INV. */
+static double invalidate_window(struct conn *c, struct ibv_mw *mw)
+{
+	struct ibv_send_wr inv = {.opcode = IBV_WR_LOCAL_INV,
+				  .invalidate_rkey = mw->rkey};
+	double t0 = timing_now_us();
+
 	post_local(c, &inv, "rpc_floor: LOCAL_INV");
-	*bind_us = t1 - t0;
-	*inv_us = timing_now_us() - t1;
+	return timing_now_us() - t0;
+}
+
+/* A window of its own per grant instead: ibv_alloc_mw, the bind, and
+ * ibv_dealloc_mw of the bound window (a revoke by system call, over when
+ * it returns). Sets *dealloc_us; returns the whole. */
+static double window_per_grant(struct conn *c, struct ibv_mr *mr, size_t size,
+			       double *dealloc_us)
+{
+	double t0 = timing_now_us(), t1;
+	struct ibv_mw *mw = ibv_alloc_mw(c->id->pd, IBV_MW_TYPE_2);
+
+	if (!mw)
+		raw_die("ibv_alloc_mw");
+	bind_window(c, mr, mw, size);
+	t1 = timing_now_us();
+	if (ibv_dealloc_mw(mw))
+		raw_die("ibv_dealloc_mw");
+	*dealloc_us = timing_now_us() - t1;
+	return timing_now_us() - t0;
 }
 
 static int measure_mw(const char *host, const char *port, size_t size,
@@ -272,12 +298,13 @@ static int measure_mw(const char *host, const char *port, size_t size,
 	double *pair = calloc(iters, sizeof(double));
 	double *bind = calloc(iters, sizeof(double));
 	double *inv = calloc(iters, sizeof(double));
+	double *own = calloc(iters, sizeof(double));
+	double *dealloc = calloc(iters, sizeof(double));
 	struct conn c = {0};
 	struct ibv_mr *mr;
 	struct ibv_mw *mw;
-	uint32_t rkey;
 
-	if (!pair || !bind || !inv)
+	if (!pair || !bind || !inv || !own || !dealloc)
 		raw_die("calloc");
 	connect_to(&c, host, port);
 	mr = ibv_reg_mr(c.id->pd, c.buf, RAW_MAX_SIZE,
@@ -285,15 +312,18 @@ static int measure_mw(const char *host, const char *port, size_t size,
 	mw = mr ? ibv_alloc_mw(c.id->pd, IBV_MW_TYPE_2) : NULL;
 	if (!mw)
 		raw_die("a type 2 memory window");
-	rkey = mw->rkey;
 	for (unsigned i = 0; i < iters; i++) {
-		bind_and_invalidate(&c, mr, mw, &rkey, size, &bind[i], &inv[i]);
+		bind[i] = bind_window(&c, mr, mw, size);
+		inv[i] = invalidate_window(&c, mw);
 		pair[i] = bind[i] + inv[i];
+		own[i] = window_per_grant(&c, mr, size, &dealloc[i]);
 	}
-	printf("%zu %.2f %.2f %.2f\n", size,
+	printf("%zu %.2f %.2f %.2f %.2f %.2f\n", size,
 	       timing_percentile(pair, iters, 0.5),
 	       timing_percentile(bind, iters, 0.5),
-	       timing_percentile(inv, iters, 0.5));
+	       timing_percentile(inv, iters, 0.5),
+	       timing_percentile(own, iters, 0.5),
+	       timing_percentile(dealloc, iters, 0.5));
 	if (ibv_dealloc_mw(mw) || ibv_dereg_mr(mr))
 		raw_die("releasing the memory window");
 	say_goodbye(&c);

@@ -330,7 +330,8 @@ static void note_completions(struct rdma_conn_env *env, uint64_t now)
  * or another, is served without the wake-up of a completion channel, and
  * no connection waits out the spell of another (each keeps its own
  * notification armed, so nothing is missed). Returns 0 when the spell ran
- * out idle, 1 when it yields to the loop (workers finished jobs whose
+ * out idle or a worker's job starves (workers_starved(): the loop sleeps
+ * until its next event, and its CPU goes to the job), 1 when it yields to the loop (workers finished jobs whose
  * answers wait there, or the spell lasted SPELL_MAX_US: timers and other
  * events are due), -1 when c's CQ failed. */
 static int spin_cq(struct rdma_conn *c)
@@ -356,7 +357,8 @@ static int spin_cq(struct rdma_conn *c)
 		}
 		if (workers_ready(env->workers) || now >= yield_at)
 			return 1;
-		if (now >= deadline)
+		/* A starved job gets the CPU the polling would take. */
+		if (now >= deadline || workers_starved(env->workers, now))
 			return 0;
 	}
 }

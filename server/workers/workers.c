@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 /* Where a job is, under the pool's lock. */
@@ -25,6 +26,15 @@ struct work_queue {
 	struct work *head, *tail;
 };
 
+/* One thread, and what the loop reads of it to tell a starved job. */
+struct worker {
+	struct workers *pool;
+	pthread_t tid;
+	clockid_t cpu_clock; /* its CPU time, readable from the loop */
+	_Atomic uint64_t job_since_us; /* when its job began; 0: none */
+	_Atomic uint64_t cpu_since_ns; /* its CPU time then */
+};
+
 struct workers {
 	pthread_mutex_t lock;
 	pthread_cond_t queued;	 /* a job came, or stop */
@@ -34,8 +44,11 @@ struct workers {
 	atomic_bool ready; /* finished jobs wait for the loop */
 	int wake_fd;	   /* an eventfd: the same, for the loop's poll */
 	struct event *wake;
-	pthread_t threads[WORKERS_MAX];
+	struct worker threads[WORKERS_MAX];
 	unsigned thread_count;
+	/* The loop's: workers_starved()'s last look and its answer. */
+	uint64_t checked_us;
+	bool starved;
 };
 
 static void queue_push(struct work_queue *q, struct work *w)
@@ -85,7 +98,9 @@ static void queue_remove(struct work_queue *q, struct work *w)
  * runs on the same CPUs. At nice 10 instead, a persist under a load of
  * allocations and seals took 4 to 6 times as long as alone at p50; at
  * SCHED_IDLE about as long (docs/design.md, "Threading"). The loop is one
- * thread, so on a host of two or more CPUs the workers still find one. */
+ * thread, so on a host of two or more CPUs the workers still find one;
+ * where busy-polling threads take every CPU, the loop stops polling while
+ * a job starves (workers_starved). */
 static void lower_priority(void)
 {
 	struct sched_param param = {0};
@@ -96,9 +111,27 @@ static void lower_priority(void)
 			 strerror(rc));
 }
 
+static uint64_t thread_cpu_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clock, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The loop may read these while the job runs: CPU time first, so a
+ * reader that sees the start sees the CPU time that goes with it. */
+static void note_job_start(struct worker *t)
+{
+	atomic_store(&t->cpu_since_ns, thread_cpu_ns(CLOCK_THREAD_CPUTIME_ID));
+	atomic_store(&t->job_since_us, clock_mono_us());
+}
+
 static void *work_loop(void *arg)
 {
-	struct workers *p = arg;
+	struct worker *t = arg;
+	struct workers *p = t->pool;
 	const uint64_t one = 1;
 	struct work *w;
 
@@ -112,7 +145,9 @@ static void *work_loop(void *arg)
 		w = queue_pop(&p->todo);
 		w->state = WORK_RUNNING;
 		pthread_mutex_unlock(&p->lock);
+		note_job_start(t);
 		w->run(w);
+		atomic_store(&t->job_since_us, 0);
 		pthread_mutex_lock(&p->lock);
 		w->state = WORK_FINISHED;
 		/* One wake-up per batch: the loop drains them all. */
@@ -202,19 +237,51 @@ unsigned workers_threads(const struct workers *p)
 	return p->thread_count;
 }
 
+/* ---- starvation ---- */
+
+/* Whether t's job has run long enough to judge, with too little CPU. */
+static bool job_starved(struct worker *t, uint64_t now)
+{
+	uint64_t since = atomic_load(&t->job_since_us);
+	uint64_t cpu_since = atomic_load(&t->cpu_since_ns), cpu_now, used_us;
+
+	if (!since || now < since + WORKERS_STARVED_AFTER_US)
+		return false;
+	cpu_now = thread_cpu_ns(t->cpu_clock);
+	used_us = cpu_now > cpu_since ? (cpu_now - cpu_since) / 1000u : 0;
+	return used_us * WORKERS_FAIR_SHARE < now - since;
+}
+
+bool workers_starved(struct workers *p, uint64_t now)
+{
+	if (!p)
+		return false;
+	if (now < p->checked_us + WORKERS_CHECK_US)
+		return p->starved;
+	p->checked_us = now;
+	p->starved = false;
+	for (unsigned i = 0; !p->starved && i < p->thread_count; i++)
+		p->starved = job_starved(&p->threads[i], now);
+	return p->starved;
+}
+
 /* ---- set-up ---- */
 
 static int start_threads(struct workers *p, unsigned threads)
 {
 	while (p->thread_count < threads) {
-		int rc = pthread_create(&p->threads[p->thread_count], NULL,
-					work_loop, p);
+		struct worker *t = &p->threads[p->thread_count];
+		int rc;
 
+		t->pool = p;
+		rc = pthread_create(&t->tid, NULL, work_loop, t);
 		if (rc)
 			return -rc;
-		pthread_setname_np(p->threads[p->thread_count],
-				   "chunkd-worker");
+		pthread_setname_np(t->tid, "chunkd-worker");
 		p->thread_count++;
+		/* Without it, a job on t is never judged starved. */
+		if (pthread_getcpuclockid(t->tid, &t->cpu_clock))
+			t->cpu_clock = CLOCK_MONOTONIC;
 	}
 	return 0;
 }
@@ -261,7 +328,7 @@ void workers_free(struct workers **wp)
 	pthread_cond_broadcast(&p->queued);
 	pthread_mutex_unlock(&p->lock);
 	for (unsigned i = 0; i < p->thread_count; i++)
-		pthread_join(p->threads[i], NULL);
+		pthread_join(p->threads[i].tid, NULL);
 	if (p->wake)
 		event_free(p->wake);
 	if (p->wake_fd >= 0)

@@ -18,6 +18,7 @@
 #define CHUNKD_WORKERS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct event_base;
 struct workers;
@@ -56,6 +57,25 @@ bool workers_take_back(struct workers *pool, struct work *w);
  * something else (a completion queue) checks this and returns to the loop
  * so their done() runs. Cheap: one relaxed atomic load. */
 bool workers_ready(const struct workers *pool);
+
+/*
+ * Whether a job starves: it has run for WORKERS_STARVED_AFTER_US and had
+ * less than 1/WORKERS_FAIR_SHARE of a CPU meanwhile. The threads are
+ * SCHED_IDLE, so threads that busy-poll on every CPU (the loop, and under
+ * emulation the clients and the device beside it) keep them off for as
+ * long as the polling lasts: in the guest, a seal's client once waited
+ * out its 10 s for them. The loop stops busy-polling while this holds. (A
+ * job that sleeps, say a deregistration the device holds up, counts too:
+ * the loop then sleeps between requests as long, which costs latency, not
+ * correctness.) Reads the threads' CPU clocks at most once per
+ * WORKERS_CHECK_US of now (the monotonic clock, in microseconds); between
+ * looks it answers what it found. From the loop's thread.
+ */
+bool workers_starved(struct workers *pool, uint64_t now);
+
+#define WORKERS_STARVED_AFTER_US 20000u
+#define WORKERS_FAIR_SHARE	 8u
+#define WORKERS_CHECK_US	 1000u
 
 /* Whether w is out (submitted, its done() not yet run). */
 bool workers_has(const struct work *w);

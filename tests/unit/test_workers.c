@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -163,6 +164,82 @@ Test(workers, a_finished_job_taken_back_gets_no_done)
 	for (int i = 0; i < 5; i++)
 		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	cr_assert_eq(j.done_calls, 0);
+}
+
+/* ---- starvation ---- */
+
+static atomic_bool hogs_stop;
+
+static void *hog(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&hogs_stop))
+		;
+	return NULL;
+}
+
+/* Burns 30 ms of its thread's CPU time. */
+static void burn_run(struct work *w)
+{
+	struct timespec ts;
+	uint64_t start, now;
+
+	record_run(w);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	start = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	do {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	} while (now - start < 30000000u);
+}
+
+Test(workers, nothing_starves_with_no_job_out_or_a_young_one)
+{
+	struct job busy[2] = {0};
+
+	cr_assert_not(workers_starved(pool, clock_mono_us()));
+	atomic_store(&gate, 0);
+	for (int i = 0; i < 2; i++) {
+		busy[i].work =
+			(struct work){.run = blocking_run, .done = record_done};
+		workers_submit(pool, &busy[i].work);
+	}
+	/* Well inside WORKERS_STARVED_AFTER_US of the submits. */
+	cr_assert_not(workers_starved(pool, clock_mono_us()));
+	atomic_store(&gate, 1);
+	run_until_done(busy, 2);
+}
+
+/* What chunkd's loop does when it busy-polls on every CPU: a job on a
+ * SCHED_IDLE worker gets no CPU, and workers_starved() must say so, or
+ * the polling never stops for it. */
+Test(workers, a_job_kept_off_every_cpu_is_seen_starved)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t hogs[64];
+	struct job j = {0};
+	uint64_t end;
+	bool seen = false;
+
+	cr_assert(cpus >= 1 && cpus <= 64);
+	atomic_store(&hogs_stop, false);
+	for (long i = 0; i < cpus; i++)
+		cr_assert_eq(pthread_create(&hogs[i], NULL, hog, NULL), 0);
+	j.work = (struct work){.run = burn_run, .done = record_done};
+	workers_submit(pool, &j.work);
+	end = clock_mono_us() + 10000000u;
+	while (!seen && clock_mono_us() < end) {
+		usleep(2000);
+		seen = workers_starved(pool, clock_mono_us());
+	}
+	atomic_store(&hogs_stop, true);
+	for (long i = 0; i < cpus; i++)
+		pthread_join(hogs[i], NULL);
+	cr_assert(seen, "a job on no CPU for 10 s was never seen starved");
+	run_until_done(&j, 1);
+	/* Once it had its CPU and finished, nothing starves. */
+	cr_assert_not(
+		workers_starved(pool, clock_mono_us() + WORKERS_CHECK_US));
 }
 
 Test(workers, refuses_no_threads_or_too_many)

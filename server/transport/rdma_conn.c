@@ -331,9 +331,9 @@ static void note_completions(struct rdma_conn_env *env, uint64_t now)
  * no connection waits out the spell of another (each keeps its own
  * notification armed, so nothing is missed). Returns 0 when the spell ran
  * out idle or a worker's job starves (workers_starved(): the loop sleeps
- * until its next event, and its CPU goes to the job), 1 when it yields to the loop (workers finished jobs whose
- * answers wait there, or the spell lasted SPELL_MAX_US: timers and other
- * events are due), -1 when c's CQ failed. */
+ * until its next event, and its CPU goes to the job), 1 when it yields to the
+ * loop (workers finished jobs whose answers wait there, or the spell lasted
+ * SPELL_MAX_US: timers and other events are due), -1 when c's CQ failed. */
 static int spin_cq(struct rdma_conn *c)
 {
 	struct rdma_conn_env *env = c->env;

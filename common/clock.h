@@ -41,4 +41,15 @@ static inline uint64_t clock_real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Nanoseconds of CPU time on clock (CLOCK_THREAD_CPUTIME_ID, or a
+ * thread's clock from pthread_getcpuclockid); 0 if it cannot be read. */
+static inline uint64_t clock_cpu_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clock, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 #endif

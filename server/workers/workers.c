@@ -111,20 +111,11 @@ static void lower_priority(void)
 			 strerror(rc));
 }
 
-static uint64_t thread_cpu_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	if (clock_gettime(clock, &ts))
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The loop may read these while the job runs: CPU time first, so a
  * reader that sees the start sees the CPU time that goes with it. */
 static void note_job_start(struct worker *t)
 {
-	atomic_store(&t->cpu_since_ns, thread_cpu_ns(CLOCK_THREAD_CPUTIME_ID));
+	atomic_store(&t->cpu_since_ns, clock_cpu_ns(CLOCK_THREAD_CPUTIME_ID));
 	atomic_store(&t->job_since_us, clock_mono_us());
 }
 
@@ -247,7 +238,7 @@ static bool job_starved(struct worker *t, uint64_t now)
 
 	if (!since || now < since + WORKERS_STARVED_AFTER_US)
 		return false;
-	cpu_now = thread_cpu_ns(t->cpu_clock);
+	cpu_now = clock_cpu_ns(t->cpu_clock);
 	used_us = cpu_now > cpu_since ? (cpu_now - cpu_since) / 1000u : 0;
 	return used_us * WORKERS_FAIR_SHARE < now - since;
 }

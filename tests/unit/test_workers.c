@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -181,16 +180,11 @@ static void *hog(void *arg)
 /* Burns 30 ms of its thread's CPU time. */
 static void burn_run(struct work *w)
 {
-	struct timespec ts;
-	uint64_t start, now;
+	uint64_t start = clock_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
 
 	record_run(w);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	start = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	do {
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-		now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	} while (now - start < 30000000u);
+	while (clock_cpu_ns(CLOCK_THREAD_CPUTIME_ID) - start < 30000000u)
+		;
 }
 
 Test(workers, nothing_starves_with_no_job_out_or_a_young_one)

@@ -31,6 +31,7 @@ struct worker {
 	struct workers *pool;
 	pthread_t tid;
 	clockid_t cpu_clock; /* its CPU time, readable from the loop */
+	bool has_cpu_clock;  /* else its jobs are never judged starved */
 	_Atomic uint64_t job_since_us; /* when its job began; 0: none */
 	_Atomic uint64_t cpu_since_ns; /* its CPU time then */
 };
@@ -236,7 +237,8 @@ static bool job_starved(struct worker *t, uint64_t now)
 	uint64_t since = atomic_load(&t->job_since_us);
 	uint64_t cpu_since = atomic_load(&t->cpu_since_ns), cpu_now, used_us;
 
-	if (!since || now < since + WORKERS_STARVED_AFTER_US)
+	if (!t->has_cpu_clock || !since ||
+	    now < since + WORKERS_STARVED_AFTER_US)
 		return false;
 	cpu_now = clock_cpu_ns(t->cpu_clock);
 	used_us = cpu_now > cpu_since ? (cpu_now - cpu_since) / 1000u : 0;
@@ -270,9 +272,8 @@ static int start_threads(struct workers *p, unsigned threads)
 			return -rc;
 		pthread_setname_np(t->tid, "chunkd-worker");
 		p->thread_count++;
-		/* Without it, a job on t is never judged starved. */
-		if (pthread_getcpuclockid(t->tid, &t->cpu_clock))
-			t->cpu_clock = CLOCK_MONOTONIC;
+		t->has_cpu_clock =
+			pthread_getcpuclockid(t->tid, &t->cpu_clock) == 0;
 	}
 	return 0;
 }

@@ -47,6 +47,7 @@ struct workers {
 	struct event *wake;
 	struct worker threads[WORKERS_MAX];
 	unsigned thread_count;
+	unsigned busy; /* threads with a job; under the lock */
 	/* The loop's: workers_starved()'s last look and its answer. */
 	uint64_t checked_us;
 	bool starved;
@@ -136,12 +137,14 @@ static void *work_loop(void *arg)
 			break;
 		w = queue_pop(&p->todo);
 		w->state = WORK_RUNNING;
+		p->busy++;
 		pthread_mutex_unlock(&p->lock);
 		note_job_start(t);
 		w->run(w);
 		atomic_store(&t->job_since_us, 0);
 		pthread_mutex_lock(&p->lock);
 		w->state = WORK_FINISHED;
+		p->busy--;
 		/* One wake-up per batch: the loop drains them all. */
 		if (!p->finished_jobs.head) {
 			atomic_store_explicit(&p->ready, true,
@@ -188,6 +191,7 @@ void workers_submit(struct workers *p, struct work *w)
 	w->out = true;
 	pthread_mutex_lock(&p->lock);
 	w->state = WORK_QUEUED;
+	w->queued_us = clock_mono_us();
 	queue_push(&p->todo, w);
 	pthread_cond_signal(&p->queued);
 	pthread_mutex_unlock(&p->lock);
@@ -245,6 +249,21 @@ static bool job_starved(struct worker *t, uint64_t now)
 	return used_us * WORKERS_FAIR_SHARE < now - since;
 }
 
+/* Whether the oldest waiting job has waited long enough to judge while a
+ * thread had no job: that thread, woken for it (or not yet started), found
+ * no CPU to take it. (Behind threads that all have jobs, a job merely
+ * queues.) */
+static bool queue_starved(struct workers *p, uint64_t now)
+{
+	bool starved;
+
+	pthread_mutex_lock(&p->lock);
+	starved = p->todo.head && p->busy < p->thread_count &&
+		  now >= p->todo.head->queued_us + WORKERS_STARVED_AFTER_US;
+	pthread_mutex_unlock(&p->lock);
+	return starved;
+}
+
 bool workers_starved(struct workers *p, uint64_t now)
 {
 	if (!p)
@@ -252,7 +271,7 @@ bool workers_starved(struct workers *p, uint64_t now)
 	if (now < p->checked_us + WORKERS_CHECK_US)
 		return p->starved;
 	p->checked_us = now;
-	p->starved = false;
+	p->starved = queue_starved(p, now);
 	for (unsigned i = 0; !p->starved && i < p->thread_count; i++)
 		p->starved = job_starved(&p->threads[i], now);
 	return p->starved;

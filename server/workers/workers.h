@@ -28,8 +28,9 @@ struct work {
 	void (*done)(struct work *w); /* on the loop, after run */
 	/* The pool's: */
 	struct work *next;
-	int state; /* under the pool's lock */
-	bool out;  /* the loop's: submitted, done() not yet run */
+	int state;	    /* under the pool's lock */
+	uint64_t queued_us; /* when submitted; under the pool's lock */
+	bool out;	    /* the loop's: submitted, done() not yet run */
 };
 
 #define WORKERS_MAX 64
@@ -60,16 +61,18 @@ bool workers_ready(const struct workers *pool);
 
 /*
  * Whether a job starves: it has run for WORKERS_STARVED_AFTER_US and had
- * less than 1/WORKERS_FAIR_SHARE of a CPU meanwhile. The threads are
- * SCHED_IDLE, so threads that busy-poll on every CPU (the loop, and under
- * emulation the clients and the device beside it) keep them off for as
- * long as the polling lasts: in the guest, a seal's client once waited
- * out its 10 s for them. The loop stops busy-polling while this holds. (A
- * job that sleeps, say a deregistration the device holds up, counts too:
- * the loop then sleeps between requests as long, which costs latency, not
- * correctness.) Reads the threads' CPU clocks at most once per
- * WORKERS_CHECK_US of now (the monotonic clock, in microseconds); between
- * looks it answers what it found. From the loop's thread.
+ * less than 1/WORKERS_FAIR_SHARE of a CPU meanwhile, or it has waited as
+ * long for a thread that sits idle (woken, with no CPU to take it). The
+ * threads are SCHED_IDLE, so threads that busy-poll on every CPU (the
+ * loop, and under emulation the clients and the device beside it) keep
+ * them off for as long as the polling lasts: in the guest, a seal's client
+ * once waited out its 10 s for them. The loop stops busy-polling while
+ * this holds. (A job that sleeps, say a deregistration the device holds
+ * up, counts too: the loop then sleeps between requests as long, which
+ * costs latency, not correctness.) Looks at the threads' CPU clocks and
+ * the queue at most once per WORKERS_CHECK_US of now (the monotonic clock,
+ * in microseconds); between looks it answers what it found. From the
+ * loop's thread.
  */
 bool workers_starved(struct workers *pool, uint64_t now);
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +67,16 @@ void etcd_proc_start(const char *script, const char *name, int port, char *dir,
 	cr_assert_eq(res.status, 0, "etcd did not start: %s", res.err);
 	cr_assert_lt(strlen(res.out), len);
 	sscanf(res.out, "%s", endpoints);
+}
+
+void etcd_proc_shared(char *endpoints, size_t len)
+{
+	const char *e = getenv("CHUNKD_TEST_ETCD");
+
+	cr_assert(e && *e, "CHUNKD_TEST_ETCD is not set: run this test through "
+			   "ctest, which starts the etcd it needs");
+	cr_assert_lt(strlen(e), len);
+	snprintf(endpoints, len, "%s", e);
 }
 
 void etcd_proc_stop(const char *script, const char *dir)

@@ -11,6 +11,12 @@
 void etcd_proc_start(const char *script, const char *name, int port, char *dir,
 		     size_t dir_len, char *endpoints, size_t len);
 
+/* The etcd ctest started for every case that requires its fixture "etcd"
+ * (tests/CMakeLists.txt): copies its endpoints, CHUNKD_TEST_ETCD, into
+ * endpoints (len bytes), or fails the running test if none is set. Cases
+ * on it keep to keys of their own (a prefix with their PID). */
+void etcd_proc_shared(char *endpoints, size_t len);
+
 /* Stops what etcd_proc_start started in dir. */
 void etcd_proc_stop(const char *script, const char *dir);
 

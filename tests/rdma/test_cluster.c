@@ -5,7 +5,9 @@
  * registration and its OPEN chunks' records out of etcd within the lease's
  * TTL and leaves its SEALED records; a chunkd killed during a stream of
  * allocs and seals restarts, reconciles, and agrees with etcd. etcd is
- * read with etcdctl, as an operator would.
+ * read with etcdctl, as an operator would. The cases share the etcd ctest
+ * starts for them, each under keys of its own, but for the one that kills
+ * etcd's members: it starts its own.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -32,18 +34,6 @@ static char pool_a[64], pool_b[64], etcd_dir[96], prefix[64];
 static char endpoints[256];
 static struct cmd_result res;
 
-static void start_etcd(void)
-{
-	etcd_proc_start(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "rdma",
-			ETCD_PORT, etcd_dir, sizeof(etcd_dir), endpoints,
-			sizeof(endpoints));
-}
-
-static void stop_etcd(void)
-{
-	etcd_proc_stop(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", etcd_dir);
-}
-
 static void start_member(struct chunkd_proc *p, const char *pool,
 			 const char *name, uint16_t port)
 {
@@ -58,9 +48,8 @@ static void start_member(struct chunkd_proc *p, const char *pool,
 	chunkd_start(p, CHUNKD_BINARY, pool, "32M", port, extra);
 }
 
-static void setup(void)
+static void start_members(void)
 {
-	start_etcd();
 	snprintf(prefix, sizeof(prefix), "/rdma-%d/", (int)getpid());
 	chunkd_fresh_pool("cluster-a", pool_a, sizeof(pool_a));
 	chunkd_fresh_pool("cluster-b", pool_b, sizeof(pool_b));
@@ -68,14 +57,34 @@ static void setup(void)
 	start_member(&b, pool_b, "b", PORT_B);
 }
 
+/* On the etcd ctest keeps for every case (its keys under prefix). */
+static void setup(void)
+{
+	etcd_proc_shared(endpoints, sizeof(endpoints));
+	start_members();
+}
+
+/* On an etcd of the case's own, for a case that kills its members. */
+static void setup_own_etcd(void)
+{
+	etcd_proc_start(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "rdma",
+			ETCD_PORT, etcd_dir, sizeof(etcd_dir), endpoints,
+			sizeof(endpoints));
+	start_members();
+}
+
 static void teardown(void)
 {
 	chunkd_finish(&a, pool_a);
 	chunkd_finish(&b, pool_b);
-	stop_etcd();
+	if (etcd_dir[0])
+		etcd_proc_stop(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh",
+			       etcd_dir);
 }
 
 TestSuite(cluster, .init = setup, .fini = teardown, .timeout = 300);
+TestSuite(cluster_etcd_faults, .init = setup_own_etcd, .fini = teardown,
+	  .timeout = 300);
 
 /* The value etcd holds at PREFIX + rest ("" if none), with etcdctl. */
 static const char *etcd_get(const char *rest)
@@ -359,7 +368,8 @@ static void etcd_member(const char *verb, const char *name)
 /* etcd gone altogether: sealed chunks stay readable, an alloc is refused
  * with CHUNK_E_UNAVAILABLE (not a hang: CHUNK_E_TIMEOUT would say so), and
  * once etcd is back chunkd serves allocs again by itself. */
-Test(cluster, without_etcd_reads_go_on_and_allocs_wait_for_its_return)
+Test(cluster_etcd_faults,
+     without_etcd_reads_go_on_and_allocs_wait_for_its_return)
 {
 	static const char *const members[] = {"m1", "m2", "m3"};
 	struct chunk_client *c = NULL;

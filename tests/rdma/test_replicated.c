@@ -26,23 +26,15 @@
 #include "chunkclient.h"
 #include "client.h"
 
-#define SERVERS	  3
-#define PORT0	  7540
-#define ETCD_PORT 28810
-#define LEN	  (64u * 1024)
+#define SERVERS 3
+#define PORT0	7540
+#define LEN	(64u * 1024)
 
 static struct chunkd_proc srv[SERVERS];
-static char pools[SERVERS][64], etcd_dir[96], prefix[64];
+static char pools[SERVERS][64], prefix[64];
 static char endpoints[256];
 static struct cmd_result res;
 static const char *names[SERVERS] = {"ra", "rb", "rc"};
-
-static void start_etcd(void)
-{
-	etcd_proc_start(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", "repl",
-			ETCD_PORT, etcd_dir, sizeof(etcd_dir), endpoints,
-			sizeof(endpoints));
-}
 
 static void start_server(int i)
 {
@@ -60,7 +52,7 @@ static void start_server(int i)
 
 static void setup(void)
 {
-	start_etcd();
+	etcd_proc_shared(endpoints, sizeof(endpoints));
 	snprintf(prefix, sizeof(prefix), "/repl-%d/", (int)getpid());
 	for (int i = 0; i < SERVERS; i++) {
 		char name[32];
@@ -75,7 +67,6 @@ static void teardown(void)
 {
 	for (int i = 0; i < SERVERS; i++)
 		chunkd_finish(&srv[i], pools[i]);
-	etcd_proc_stop(CHUNKD_SOURCE_DIR "/deploy/etcd-cluster.sh", etcd_dir);
 }
 
 TestSuite(replicated, .init = setup, .fini = teardown, .timeout = 300);

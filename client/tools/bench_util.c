@@ -44,6 +44,8 @@ struct chunk_client *bench_connect(const struct bench_opts *o, unsigned methods)
 		co.max_in_flight = o->depth;
 	if (o->poll_us >= 0)
 		co.poll_us = (unsigned)o->poll_us;
+	if (o->timeout_ms)
+		co.timeout_ms = o->timeout_ms;
 	if (bench_check(
 		    chunk_client_connect(o->host, (uint16_t)o->port, &co, &c),
 		    "connect"))

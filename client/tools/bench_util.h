@@ -28,7 +28,8 @@ struct bench_opts {
 	unsigned iters;
 	unsigned depth;
 	unsigned threads;
-	int poll_us; /* < 0: the library's default */
+	int poll_us;	     /* < 0: the library's default */
+	unsigned timeout_ms; /* per operation; 0: the library's default */
 	bool json;
 	unsigned copies;   /* of each chunk timed (cluster mode when > 1) */
 	unsigned populate; /* only make this many sealed 1 MiB chunks */

@@ -148,6 +148,21 @@ static int sleep_on_cq(struct chunk_client *c, int ms)
 	return 0;
 }
 
+/* How long one sleep on the channel may last, of left_ms: a sixth of the
+ * lease at most. The renewer thread cannot renew while this call holds the
+ * client's lock; it marks a renewal due (a third of the lease after the
+ * last), and tick() posts it once the sleep ends. A wait longer than the
+ * lease (timeout_ms above it, and a seal of a large chunk that a busy
+ * server takes long over) must not let the lease, and the chunks it holds
+ * open, lapse meanwhile. */
+static int sleep_slice_ms(const struct chunk_client *c, uint64_t left_ms)
+{
+	uint32_t ttl = __atomic_load_n(&c->sess.lease_ttl_ms, __ATOMIC_RELAXED);
+	uint64_t slice = ttl ? (ttl / 6 ? ttl / 6 : 1) : left_ms; /* 0: none */
+
+	return (int)(left_ms < slice ? left_ms : slice) + 1;
+}
+
 /* Waits until done(c) holds, an error completion, or timeout_ms. */
 static int wait_loop(struct chunk_client *c,
 		     bool (*done)(struct chunk_client *), unsigned timeout_ms)
@@ -178,7 +193,8 @@ static int wait_loop(struct chunk_client *c,
 			usleep(RENEWER_NAP_US);
 			continue;
 		}
-		rc = sleep_on_cq(c, (int)((deadline - now) / 1000u) + 1);
+		rc = sleep_on_cq(c,
+				 sleep_slice_ms(c, (deadline - now) / 1000u));
 		if (rc == CHUNK_E_TIMEOUT && clock_mono_us() < deadline)
 			rc = 0;
 		if (rc)

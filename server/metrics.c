@@ -139,6 +139,11 @@ static void render_sessions(struct evbuffer *out,
 	exposition_single(out, "chunkd_copies_replaced_total", "counter",
 			  "Lost copies this chunkd's repairs replaced.",
 			  c->copies_replaced);
+	exposition_single(
+		out, "chunkd_worker_raises_total", "counter",
+		"Starved worker jobs raised from SCHED_IDLE to normal "
+		"priority (CPU taken by others).",
+		st->worker_raises);
 }
 
 static void render_latency(struct evbuffer *out,

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 
+#include "workers/workers.h"
+
 void service_stats(struct service *s, struct service_stats *out)
 {
 	out->counters = s->counters;
@@ -11,6 +13,7 @@ void service_stats(struct service *s, struct service_stats *out)
 		out->sessions++;
 	out->persist_methods = s->persist_methods;
 	table_stats(s->table, &out->table);
+	out->worker_raises = workers_raises(s->workers);
 }
 
 struct held {

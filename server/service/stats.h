@@ -18,6 +18,7 @@ struct service_stats {
 	uint32_t sessions;
 	uint32_t persist_methods; /* PROTO_PERSIST_* offered */
 	struct table_stats table;
+	uint64_t worker_raises; /* starved jobs raised from SCHED_IDLE */
 };
 
 /* Fills *out with the service's figures now. */

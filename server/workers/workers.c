@@ -34,6 +34,7 @@ struct worker {
 	bool has_cpu_clock;  /* else its jobs are never judged starved */
 	_Atomic uint64_t job_since_us; /* when its job began; 0: none */
 	_Atomic uint64_t cpu_since_ns; /* its CPU time then */
+	bool raised; /* at normal priority for now; under the lock */
 };
 
 struct workers {
@@ -51,6 +52,11 @@ struct workers {
 	/* The loop's: workers_starved()'s last look and its answer. */
 	uint64_t checked_us;
 	bool starved;
+	/* The loop's: the watch over starved jobs (raise_starved). */
+	struct event *watch;
+	bool watching;
+	bool can_raise; /* the kernel lets a thread leave SCHED_IDLE */
+	_Atomic uint64_t raises;
 };
 
 static void queue_push(struct work_queue *q, struct work *w)
@@ -99,18 +105,33 @@ static void queue_remove(struct work_queue *q, struct work *w)
  * not wait behind it, and under emulation the device's own packet work
  * runs on the same CPUs. At nice 10 instead, a persist under a load of
  * allocations and seals took 4 to 6 times as long as alone at p50; at
- * SCHED_IDLE about as long (docs/design.md, "Threading"). The loop is one
- * thread, so on a host of two or more CPUs the workers still find one;
- * where busy-polling threads take every CPU, the loop stops polling while
- * a job starves (workers_starved). */
-static void lower_priority(void)
+ * normal priority, even with a seal's CRC32C paced in bites, 7 to 8 times;
+ * at SCHED_IDLE about as long (docs/design.md, "Workers' priority"). A job
+ * that starves there is raised to normal priority (raise_starved). */
+static int set_policy(pthread_t tid, int policy)
 {
 	struct sched_param param = {0};
-	int rc = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+
+	return pthread_setschedparam(tid, policy, &param);
+}
+
+static void lower_priority(void)
+{
+	int rc = set_policy(pthread_self(), SCHED_IDLE);
 
 	if (rc)
 		log_warn("workers: cannot lower their priority: %s",
 			 strerror(rc));
+}
+
+/* Back to SCHED_IDLE once the job it was raised for is over. Under the
+ * lock, so that the loop never raises a thread in between. */
+static void lower_if_raised(struct worker *t)
+{
+	if (!t->raised)
+		return;
+	t->raised = false;
+	lower_priority();
 }
 
 /* The loop may read these while the job runs: CPU time first, so a
@@ -131,20 +152,25 @@ static void *work_loop(void *arg)
 	lower_priority();
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->stop && !p->todo.head)
+		while (!p->stop && !p->todo.head) {
+			lower_if_raised(t);
 			pthread_cond_wait(&p->queued, &p->lock);
+		}
 		if (p->stop)
 			break;
 		w = queue_pop(&p->todo);
 		w->state = WORK_RUNNING;
 		p->busy++;
-		pthread_mutex_unlock(&p->lock);
+		/* Under the lock: the loop sees the job queued or begun, never
+		 * between (a thread kept off its CPU there hid it). */
 		note_job_start(t);
+		pthread_mutex_unlock(&p->lock);
 		w->run(w);
-		atomic_store(&t->job_since_us, 0);
 		pthread_mutex_lock(&p->lock);
+		atomic_store(&t->job_since_us, 0);
 		w->state = WORK_FINISHED;
 		p->busy--;
+		lower_if_raised(t);
 		/* One wake-up per batch: the loop drains them all. */
 		if (!p->finished_jobs.head) {
 			atomic_store_explicit(&p->ready, true,
@@ -157,6 +183,136 @@ static void *work_loop(void *arg)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
+}
+
+/* ---- starvation ---- */
+
+/* Whether t's job has run long enough to judge, with too little CPU. */
+static bool job_starved(struct worker *t, uint64_t now)
+{
+	uint64_t since = atomic_load(&t->job_since_us);
+	uint64_t cpu_since = atomic_load(&t->cpu_since_ns), cpu_now, used_us;
+
+	if (!t->has_cpu_clock || !since ||
+	    now < since + WORKERS_STARVED_AFTER_US)
+		return false;
+	cpu_now = clock_cpu_ns(t->cpu_clock);
+	used_us = cpu_now > cpu_since ? (cpu_now - cpu_since) / 1000u : 0;
+	return used_us * WORKERS_FAIR_SHARE < now - since;
+}
+
+/* Whether the oldest waiting job has waited long enough to judge while a
+ * thread had no job: that thread, woken for it (or not yet started), found
+ * no CPU to take it. (Behind threads that all have jobs, a job merely
+ * queues.) */
+static bool queue_starved_locked(struct workers *p, uint64_t now)
+{
+	return p->todo.head && p->busy < p->thread_count &&
+	       now >= p->todo.head->queued_us + WORKERS_STARVED_AFTER_US;
+}
+
+static bool queue_starved(struct workers *p, uint64_t now)
+{
+	bool starved;
+
+	pthread_mutex_lock(&p->lock);
+	starved = queue_starved_locked(p, now);
+	pthread_mutex_unlock(&p->lock);
+	return starved;
+}
+
+bool workers_starved(struct workers *p, uint64_t now)
+{
+	if (!p)
+		return false;
+	if (now < p->checked_us + WORKERS_CHECK_US)
+		return p->starved;
+	p->checked_us = now;
+	p->starved = queue_starved(p, now);
+	for (unsigned i = 0; !p->starved && i < p->thread_count; i++)
+		p->starved = job_starved(&p->threads[i], now);
+	return p->starved;
+}
+
+/* ---- raising a starved job ---- */
+
+/* Under the lock. A raise that fails leaves the thread as it was. */
+static void raise_thread(struct workers *p, struct worker *t)
+{
+	int rc;
+
+	if (t->raised)
+		return;
+	rc = set_policy(t->tid, SCHED_OTHER);
+	if (rc) {
+		log_debug("workers: cannot raise a starved job: %s",
+			  strerror(rc));
+		return;
+	}
+	t->raised = true;
+	atomic_fetch_add(&p->raises, 1);
+	log_debug("workers: raised a thread with a starved job");
+}
+
+/*
+ * What busy-polling threads of chunkd's own leave to SCHED_IDLE, the guard
+ * in workers_starved() gives back; what other processes take (or, under
+ * emulation, the kernel's packet work for other clients) it cannot: there
+ * a seal once waited out its client's timeout. So every
+ * WORKERS_STARVED_AFTER_US while jobs are out, the loop raises the thread
+ * of each starved job to normal priority, where the kernel shares the CPU
+ * fairly, and, while a job waits in the queue with no thread getting to
+ * it, every thread without a job. A thread goes back to SCHED_IDLE when
+ * its job is over, or when it finds no job to take.
+ */
+static void raise_starved(struct workers *p, uint64_t now)
+{
+	bool queue = queue_starved_locked(p, now);
+
+	for (unsigned i = 0; i < p->thread_count; i++) {
+		struct worker *t = &p->threads[i];
+		bool has_job = atomic_load(&t->job_since_us) != 0;
+
+		if ((has_job && job_starved(t, now)) || (queue && !has_job))
+			raise_thread(p, t);
+	}
+}
+
+static void arm_watch(struct workers *p)
+{
+	const struct timeval every = {
+		.tv_usec = WORKERS_STARVED_AFTER_US,
+	};
+
+	p->watching = evtimer_add(p->watch, &every) == 0;
+}
+
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct workers *p = arg;
+	bool out;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&p->lock);
+	out = p->todo.head || p->busy;
+	if (out)
+		raise_starved(p, clock_mono_us());
+	pthread_mutex_unlock(&p->lock);
+	p->watching = false;
+	if (out)
+		arm_watch(p);
+}
+
+static void watch_for_starving(struct workers *p)
+{
+	if (p->can_raise && !p->watching)
+		arm_watch(p);
+}
+
+uint64_t workers_raises(const struct workers *p)
+{
+	return p ? atomic_load(&p->raises) : 0;
 }
 
 /* ---- the loop's side ---- */
@@ -195,6 +351,7 @@ void workers_submit(struct workers *p, struct work *w)
 	queue_push(&p->todo, w);
 	pthread_cond_signal(&p->queued);
 	pthread_mutex_unlock(&p->lock);
+	watch_for_starving(p);
 }
 
 bool workers_take_back(struct workers *p, struct work *w)
@@ -233,51 +390,38 @@ unsigned workers_threads(const struct workers *p)
 	return p->thread_count;
 }
 
-/* ---- starvation ---- */
-
-/* Whether t's job has run long enough to judge, with too little CPU. */
-static bool job_starved(struct worker *t, uint64_t now)
-{
-	uint64_t since = atomic_load(&t->job_since_us);
-	uint64_t cpu_since = atomic_load(&t->cpu_since_ns), cpu_now, used_us;
-
-	if (!t->has_cpu_clock || !since ||
-	    now < since + WORKERS_STARVED_AFTER_US)
-		return false;
-	cpu_now = clock_cpu_ns(t->cpu_clock);
-	used_us = cpu_now > cpu_since ? (cpu_now - cpu_since) / 1000u : 0;
-	return used_us * WORKERS_FAIR_SHARE < now - since;
-}
-
-/* Whether the oldest waiting job has waited long enough to judge while a
- * thread had no job: that thread, woken for it (or not yet started), found
- * no CPU to take it. (Behind threads that all have jobs, a job merely
- * queues.) */
-static bool queue_starved(struct workers *p, uint64_t now)
-{
-	bool starved;
-
-	pthread_mutex_lock(&p->lock);
-	starved = p->todo.head && p->busy < p->thread_count &&
-		  now >= p->todo.head->queued_us + WORKERS_STARVED_AFTER_US;
-	pthread_mutex_unlock(&p->lock);
-	return starved;
-}
-
-bool workers_starved(struct workers *p, uint64_t now)
-{
-	if (!p)
-		return false;
-	if (now < p->checked_us + WORKERS_CHECK_US)
-		return p->starved;
-	p->checked_us = now;
-	p->starved = queue_starved(p, now);
-	for (unsigned i = 0; !p->starved && i < p->thread_count; i++)
-		p->starved = job_starved(&p->threads[i], now);
-	return p->starved;
-}
-
 /* ---- set-up ---- */
+
+static void *try_leaving_idle(void *arg)
+{
+	int *rc = arg;
+
+	*rc = set_policy(pthread_self(), SCHED_IDLE);
+	if (!*rc)
+		*rc = set_policy(pthread_self(), SCHED_OTHER);
+	return NULL;
+}
+
+/* Whether a thread may go back from SCHED_IDLE to normal priority: the
+ * kernel asks for CAP_SYS_NICE or an RLIMIT_NICE of 20 (nice 0). Tried on
+ * a thread of its own. */
+static bool may_raise(void)
+{
+	pthread_t probe;
+	int rc = EAGAIN;
+
+	if (pthread_create(&probe, NULL, try_leaving_idle, &rc) != 0)
+		return false;
+	pthread_join(probe, NULL);
+	if (rc)
+		log_warn("workers: a starved job cannot be raised from "
+			 "SCHED_IDLE (%s): other processes' CPU load can hold "
+			 "seals and allocations back; allow nice 0 "
+			 "(RLIMIT_NICE 20, systemd LimitNICE=+0) or "
+			 "CAP_SYS_NICE",
+			 strerror(rc));
+	return rc == 0;
+}
 
 static int start_threads(struct workers *p, unsigned threads)
 {
@@ -318,7 +462,9 @@ int workers_new(struct event_base *base, unsigned threads, struct workers **out)
 		return rc;
 	}
 	p->wake = event_new(base, p->wake_fd, EV_READ | EV_PERSIST, on_wake, p);
-	rc = p->wake && event_add(p->wake, NULL) == 0 ? 0 : -ENOMEM;
+	p->watch = evtimer_new(base, on_watch, p);
+	rc = p->wake && p->watch && event_add(p->wake, NULL) == 0 ? 0 : -ENOMEM;
+	p->can_raise = rc == 0 && may_raise();
 	rc = rc ? rc : start_threads(p, threads);
 	if (rc) {
 		workers_free(&p);
@@ -342,6 +488,8 @@ void workers_free(struct workers **wp)
 		pthread_join(p->threads[i].tid, NULL);
 	if (p->wake)
 		event_free(p->wake);
+	if (p->watch)
+		event_free(p->watch);
 	if (p->wake_fd >= 0)
 		close(p->wake_fd);
 	pthread_cond_destroy(&p->finished);

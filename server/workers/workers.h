@@ -67,14 +67,24 @@ bool workers_ready(const struct workers *pool);
  * loop, and under emulation the clients and the device beside it) keep
  * them off for as long as the polling lasts: in the guest, a seal's client
  * once waited out its 10 s for them. The loop stops busy-polling while
- * this holds. (A job that sleeps, say a deregistration the device holds
- * up, counts too: the loop then sleeps between requests as long, which
- * costs latency, not correctness.) Looks at the threads' CPU clocks and
- * the queue at most once per WORKERS_CHECK_US of now (the monotonic clock,
- * in microseconds); between looks it answers what it found. From the
- * loop's thread.
+ * this holds, and the job's thread is raised (below). (A job that sleeps,
+ * say a deregistration the device holds up, counts too: the loop then
+ * sleeps between requests as long, which costs latency, not correctness.)
+ * Looks at the threads' CPU clocks and the queue at most once per
+ * WORKERS_CHECK_US of now (the monotonic clock, in microseconds); between
+ * looks it answers what it found. From the loop's thread.
  */
 bool workers_starved(struct workers *pool, uint64_t now);
+
+/*
+ * The threads run SCHED_IDLE, and a job that starves there (as above) is
+ * raised to normal priority until it is over: checked every
+ * WORKERS_STARVED_AFTER_US while jobs are out, by a timer on the loop.
+ * That needs leave from the kernel (CAP_SYS_NICE, or RLIMIT_NICE 20);
+ * without it workers_new() warns once and nothing is raised. How many
+ * times a thread was raised, ever (tests, metrics):
+ */
+uint64_t workers_raises(const struct workers *pool);
 
 #define WORKERS_STARVED_AFTER_US 20000u
 #define WORKERS_FAIR_SHARE	 8u

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,10 +76,11 @@ static void stop_server(void)
 
 TestSuite(datapath, .init = start_server, .fini = stop_server, .timeout = 300);
 
-static struct chunk_client *connect_client(void)
+static struct chunk_client *
+connect_client_with(const struct chunk_client_opts *opts)
 {
 	struct chunk_client *c = NULL;
-	int rc = chunk_client_connect(server.addr, PORT, NULL, &c);
+	int rc = chunk_client_connect(server.addr, PORT, opts, &c);
 	char log[4096];
 
 	if (rc != CHUNK_OK)
@@ -89,6 +91,11 @@ static struct chunk_client *connect_client(void)
 		     "the client persists by method %#x, not %#x",
 		     chunk_client_persist_method(c), PERSIST_METHOD);
 	return c;
+}
+
+static struct chunk_client *connect_client(void)
+{
+	return connect_client_with(NULL);
 }
 
 static void fill_random(uint8_t *buf, size_t len, unsigned seed)
@@ -410,6 +417,59 @@ Test(datapath, a_client_killed_mid_write_loses_its_open_chunks_only)
 	expect_content(c, kept, data, sizeof(data));
 	cr_assert(chunkd_alive(&server));
 	chunk_client_disconnect(&c);
+}
+
+/* A process that spins until killed, or until this test's process ends. */
+static pid_t start_busy_process(void)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (volatile unsigned long spins = 0;; spins++)
+			;
+	}
+	return pid;
+}
+
+/* Busy processes of normal priority on every CPU: chunkd's workers, at
+ * SCHED_IDLE, get next to no CPU, until chunkd raises the thread of a
+ * starved job. The seal (a worker reads and persists the whole chunk)
+ * finishes in time. */
+Test(datapath, a_seal_finishes_while_busy_processes_take_every_cpu)
+{
+	enum { BUSY_CHUNK = 16u << 20, MAX_BUSY = 64 };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct chunk_client_opts o;
+	struct chunk_client *c;
+	uint8_t *data = malloc(BUSY_CHUNK);
+	unsigned long long id;
+	pid_t busy[MAX_BUSY];
+	int n = cpus < 1 ? 1 : cpus > MAX_BUSY ? MAX_BUSY : (int)cpus, st;
+
+	cr_assert_not_null(data);
+	chunk_client_opts_init(&o);
+	/* In the guest the seal took about 3 s with two busy processes, and
+	 * about 50 s when chunkd may not raise its starved workers (run
+	 * without CAP_SYS_NICE). */
+	o.timeout_ms = 30000;
+	c = connect_client_with(&o);
+	fill_random(data, BUSY_CHUNK, 29);
+	cr_assert_eq(chunk_alloc(c, BUSY_CHUNK, &id), CHUNK_OK);
+	cr_assert_eq(chunk_write_persist(c, id, 0, data, BUSY_CHUNK), CHUNK_OK);
+	for (int i = 0; i < n; i++)
+		busy[i] = start_busy_process();
+	st = chunk_seal(c, id, BUSY_CHUNK, chunk_crc32c(0, data, BUSY_CHUNK));
+	for (int i = 0; i < n; i++) {
+		kill(busy[i], SIGKILL);
+		waitpid(busy[i], NULL, 0);
+	}
+	cr_assert_eq(st, CHUNK_OK, "the seal, %d busy processes beside it: %s",
+		     n, chunk_strerror(st));
+	expect_content(c, id, data, 4096);
+	chunk_client_disconnect(&c);
+	free(data);
 }
 
 Test(datapath, chunkd_killed_and_restarted_keeps_every_acknowledged_seal)

@@ -22,6 +22,7 @@
 struct job {
 	struct work work;
 	pthread_t ran_on; /* run()'s thread */
+	pid_t ran_tid;	  /* the same, as the kernel knows it */
 	int ran_policy;	  /* its scheduling policy */
 	int done_calls;
 	bool done_on_loop;
@@ -35,6 +36,7 @@ static atomic_int gate = 1; /* 0: blocking jobs wait */
 static void record_run(struct work *w)
 {
 	((struct job *)w)->ran_on = pthread_self();
+	((struct job *)w)->ran_tid = (pid_t)syscall(SYS_gettid);
 	((struct job *)w)->ran_policy = sched_getscheduler(0);
 }
 
@@ -217,6 +219,8 @@ static void wait_held(int n)
 		     atomic_load(&held), n);
 }
 
+static pid_t worker_tids[2]; /* the pool's threads, by hold_workers() */
+
 /* Holds each of the pool's threads in hold_here() until let_workers_go. */
 static void hold_workers(void)
 {
@@ -231,8 +235,10 @@ static void hold_workers(void)
 	while ((e = readdir(tasks))) {
 		if (e->d_name[0] == '.' || !is_worker(e->d_name))
 			continue;
+		cr_assert_lt(n, 2, "more than the pool's two threads");
+		worker_tids[n] = atoi(e->d_name);
 		cr_assert_eq(
-			syscall(SYS_tgkill, getpid(), atoi(e->d_name), SIGUSR1),
+			syscall(SYS_tgkill, getpid(), worker_tids[n], SIGUSR1),
 			0);
 		n++;
 	}
@@ -330,6 +336,76 @@ Test(workers, a_job_no_idle_thread_gets_to_take_is_seen_starved)
 	run_until_done(&j, 1);
 	cr_assert_not(
 		workers_starved(pool, clock_mono_us() + WORKERS_CHECK_US));
+}
+
+/* ---- raising a starved job ---- */
+
+/* Runs the loop (its timers raise starved threads) until thread tid has
+ * policy, for up to 10 s; returns whether it came to have it. */
+static bool loop_until_policy(pid_t tid, int policy)
+{
+	uint64_t end = clock_mono_us() + 10000000u;
+
+	while (clock_mono_us() < end) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (sched_getscheduler(tid) == policy)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static pid_t other_worker(pid_t tid)
+{
+	return worker_tids[0] == tid ? worker_tids[1] : worker_tids[0];
+}
+
+Test(workers, a_starved_job_runs_at_normal_priority_until_it_is_over)
+{
+	struct job j = {0};
+	uint64_t end = clock_mono_us() + 10000000u;
+	bool raised;
+	int other_policy;
+
+	atomic_store(&spinning, false);
+	atomic_store(&stop_spinning, false);
+	j.work = (struct work){.run = spin_run, .done = record_done};
+	workers_submit(pool, &j.work);
+	while (!atomic_load(&spinning) && clock_mono_us() < end)
+		usleep(1000);
+	cr_assert(atomic_load(&spinning), "the job never started");
+	cr_assert_eq(sched_getscheduler(j.ran_tid), SCHED_IDLE);
+	hold_workers();
+	raised = loop_until_policy(j.ran_tid, SCHED_OTHER);
+	other_policy = sched_getscheduler(other_worker(j.ran_tid));
+	atomic_store(&stop_spinning, true);
+	let_workers_go();
+	cr_assert(raised, "a job held off its CPU for 10 s was never raised "
+			  "(this test needs CAP_SYS_NICE or RLIMIT_NICE 20)");
+	cr_assert_eq(other_policy, SCHED_IDLE,
+		     "a thread with no job and nothing queued stays idle");
+	cr_assert_eq(workers_raises(pool), 1);
+	run_until_done(&j, 1);
+	cr_assert_eq(sched_getscheduler(j.ran_tid), SCHED_IDLE,
+		     "back to SCHED_IDLE once its job is over");
+}
+
+Test(workers, a_job_no_thread_gets_to_take_raises_the_threads_without_one)
+{
+	struct job j = {0};
+	bool raised[2];
+
+	hold_workers();
+	j.work = (struct work){.run = record_run, .done = record_done};
+	workers_submit(pool, &j.work);
+	for (int i = 0; i < 2; i++)
+		raised[i] = loop_until_policy(worker_tids[i], SCHED_OTHER);
+	let_workers_go();
+	for (int i = 0; i < 2; i++)
+		cr_assert(raised[i], "thread %d never raised", i);
+	run_until_done(&j, 1);
+	cr_assert_eq(sched_getscheduler(j.ran_tid), SCHED_IDLE,
+		     "back to SCHED_IDLE once its job is over");
 }
 
 Test(workers, refuses_no_threads_or_too_many)

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "patient_lock.h"
 
 /* Where a job is, under the pool's lock. */
 enum work_state {
@@ -34,7 +35,7 @@ struct worker {
 	bool has_cpu_clock;  /* else its jobs are never judged starved */
 	_Atomic uint64_t job_since_us; /* when its job began; 0: none */
 	_Atomic uint64_t cpu_since_ns; /* its CPU time then */
-	bool raised; /* at normal priority for now; under the lock */
+	atomic_bool raised;	       /* at normal priority for now */
 };
 
 struct workers {
@@ -124,14 +125,13 @@ static void lower_priority(void)
 			 strerror(rc));
 }
 
-/* Back to SCHED_IDLE once the job it was raised for is over. Under the
- * lock, so that the loop never raises a thread in between. */
+/* Back to SCHED_IDLE once the job it was raised for is over. The loop
+ * sets the policy first and the flag after: a raise that crosses this
+ * leaves the flag set, and the thread goes back at its next chance. */
 static void lower_if_raised(struct worker *t)
 {
-	if (!t->raised)
-		return;
-	t->raised = false;
-	lower_priority();
+	if (atomic_exchange(&t->raised, false))
+		lower_priority();
 }
 
 /* The loop may read these while the job runs: CPU time first, so a
@@ -211,37 +211,12 @@ static bool queue_starved_locked(struct workers *p, uint64_t now)
 	       now >= p->todo.head->queued_us + WORKERS_STARVED_AFTER_US;
 }
 
-static bool queue_starved(struct workers *p, uint64_t now)
-{
-	bool starved;
-
-	pthread_mutex_lock(&p->lock);
-	starved = queue_starved_locked(p, now);
-	pthread_mutex_unlock(&p->lock);
-	return starved;
-}
-
-bool workers_starved(struct workers *p, uint64_t now)
-{
-	if (!p)
-		return false;
-	if (now < p->checked_us + WORKERS_CHECK_US)
-		return p->starved;
-	p->checked_us = now;
-	p->starved = queue_starved(p, now);
-	for (unsigned i = 0; !p->starved && i < p->thread_count; i++)
-		p->starved = job_starved(&p->threads[i], now);
-	return p->starved;
-}
-
-/* ---- raising a starved job ---- */
-
-/* Under the lock. A raise that fails leaves the thread as it was. */
+/* From the loop. A raise that fails leaves the thread as it was. */
 static void raise_thread(struct workers *p, struct worker *t)
 {
 	int rc;
 
-	if (t->raised)
+	if (!p->can_raise || atomic_load(&t->raised))
 		return;
 	rc = set_policy(t->tid, SCHED_OTHER);
 	if (rc) {
@@ -249,7 +224,7 @@ static void raise_thread(struct workers *p, struct worker *t)
 			  strerror(rc));
 		return;
 	}
-	t->raised = true;
+	atomic_store(&t->raised, true);
 	atomic_fetch_add(&p->raises, 1);
 	log_debug("workers: raised a thread with a starved job");
 }
@@ -278,6 +253,55 @@ static void raise_starved(struct workers *p, uint64_t now)
 	}
 }
 
+/* The loop waited WORKERS_STARVED_AFTER_US for the pool's lock: a thread
+ * holds it and has lost its CPU. Which one is not known without the lock:
+ * all are raised. */
+static void raise_all(void *arg)
+{
+	struct workers *p = arg;
+
+	for (unsigned i = 0; i < p->thread_count; i++)
+		raise_thread(p, &p->threads[i]);
+}
+
+/* The loop waited as long for a job to finish (take_back). With the lock
+ * held. */
+static void raise_starved_now(void *arg)
+{
+	struct workers *p = arg;
+
+	raise_starved(p, clock_mono_us());
+}
+
+/* Every lock of the pool's on the loop's side. */
+static void loop_lock(struct workers *p)
+{
+	patient_lock(&p->lock, WORKERS_STARVED_AFTER_US, raise_all, p);
+}
+
+static bool queue_starved(struct workers *p, uint64_t now)
+{
+	bool starved;
+
+	loop_lock(p);
+	starved = queue_starved_locked(p, now);
+	pthread_mutex_unlock(&p->lock);
+	return starved;
+}
+
+bool workers_starved(struct workers *p, uint64_t now)
+{
+	if (!p)
+		return false;
+	if (now < p->checked_us + WORKERS_CHECK_US)
+		return p->starved;
+	p->checked_us = now;
+	p->starved = queue_starved(p, now);
+	for (unsigned i = 0; !p->starved && i < p->thread_count; i++)
+		p->starved = job_starved(&p->threads[i], now);
+	return p->starved;
+}
+
 static void arm_watch(struct workers *p)
 {
 	const struct timeval every = {
@@ -294,7 +318,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	pthread_mutex_lock(&p->lock);
+	loop_lock(p);
 	out = p->todo.head || p->busy;
 	if (out)
 		raise_starved(p, clock_mono_us());
@@ -330,7 +354,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_error("workers: reading the wake-up: %s", strerror(errno));
 	for (;;) {
-		pthread_mutex_lock(&p->lock);
+		loop_lock(p);
 		w = queue_pop(&p->finished_jobs);
 		if (w)
 			w->state = 0;
@@ -345,7 +369,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 void workers_submit(struct workers *p, struct work *w)
 {
 	w->out = true;
-	pthread_mutex_lock(&p->lock);
+	loop_lock(p);
 	w->state = WORK_QUEUED;
 	w->queued_us = clock_mono_us();
 	queue_push(&p->todo, w);
@@ -360,9 +384,10 @@ bool workers_take_back(struct workers *p, struct work *w)
 
 	if (!w->out)
 		return false;
-	pthread_mutex_lock(&p->lock);
+	loop_lock(p);
 	while (w->state == WORK_RUNNING)
-		pthread_cond_wait(&p->finished, &p->lock);
+		patient_wait(&p->finished, &p->lock, WORKERS_STARVED_AFTER_US,
+			     raise_starved_now, p);
 	if (w->state == WORK_QUEUED) {
 		queue_remove(&p->todo, w);
 		ran = false;

@@ -408,6 +408,55 @@ Test(workers, a_job_no_thread_gets_to_take_raises_the_threads_without_one)
 		     "back to SCHED_IDLE once its job is over");
 }
 
+/* Lets the held workers go once the thread tid is raised, or after 10 s;
+ * says which. (Raising does not end the hold: the hold stands for a
+ * thread the kernel would run again once raised.) */
+static pid_t watched_tid;
+static atomic_bool saw_raise;
+
+static void *let_go_once_raised(void *arg)
+{
+	uint64_t end = clock_mono_us() + 10000000u;
+
+	(void)arg;
+	while (sched_getscheduler(watched_tid) != SCHED_OTHER &&
+	       clock_mono_us() < end)
+		usleep(1000);
+	atomic_store(&saw_raise,
+		     sched_getscheduler(watched_tid) == SCHED_OTHER);
+	atomic_store(&stop_spinning, true);
+	atomic_store(&let_go, true);
+	return NULL;
+}
+
+/* The loop waits in take_back for a job whose thread has no CPU: it raises
+ * that thread rather than wait as long as others keep the CPUs. */
+Test(workers, a_take_back_that_waits_for_a_starved_job_raises_its_thread)
+{
+	struct job j = {0};
+	uint64_t end = clock_mono_us() + 10000000u;
+	pthread_t watcher;
+
+	atomic_store(&spinning, false);
+	atomic_store(&stop_spinning, false);
+	j.work = (struct work){.run = spin_run, .done = record_done};
+	workers_submit(pool, &j.work);
+	while (!atomic_load(&spinning) && clock_mono_us() < end)
+		usleep(1000);
+	cr_assert(atomic_load(&spinning), "the job never started");
+	hold_workers();
+	watched_tid = j.ran_tid;
+	atomic_store(&saw_raise, false);
+	cr_assert_eq(pthread_create(&watcher, NULL, let_go_once_raised, NULL),
+		     0);
+	cr_assert(workers_take_back(pool, &j.work), "it ran");
+	pthread_join(watcher, NULL);
+	wait_held(0);
+	cr_assert(atomic_load(&saw_raise),
+		  "the loop waited 10 s for a held job and raised nothing");
+	cr_assert_eq(j.done_calls, 0);
+}
+
 Test(workers, refuses_no_threads_or_too_many)
 {
 	struct workers *w = NULL;

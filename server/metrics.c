@@ -141,8 +141,8 @@ static void render_sessions(struct evbuffer *out,
 			  c->copies_replaced);
 	exposition_single(
 		out, "chunkd_worker_raises_total", "counter",
-		"Starved worker jobs raised from SCHED_IDLE to normal "
-		"priority (CPU taken by others).",
+		"Worker threads raised from SCHED_IDLE to normal priority: "
+		"a job starved, or the loop waited for their lock.",
 		st->worker_raises);
 }
 

@@ -80,6 +80,9 @@ bool workers_starved(struct workers *pool, uint64_t now);
  * The threads run SCHED_IDLE, and a job that starves there (as above) is
  * raised to normal priority until it is over: checked every
  * WORKERS_STARVED_AFTER_US while jobs are out, by a timer on the loop.
+ * The loop never waits long on a starved thread either: when it has waited
+ * as long for the pool's lock (patient_lock.h), it raises every thread,
+ * and in workers_take_back(), the thread of the job it waits for.
  * That needs leave from the kernel (CAP_SYS_NICE, or RLIMIT_NICE 20);
  * without it workers_new() warns once and nothing is raised. How many
  * times a thread was raised, ever (tests, metrics):

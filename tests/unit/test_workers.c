@@ -276,6 +276,21 @@ static void spin_run(struct work *w)
 		;
 }
 
+/* Submits j as a job that spins until stop_spinning, and waits until it
+ * runs. */
+static void start_spinning_job(struct job *j)
+{
+	uint64_t end = clock_mono_us() + 10000000u;
+
+	atomic_store(&spinning, false);
+	atomic_store(&stop_spinning, false);
+	j->work = (struct work){.run = spin_run, .done = record_done};
+	workers_submit(pool, &j->work);
+	while (!atomic_load(&spinning) && clock_mono_us() < end)
+		usleep(1000);
+	cr_assert(atomic_load(&spinning), "the job never started");
+}
+
 Test(workers, nothing_starves_with_no_job_out_or_a_young_one)
 {
 	struct job busy[2] = {0};
@@ -297,16 +312,9 @@ Test(workers, nothing_starves_with_no_job_out_or_a_young_one)
 Test(workers, a_running_job_kept_off_its_cpu_is_seen_starved)
 {
 	struct job j = {0};
-	uint64_t end = clock_mono_us() + 10000000u;
 	bool seen;
 
-	atomic_store(&spinning, false);
-	atomic_store(&stop_spinning, false);
-	j.work = (struct work){.run = spin_run, .done = record_done};
-	workers_submit(pool, &j.work);
-	while (!atomic_load(&spinning) && clock_mono_us() < end)
-		usleep(1000);
-	cr_assert(atomic_load(&spinning), "the job never started");
+	start_spinning_job(&j);
 	hold_workers();
 	seen = seen_starved();
 	atomic_store(&stop_spinning, true);
@@ -363,17 +371,10 @@ static pid_t other_worker(pid_t tid)
 Test(workers, a_starved_job_runs_at_normal_priority_until_it_is_over)
 {
 	struct job j = {0};
-	uint64_t end = clock_mono_us() + 10000000u;
 	bool raised;
 	int other_policy;
 
-	atomic_store(&spinning, false);
-	atomic_store(&stop_spinning, false);
-	j.work = (struct work){.run = spin_run, .done = record_done};
-	workers_submit(pool, &j.work);
-	while (!atomic_load(&spinning) && clock_mono_us() < end)
-		usleep(1000);
-	cr_assert(atomic_load(&spinning), "the job never started");
+	start_spinning_job(&j);
 	cr_assert_eq(sched_getscheduler(j.ran_tid), SCHED_IDLE);
 	hold_workers();
 	raised = loop_until_policy(j.ran_tid, SCHED_OTHER);
@@ -434,16 +435,9 @@ static void *let_go_once_raised(void *arg)
 Test(workers, a_take_back_that_waits_for_a_starved_job_raises_its_thread)
 {
 	struct job j = {0};
-	uint64_t end = clock_mono_us() + 10000000u;
 	pthread_t watcher;
 
-	atomic_store(&spinning, false);
-	atomic_store(&stop_spinning, false);
-	j.work = (struct work){.run = spin_run, .done = record_done};
-	workers_submit(pool, &j.work);
-	while (!atomic_load(&spinning) && clock_mono_us() < end)
-		usleep(1000);
-	cr_assert(atomic_load(&spinning), "the job never started");
+	start_spinning_job(&j);
 	hold_workers();
 	watched_tid = j.ran_tid;
 	atomic_store(&saw_raise, false);

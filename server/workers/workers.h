@@ -77,9 +77,10 @@ bool workers_ready(const struct workers *pool);
 bool workers_starved(struct workers *pool, uint64_t now);
 
 /*
- * The threads run SCHED_IDLE, and a job that starves there (as above) is
- * raised to normal priority until it is over: checked every
- * WORKERS_STARVED_AFTER_US while jobs are out, by a timer on the loop.
+ * The threads run SCHED_IDLE, and a job that starves there (as above, for
+ * WORKERS_RAISE_AFTER_US) is raised to normal priority until it is over:
+ * checked every WORKERS_STARVED_AFTER_US while jobs are out, by a timer on
+ * the loop.
  * The loop never waits long on a starved thread either: when it has waited
  * as long for the pool's lock (patient_lock.h), it raises every thread,
  * and in workers_take_back(), the thread of the job it waits for.
@@ -90,6 +91,7 @@ bool workers_starved(struct workers *pool, uint64_t now);
 uint64_t workers_raises(const struct workers *pool);
 
 #define WORKERS_STARVED_AFTER_US 20000u
+#define WORKERS_RAISE_AFTER_US	 100000u
 #define WORKERS_FAIR_SHARE	 8u
 #define WORKERS_CHECK_US	 1000u
 

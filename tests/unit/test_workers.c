@@ -221,30 +221,71 @@ static void wait_held(int n)
 
 static pid_t worker_tids[2]; /* the pool's threads, by hold_workers() */
 
-/* Holds each of the pool's threads in hold_here() until let_workers_go. */
-static void hold_workers(void)
+/* The kernel's state letter of thread tid ('R' running, 'S' asleep). */
+static char thread_state(pid_t tid)
 {
-	struct sigaction sa = {.sa_handler = hold_here};
+	char path[64], line[512], *close;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	close = strrchr(line, ')');
+	return close && close[1] == ' ' ? close[2] : '?';
+}
+
+/* Waits (up to 10 s) until thread tid sleeps: not inside the pool's lock,
+ * which none of its threads holds asleep. */
+static void wait_asleep(pid_t tid)
+{
+	uint64_t end = clock_mono_us() + 10000000u;
+
+	while (thread_state(tid) != 'S' && clock_mono_us() < end)
+		usleep(1000);
+	cr_assert_eq(thread_state(tid), 'S', "worker %d never slept", (int)tid);
+}
+
+/* Finds the pool's two threads by name, into worker_tids. */
+static void find_workers(void)
+{
 	DIR *tasks = opendir("/proc/self/task");
 	struct dirent *e;
 	int n = 0;
 
 	cr_assert(tasks);
-	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
-	atomic_store(&let_go, false);
 	while ((e = readdir(tasks))) {
 		if (e->d_name[0] == '.' || !is_worker(e->d_name))
 			continue;
 		cr_assert_lt(n, 2, "more than the pool's two threads");
-		worker_tids[n] = atoi(e->d_name);
-		cr_assert_eq(
-			syscall(SYS_tgkill, getpid(), worker_tids[n], SIGUSR1),
-			0);
-		n++;
+		worker_tids[n++] = atoi(e->d_name);
 	}
 	closedir(tasks);
 	cr_assert_eq(n, 2, "the pool's two threads, by name");
-	wait_held(n);
+}
+
+/* Holds each of the pool's threads in hold_here() until let_workers_go.
+ * Each but running (the thread of a job that runs, or 0) is held asleep,
+ * so never with the pool's lock: a thread held there would hold it for
+ * good, which no thread the kernel keeps off its CPU does. */
+static void hold_workers(pid_t running)
+{
+	struct sigaction sa = {.sa_handler = hold_here};
+
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	atomic_store(&let_go, false);
+	find_workers();
+	for (int i = 0; i < 2; i++) {
+		if (worker_tids[i] != running)
+			wait_asleep(worker_tids[i]);
+		cr_assert_eq(
+			syscall(SYS_tgkill, getpid(), worker_tids[i], SIGUSR1),
+			0);
+	}
+	wait_held(2);
 }
 
 static void let_workers_go(void)
@@ -315,7 +356,7 @@ Test(workers, a_running_job_kept_off_its_cpu_is_seen_starved)
 	bool seen;
 
 	start_spinning_job(&j);
-	hold_workers();
+	hold_workers(j.ran_tid);
 	seen = seen_starved();
 	atomic_store(&stop_spinning, true);
 	let_workers_go();
@@ -334,7 +375,7 @@ Test(workers, a_job_no_idle_thread_gets_to_take_is_seen_starved)
 	struct job j = {0};
 	bool seen;
 
-	hold_workers();
+	hold_workers(0);
 	j.work = (struct work){.run = record_run, .done = record_done};
 	workers_submit(pool, &j.work);
 	seen = seen_starved();
@@ -376,7 +417,7 @@ Test(workers, a_starved_job_runs_at_normal_priority_until_it_is_over)
 
 	start_spinning_job(&j);
 	cr_assert_eq(sched_getscheduler(j.ran_tid), SCHED_IDLE);
-	hold_workers();
+	hold_workers(j.ran_tid);
 	raised = loop_until_policy(j.ran_tid, SCHED_OTHER);
 	other_policy = sched_getscheduler(other_worker(j.ran_tid));
 	atomic_store(&stop_spinning, true);
@@ -396,7 +437,7 @@ Test(workers, a_job_no_thread_gets_to_take_raises_the_threads_without_one)
 	struct job j = {0};
 	bool raised[2];
 
-	hold_workers();
+	hold_workers(0);
 	j.work = (struct work){.run = record_run, .done = record_done};
 	workers_submit(pool, &j.work);
 	for (int i = 0; i < 2; i++)
@@ -438,7 +479,7 @@ Test(workers, a_take_back_that_waits_for_a_starved_job_raises_its_thread)
 	pthread_t watcher;
 
 	start_spinning_job(&j);
-	hold_workers();
+	hold_workers(j.ran_tid);
 	watched_tid = j.ran_tid;
 	atomic_store(&saw_raise, false);
 	cr_assert_eq(pthread_create(&watcher, NULL, let_go_once_raised, NULL),

@@ -3,13 +3,15 @@
 #include <errno.h>
 #include <time.h>
 
-/* Now plus us on the monotonic clock: a wall clock set back would
- * stretch the wait. */
-static struct timespec monotonic_after(uint64_t us)
+/* Now plus us on the wall clock, which pthread_mutex_timedlock and
+ * pthread_cond_timedwait take (ThreadSanitizer knows those, not the
+ * clocklock and clockwait that take the monotonic clock); a clock set
+ * meanwhile only moves one wait's end. */
+static struct timespec wall_clock_after(uint64_t us)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(CLOCK_REALTIME, &t);
 	t.tv_sec += (time_t)(us / 1000000u);
 	t.tv_nsec += (long)(us % 1000000u) * 1000;
 	if (t.tv_nsec >= 1000000000) {
@@ -29,8 +31,8 @@ void patient_lock(pthread_mutex_t *m, uint64_t wait_us,
 	for (;;) {
 		int rc;
 
-		until = monotonic_after(wait_us);
-		rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &until);
+		until = wall_clock_after(wait_us);
+		rc = pthread_mutex_timedlock(m, &until);
 		if (rc == 0)
 			return;
 		if (rc != ETIMEDOUT) { /* not expected: wait plainly */
@@ -44,8 +46,8 @@ void patient_lock(pthread_mutex_t *m, uint64_t wait_us,
 void patient_wait(pthread_cond_t *c, pthread_mutex_t *m, uint64_t wait_us,
 		  patient_stalled_fn *stalled, void *arg)
 {
-	struct timespec until = monotonic_after(wait_us);
+	struct timespec until = wall_clock_after(wait_us);
 
-	if (pthread_cond_clockwait(c, m, CLOCK_MONOTONIC, &until) == ETIMEDOUT)
+	if (pthread_cond_timedwait(c, m, &until) == ETIMEDOUT)
 		stalled(arg);
 }

@@ -95,20 +95,6 @@ static bool lease_quiet_for(const struct chunk_client *c, uint64_t ms)
 	return clock_mono_us() - last >= ms * 1000u;
 }
 
-static struct timespec mono_after_ms(uint64_t ms)
-{
-	struct timespec when;
-
-	clock_gettime(CLOCK_MONOTONIC, &when);
-	when.tv_sec += (time_t)(ms / 1000);
-	when.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (when.tv_nsec >= 1000000000) {
-		when.tv_sec++;
-		when.tv_nsec -= 1000000000;
-	}
-	return when;
-}
-
 static bool renewal_answered(struct chunk_client *c)
 {
 	return c->renewer.in_flight == 0;
@@ -154,7 +140,8 @@ static void *renew_loop(void *arg)
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
 		uint64_t period = renew_period_ms(c);
-		struct timespec when = mono_after_ms(period / 4);
+		struct timespec when =
+			clock_after_us(CLOCK_MONOTONIC, period / 4 * 1000u);
 
 		pthread_cond_timedwait(&r->wake, &r->lock, &when);
 		if (r->stopping || !lease_quiet_for(c, period))

@@ -41,6 +41,22 @@ static inline uint64_t clock_real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The time on clock us microseconds from now, as the timespec that
+ * pthread's timed waits take. */
+static inline struct timespec clock_after_us(clockid_t clock, uint64_t us)
+{
+	struct timespec t;
+
+	clock_gettime(clock, &t);
+	t.tv_sec += (time_t)(us / 1000000u);
+	t.tv_nsec += (long)(us % 1000000u) * 1000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
 /* Nanoseconds of CPU time on clock (CLOCK_THREAD_CPUTIME_ID, or a
  * thread's clock from pthread_getcpuclockid); 0 if it cannot be read. */
 static inline uint64_t clock_cpu_ns(clockid_t clock)
